@@ -1,0 +1,96 @@
+# mlrig: one non-recursive Makefile for both binaries, tests, demo and benchmarks.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+
+LIBS_PKGS = libarchive ext2fs com_err fdisk blkid libcurl libcrypto
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKGS) 2>/dev/null)
+
+WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+SANITIZE ?=
+ALL_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+	-DMLRIG_VERSION=\"$(VERSION)\" -DMLRIG_DATADIR=\"$(PREFIX)/share/mlrig\" \
+	-Icommon -Ibuilder -Ifirstboot $(PKG_CFLAGS) $(CFLAGS) $(SANITIZE)
+ALL_LDFLAGS = $(LDFLAGS) $(SANITIZE)
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0)
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+BUILDER_SRC := $(filter-out builder/main.c,$(sort $(wildcard builder/*.c)))
+FIRSTBOOT_SRC := $(filter-out firstboot/main.c,$(sort $(wildcard firstboot/*.c)))
+UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/test-main.c,$(UNIT_SRC)))
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+BUILDER_OBJ := $(BUILDER_SRC:%.c=$(BUILD)/%.o)
+FIRSTBOOT_OBJ := $(FIRSTBOOT_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all check unit integration boot demo deps install lint asan bench clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(BUILD)/mlrig $(BUILD)/mlrig-firstboot
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h builder/*.h firstboot/*.h tests/unit/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libbuilder.a: $(BUILDER_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libfirstboot.a: $(FIRSTBOOT_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/mlrig: $(BUILD)/builder/main.o $(BUILD)/libbuilder.a $(BUILD)/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/mlrig-firstboot: $(BUILD)/firstboot/main.o $(BUILD)/libfirstboot.a $(BUILD)/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(BUILD)/test-%: $(BUILD)/tests/unit/test-%.o $(BUILD)/tests/unit/test-main.o $(BUILD)/libbuilder.a $(BUILD)/libfirstboot.a $(BUILD)/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+deps:
+	@bash tools/deps.sh
+
+unit: all $(UNIT_TESTS)
+	@bash tests/run.sh unit $(BUILD) $(UNIT_TESTS)
+
+integration: all
+	@bash tests/run.sh integration $(BUILD) $(sort $(wildcard tests/integration/test-*.sh))
+
+boot: all
+	@bash tests/run.sh boot $(BUILD) $(sort $(wildcard tests/boot/test-*.sh))
+
+# The README's test command: installs what it needs, then every tier.
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	@bash tests/run.sh all $(BUILD)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/demo.sh $(BUILD)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" CFLAGS="-O1 -g" check
+
+bench: deps all
+	@bash bench/image.sh $(BUILD)
+
+lint:
+	@bash tools/lint.sh
+
+install: all
+	install -Dm755 $(BUILD)/mlrig $(DESTDIR)$(PREFIX)/bin/mlrig
+	install -Dm755 $(BUILD)/mlrig-firstboot $(DESTDIR)$(PREFIX)/lib/mlrig/mlrig-firstboot
+	mkdir -p $(DESTDIR)$(PREFIX)/share/mlrig
+	cp -r overlays grub $(DESTDIR)$(PREFIX)/share/mlrig/
+	install -Dm644 docs/mlrig.1 $(DESTDIR)$(PREFIX)/share/man/man1/mlrig.1
+
+clean:
+	rm -rf build build-asan

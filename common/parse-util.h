@@ -1,0 +1,23 @@
+/* Strict parsers for numbers, sizes, booleans and UUIDs. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+int safe_atou64(const char *s, uint64_t *ret);
+int safe_atou32(const char *s, uint32_t *ret);
+/* "512M", "4G", "1T", "1048576" (bytes); K/M/G/T are powers of 1024, "iB" optional. */
+int parse_size(const char *s, uint64_t *ret);
+int parse_boolean(const char *s); /* 1, 0, or -EINVAL */
+
+int uuid_parse(const char *s, uint8_t ret[16]);
+void uuid_format(const uint8_t id[16], char ret[37]);
+/* A version-4-shaped UUID derived from seed and label, so every identifier in
+ * an image follows from one seed. */
+void uuid_derive(const uint8_t seed[16], const char *label, uint8_t ret[16]);
+
+bool string_has_prefix(const char *s, const char *prefix);
+bool string_has_suffix(const char *s, const char *suffix);
+char *string_strip(char *s);
+/* Removes trailing white space in place; returns s. */
+char *string_trim_end(char *s);

@@ -1,0 +1,79 @@
+/* The rig profile: an INI file (systemd/mkosi style) parsed into typed values. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum boot_default { BOOT_DEFAULT_LINUX, BOOT_DEFAULT_WINDOWS, BOOT_DEFAULT_SAVED };
+enum ddns_provider { DDNS_NONE, DDNS_NOIP, DDNS_DYNDNS2, DDNS_DUCKDNS, DDNS_CLOUDFLARE };
+
+typedef struct Profile {
+	char *path; /* the profile file, as given */
+
+	/* [Rig] */
+	char *hostname;
+	char *user;
+	char *authorized_keys;    /* path */
+	char *password_hash;      /* crypt(3) string; NULL = locked */
+
+	/* [Packages] */
+	char **install;
+
+	/* [Boot] */
+	bool dual_boot;
+	enum boot_default boot_default;
+	uint32_t timeout;
+	char *kernel_command_line;
+
+	/* [SSH] */
+	uint32_t ssh_port;
+	bool password_authentication;
+	bool permit_root_login;
+	uint32_t client_alive_interval;
+
+	/* [WakeOnLan] */
+	bool wol_enable;
+	char *wol_interface;      /* name, MAC or "auto" */
+
+	/* [DDNS] */
+	enum ddns_provider ddns_provider;
+	char *ddns_hostname;
+	char *ddns_username;
+	char *ddns_password_file; /* path */
+	char *ddns_server;
+
+	/* [GPU] */
+	char *gpu_driver;         /* package name, or NULL for none */
+	char *gpu_cuda;
+	char *gpu_cudnn;          /* path to a tarball, or NULL */
+
+	/* [Python] */
+	char *venv;
+	char **requirements;
+	char *wheelhouse;         /* path, or NULL */
+
+	/* [Jupyter] */
+	uint32_t jupyter_port;
+
+	/* [Image] */
+	uint64_t image_size;      /* 0 = not set */
+	uint8_t seed[16];
+	bool seed_set;
+	uint64_t source_date_epoch;
+	bool source_date_epoch_set;
+
+	/* [Install] */
+	char *install_disk;
+	bool install_wipe;
+} Profile;
+
+/* Loads and validates a profile. On a user error returns -EINVAL (or the I/O
+ * error) and sets *ret_error to a message naming file:line, section and key. */
+int profile_load(const char *path, Profile **ret, char **ret_error);
+Profile *profile_free(Profile *p);
+static inline void profile_freep(Profile **p) {
+	profile_free(*p);
+}
+
+const char *boot_default_to_string(enum boot_default d);
+const char *ddns_provider_to_string(enum ddns_provider p);

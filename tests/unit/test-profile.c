@@ -1,0 +1,199 @@
+/* Profile parser: valid profiles, defaults, and one test per error class. */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "macro.h"
+#include "profile.h"
+#include "test.h"
+
+static void write_text(const char *path, const char *text) {
+	ASSERT_OK(write_file_atomic(path, text, strlen(text), 0644));
+}
+
+#define BASE "[Rig]\nHostname=mlgpu\nUser=user\nAuthorizedKeys=keys.pub\n"
+
+static void setup(void) {
+	write_text("keys.pub", "ssh-ed25519 AAAAC3Nza test@laptop\n");
+	write_text("ddns.secret", "hunter2\n");
+	ASSERT_OK(chmod("ddns.secret", 0600));
+}
+
+/* Loads TEXT; returns the error message (caller frees) or NULL on success. */
+static char *load_error(const char *text) {
+	Profile *p = NULL;
+	char *error = NULL;
+	int r;
+
+	write_text("rig.conf", text);
+	r = profile_load("rig.conf", &p, &error);
+	if (r >= 0) {
+		ASSERT_TRUE(!error);
+		profile_free(p);
+		return NULL;
+	}
+	ASSERT_TRUE(error != NULL);
+	return error;
+}
+
+#define ASSERT_PROFILE_ERROR(text, expected)           \
+	do {                                           \
+		char *_e = load_error(text);           \
+		ASSERT_CONTAINS(_e, expected);         \
+		free(_e);                              \
+	} while (0)
+
+TEST(valid_full) {
+	Profile *p = NULL;
+	char *error = NULL;
+
+	setup();
+	write_text("rig.conf",
+		   "# the classic rig\n" BASE
+		   "PasswordHash=$6$salt$abcdefghijklmnop./ABC\n"
+		   "[Packages]\nInstall=htop tmux\nInstall=git\n"
+		   "[Boot]\nDualBoot=yes\nDefault=windows\nTimeout=10\n"
+		   "[SSH]\nPort=2222\n ClientAliveInterval = 30 \n"
+		   "[WakeOnLan]\nInterface=00:11:22:aa:bb:cc\n"
+		   "[DDNS]\nProvider=noip\nHostname=mlgpu.ddns.net\nUsername=me\nPasswordFile=ddns.secret\n"
+		   "[GPU]\nDriver=nvidia-driver-470\nCUDA=11.4\nCUDNN=none\n"
+		   "[Python]\nVenv=~/ml\nRequirements=jupyterlab tensorflow\n"
+		   "[Jupyter]\nPort=8899\n"
+		   "[Image]\nSize=4G\nSeed=5a0f2b5e-35f1-4c6b-9d38-0f9a0c6f7e11\nSourceDateEpoch=1600000000\n");
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_STREQ(p->hostname, "mlgpu");
+	ASSERT_STREQ(p->user, "user");
+	ASSERT_STREQ(p->authorized_keys, "./keys.pub");
+	ASSERT_STREQ(p->password_hash, "$6$salt$abcdefghijklmnop./ABC");
+	ASSERT_STREQ(p->install[0], "htop");
+	ASSERT_STREQ(p->install[2], "git");
+	ASSERT_TRUE(p->install[3] == NULL);
+	ASSERT_EQ(p->dual_boot, 1);
+	ASSERT_EQ(p->boot_default, BOOT_DEFAULT_WINDOWS);
+	ASSERT_EQ(p->timeout, 10);
+	ASSERT_EQ(p->ssh_port, 2222);
+	ASSERT_EQ(p->client_alive_interval, 30);
+	ASSERT_STREQ(p->wol_interface, "00:11:22:aa:bb:cc");
+	ASSERT_EQ(p->ddns_provider, DDNS_NOIP);
+	ASSERT_STREQ(p->ddns_password_file, "./ddns.secret");
+	ASSERT_STREQ(p->gpu_driver, "nvidia-driver-470");
+	ASSERT_TRUE(p->gpu_cudnn == NULL);
+	ASSERT_STREQ(p->venv, "~/ml");
+	ASSERT_STREQ(p->requirements[1], "tensorflow");
+	ASSERT_EQ(p->jupyter_port, 8899);
+	ASSERT_EQ(p->image_size, 4ull << 30);
+	ASSERT_EQ(p->seed_set, 1);
+	ASSERT_EQ(p->seed[0], 0x5a);
+	ASSERT_EQ(p->source_date_epoch, 1600000000);
+	profile_free(p);
+}
+
+TEST(defaults) {
+	Profile *p = NULL;
+	char *error = NULL;
+
+	setup();
+	write_text("rig.conf", BASE);
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_EQ(p->ssh_port, 22);
+	ASSERT_EQ(p->password_authentication, 0);
+	ASSERT_EQ(p->permit_root_login, 0);
+	ASSERT_EQ(p->timeout, 5);
+	ASSERT_EQ(p->jupyter_port, 8888);
+	ASSERT_STREQ(p->wol_interface, "auto");
+	ASSERT_TRUE(p->password_hash == NULL);
+	ASSERT_EQ(p->ddns_provider, DDNS_NONE);
+	ASSERT_EQ(p->seed_set, 0);
+	profile_free(p);
+}
+
+TEST(path_relative_to_profile) {
+	Profile *p = NULL;
+	char *error = NULL;
+
+	ASSERT_OK(mkdir("sub", 0755));
+	write_text("sub/keys.pub", "ssh-ed25519 AAAA x\n");
+	write_text("sub/rig.conf", "[Rig]\nHostname=a\nUser=u\nAuthorizedKeys=keys.pub\n");
+	ASSERT_OK(profile_load("sub/rig.conf", &p, &error));
+	ASSERT_STREQ(p->authorized_keys, "sub/keys.pub");
+	profile_free(p);
+}
+
+TEST(error_missing_file) {
+	Profile *p = NULL;
+	char *error = NULL;
+
+	ASSERT_EQ(profile_load("nope.conf", &p, &error), -ENOENT);
+	ASSERT_CONTAINS(error, "nope.conf: cannot read profile: No such file or directory");
+	free(error);
+}
+
+TEST(error_unknown_section) {
+	setup();
+	ASSERT_PROFILE_ERROR(BASE "[Foo]\nBar=1\n", "rig.conf:5: unknown section [Foo] (known: [Rig], [Packages]");
+}
+
+TEST(error_unknown_key) {
+	setup();
+	ASSERT_PROFILE_ERROR(BASE "[SSH]\nPasswordAuth=no\n",
+			     "rig.conf:6: [SSH] PasswordAuth=: unknown key (allowed: Port, PasswordAuthentication, PermitRootLogin, ClientAliveInterval)");
+}
+
+TEST(error_bad_enum) {
+	setup();
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nProvider=foo\n",
+			     "rig.conf:6: [DDNS] Provider=foo: unknown provider (noip, dyndns2, duckdns, cloudflare, none)");
+	ASSERT_PROFILE_ERROR(BASE "[Boot]\nDefault=macos\n", "rig.conf:6: [Boot] Default=macos: unknown default (linux, windows, saved)");
+}
+
+TEST(error_bad_values) {
+	setup();
+	ASSERT_PROFILE_ERROR(BASE "[SSH]\nPort=70000\n", "rig.conf:6: [SSH] Port=70000: not a port number (1-65535)");
+	ASSERT_PROFILE_ERROR(BASE "[Boot]\nDualBoot=maybe\n", "[Boot] DualBoot=maybe: not a boolean (yes, no)");
+	ASSERT_PROFILE_ERROR(BASE "[Image]\nSize=4Q\n", "[Image] Size=4Q: not a size");
+	ASSERT_PROFILE_ERROR(BASE "[Image]\nSeed=1234\n", "[Image] Seed=1234: not a UUID");
+	ASSERT_PROFILE_ERROR("[Rig]\nHostname=ml_gpu\n", "rig.conf:2: [Rig] Hostname=ml_gpu: not a valid host name");
+	ASSERT_PROFILE_ERROR("[Rig]\nUser=root\n", "[Rig] User=root: the rig user must not be root");
+	ASSERT_PROFILE_ERROR("[Rig]\nUser=Bad User\n", "not a valid user name");
+	ASSERT_PROFILE_ERROR(BASE "PasswordHash=hunter2\n", "[Rig] PasswordHash=hunter2: not a crypt(3) hash");
+	ASSERT_PROFILE_ERROR(BASE "[WakeOnLan]\nInterface=eth0/1\n", "not an interface");
+	ASSERT_PROFILE_ERROR(BASE "[Python]\nVenv=venv\n", "[Python] Venv=venv: must be an absolute path");
+	ASSERT_PROFILE_ERROR(BASE "[Install]\nDisk=sda\n", "[Install] Disk=sda: must be a device path");
+}
+
+TEST(error_missing_referenced_file) {
+	setup();
+	ASSERT_PROFILE_ERROR("[Rig]\nAuthorizedKeys=missing.pub\n",
+			     "rig.conf:2: [Rig] AuthorizedKeys=missing.pub: cannot use './missing.pub': No such file or directory");
+	ASSERT_PROFILE_ERROR(BASE "[Python]\nWheelhouse=keys.pub\n", "is not a directory");
+}
+
+TEST(error_syntax) {
+	setup();
+	ASSERT_PROFILE_ERROR("Hostname=x\n", "rig.conf:1: Hostname= is outside any section");
+	ASSERT_PROFILE_ERROR("[Rig\n", "rig.conf:1: '[Rig': a section header must end with ']'");
+	ASSERT_PROFILE_ERROR("[Rig]\nHostname\n", "rig.conf:2: 'Hostname': expected Key=Value or [Section]");
+}
+
+TEST(error_required_and_cross_checks) {
+	setup();
+	ASSERT_PROFILE_ERROR("[Rig]\nHostname=a\nAuthorizedKeys=keys.pub\n", "rig.conf: [Rig] User=: is required");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nProvider=duckdns\nHostname=x.duckdns.org\n",
+			     "[DDNS] Provider=duckdns needs PasswordFile=");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nProvider=noip\nHostname=x.ddns.net\nPasswordFile=ddns.secret\n",
+			     "[DDNS] Provider=noip needs Username=");
+	ASSERT_PROFILE_ERROR(BASE "[Install]\nWipe=yes\n", "[Install] Wipe=yes needs Disk=");
+	ASSERT_PROFILE_ERROR(BASE "[Python]\nRequirements=numpy\n", "[Python] Requirements= needs Venv=");
+}
+
+TEST(list_reset) {
+	Profile *p = NULL;
+	char *error = NULL;
+
+	setup();
+	write_text("rig.conf", BASE "[Packages]\nInstall=a b\nInstall=\nInstall=c\n");
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_STREQ(p->install[0], "c");
+	ASSERT_TRUE(p->install[1] == NULL);
+	profile_free(p);
+}
