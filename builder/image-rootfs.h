@@ -1,0 +1,38 @@
+/* What mlrig changes in a root file system after streaming the tarball:
+ * identity, fstab, network, user, overlays, GRUB config, the ESP payload. */
+#pragma once
+
+#include <stdint.h>
+
+#include "image-esp.h"
+#include "image-ext4.h"
+#include "profile.h"
+
+struct rootfs_plan {
+	const Profile *profile;
+	const char *datadir;   /* holds overlays/ and grub/ */
+	char root_uuid[37];
+	char esp_uuid[10];     /* "ABCD-1234" */
+	uint64_t epoch;
+};
+
+struct rootfs_result {
+	char *os_id, *pretty_name;
+	char *kernel, *initrd;     /* names under /boot */
+	char *vendor_cfg;          /* "EFI/<os id>/grub.cfg" */
+	const char *efi_loader;    /* "shim+grub (signed, from the rootfs)" or "grub-mkimage" */
+	struct esp_file esp[6];
+	void *esp_data[6];         /* owned buffers behind esp[].data */
+	unsigned n_esp;
+};
+
+int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_result *ret, char **ret_error);
+void rootfs_result_release(struct rootfs_result *r);
+
+/* Adds the profile's user (sudo group, home, authorized_keys) to the passwd,
+ * group and shadow files; keeps an existing entry. Writes the uid to *ret_uid. */
+int rootfs_add_user(Ext4 *fs, const Profile *p, uint64_t epoch, uint32_t *ret_uid, char **ret_error);
+
+/* Finds mlrig's data files (overlays/, grub/): $MLRIG_DATADIR, the source tree
+ * next to the binary, then the install prefix. */
+int find_datadir(char **ret);

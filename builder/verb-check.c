@@ -1,0 +1,129 @@
+/* mlrig check: validate a profile and say what it would do that deserves a second look. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "profile.h"
+#include "verbs.h"
+
+static const char *arg_profile;
+static bool arg_strict;
+
+static void help(void) {
+	printf("Usage:\n"
+	       " mlrig check -p PROFILE [--strict]\n"
+	       "\n"
+	       "Validate a rig profile; print security warnings and the install storage mode.\n"
+	       "\n"
+	       "Options:\n"
+	       " -p, --profile FILE   rig profile (see docs/profile.md)\n"
+	       "     --strict         exit 1 when there are warnings\n"
+	       " -h, --help           display this help\n");
+}
+
+static int parse_argv(int argc, char **argv) {
+	enum { ARG_STRICT = 0x100 };
+	static const struct option options[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "strict", no_argument, NULL, ARG_STRICT },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "p:h", options, NULL)) >= 0)
+		switch (c) {
+		case 'p': arg_profile = optarg; break;
+		case ARG_STRICT: arg_strict = true; break;
+		case 'h': help(); return 0;
+		default: return -usage_error("check: bad option");
+		}
+	if (optind < argc)
+		return -usage_error("check: unexpected argument '%s'", argv[optind]);
+	if (!arg_profile)
+		return -usage_error("check: needs -p PROFILE");
+	return 1;
+}
+
+static unsigned warnings;
+
+static void warn(const char *fmt, ...) _printf_(1, 2);
+static void warn(const char *fmt, ...) {
+	va_list ap;
+
+	fputs("warning: ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	warnings++;
+}
+
+/* Counts lines that look like public keys (ssh-ed25519 AAAA..., ecdsa-..., sk-...). */
+static unsigned count_keys(const char *text) {
+	unsigned n = 0;
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (*l == '#' || *l == '\n' || !*l)
+			continue;
+		if (strstr(l, "ssh-") == l || strstr(l, "ecdsa-") == l || strstr(l, "sk-") == l ||
+		    strstr(l, " ssh-") || strstr(l, " ecdsa-"))
+			n++;
+	}
+	return n;
+}
+
+static void check_secret_file(const char *what, const char *path) {
+	struct stat st;
+
+	if (path && stat(path, &st) == 0 && (st.st_mode & 077))
+		warn("%s %s is readable by others (mode %04o): chmod 600 %s", what, path, st.st_mode & 07777, path);
+}
+
+static int run(void) {
+	_cleanup_(profile_freep) Profile *p = NULL;
+	_cleanup_free_ char *error = NULL, *keys = NULL;
+	int r;
+
+	r = profile_load(arg_profile, &p, &error);
+	if (r < 0) {
+		log_error("%s", error ? error : strerror(-r));
+		return EXIT_USAGE;
+	}
+	if (p->password_authentication)
+		warn("[SSH] PasswordAuthentication=yes: password SSH login is enabled; anyone who reaches port %u can guess passwords. Use keys only.",
+		     p->ssh_port);
+	if (p->permit_root_login)
+		warn("[SSH] PermitRootLogin=yes: root may log in over SSH (with a key). Log in as %s and use sudo.", p->user);
+	if (read_full_file(p->authorized_keys, &keys, NULL) >= 0 && count_keys(keys) == 0)
+		warn("[Rig] AuthorizedKeys=%s holds no public key: nobody will be able to log in over SSH.", p->authorized_keys);
+	if (p->password_hash && (strncmp(p->password_hash, "$1$", 3) == 0 || p->password_hash[0] != '$'))
+		warn("[Rig] PasswordHash= uses a weak hash (MD5); make one with 'mkpasswd -m sha-512'.");
+	check_secret_file("[DDNS] PasswordFile=", p->ddns_password_file);
+	if (p->ddns_provider != DDNS_NONE && p->ssh_port == 22)
+		warn("[DDNS] publishes this rig on the internet with SSH on port 22, which draws constant scans; consider [SSH] Port=.");
+
+	printf("profile: %s: ok (rig %s, user %s, ssh port %u, ddns %s, jupyter port %u)\n", p->path, p->hostname,
+	       p->user, p->ssh_port, ddns_provider_to_string(p->ddns_provider), p->jupyter_port);
+	if (p->install_disk && p->install_wipe)
+		printf("install: storage is automatic: the installer WIPES %s ([Install] Disk=, Wipe=yes).\n", p->install_disk);
+	else
+		printf("install: storage stays interactive: the installer asks where to install, so a disk with Windows on it is never wiped silently (set [Install] Disk= and Wipe=yes to automate).\n");
+	printf("%u warning%s\n", warnings, warnings == 1 ? "" : "s");
+	return arg_strict && warnings ? EXIT_FAIL : EXIT_OK;
+}
+
+int verb_check(int argc, char **argv) {
+	int r = parse_argv(argc, argv);
+
+	if (r <= 0)
+		return -r;
+	return run();
+}

@@ -1,0 +1,394 @@
+/* mlrig image: profile + rootfs tarball → reproducible GPT disk image, rootless. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "image-esp.h"
+#include "image-ext4.h"
+#include "image-gpt.h"
+#include "image-rootfs.h"
+#include "json.h"
+#include "log.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "profile.h"
+#include "progress.h"
+#include "sha256.h"
+#include "verbs.h"
+
+#define ESP_START MiB
+#define ESP_SIZE (128 * MiB)
+#define DEFAULT_SIZE (4 * GiB)
+#define DEFAULT_EPOCH UINT64_C(1577836800) /* 2020-01-01, when no profile or environment says */
+
+static const char *arg_profile;
+static const char *arg_rootfs;
+static const char *arg_output;
+static uint64_t arg_size;
+static uint8_t arg_seed[16];
+static bool arg_seed_set;
+static bool arg_quiet;
+
+/* The temp output, removed by the signal handler: nothing at OUT on Ctrl-C. */
+static char tmp_output[4096];
+
+static void on_signal(int sig) {
+	if (tmp_output[0])
+		unlink(tmp_output);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void help(void) {
+	printf("Usage:\n"
+	       " mlrig image -p PROFILE --rootfs TARBALL -o OUT.img [options]\n"
+	       "\n"
+	       "Build a bootable GPT disk image (ESP + ext4 root) from a root file system\n"
+	       "tarball (.tar, .tar.gz, .tar.xz, .tar.zst), without root, loop devices or mounts.\n"
+	       "Same inputs, seed and SOURCE_DATE_EPOCH give the same bytes.\n"
+	       "\n"
+	       "Options:\n"
+	       " -p, --profile FILE   rig profile (see docs/profile.md)\n"
+	       "     --rootfs FILE    root file system tarball\n"
+	       " -o, --output FILE    the image to write; FILE.json gets the manifest\n"
+	       "     --size SIZE      image size, e.g. 8G (default: [Image] Size=, else 4G)\n"
+	       "     --seed UUID      seed for every GUID and UUID (default: [Image] Seed=,\n"
+	       "                      else derived from the host name)\n"
+	       " -q, --quiet          no progress line\n"
+	       " -h, --help           display this help\n"
+	       "\n"
+	       "Environment: SOURCE_DATE_EPOCH overrides [Image] SourceDateEpoch=.\n");
+}
+
+static int parse_argv(int argc, char **argv) {
+	enum { ARG_ROOTFS = 0x100, ARG_SIZE, ARG_SEED };
+	static const struct option options[] = {
+		{ "profile", required_argument, NULL, 'p' }, { "rootfs", required_argument, NULL, ARG_ROOTFS },
+		{ "output", required_argument, NULL, 'o' },  { "size", required_argument, NULL, ARG_SIZE },
+		{ "seed", required_argument, NULL, ARG_SEED }, { "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },          {}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "p:o:qh", options, NULL)) >= 0)
+		switch (c) {
+		case 'p': arg_profile = optarg; break;
+		case 'o': arg_output = optarg; break;
+		case 'q': arg_quiet = true; break;
+		case ARG_ROOTFS: arg_rootfs = optarg; break;
+		case ARG_SIZE:
+			if (parse_size(optarg, &arg_size) < 0 || arg_size == 0)
+				return -usage_error("image: --size=%s: not a size (e.g. 4G, 512M)", optarg);
+			break;
+		case ARG_SEED:
+			if (uuid_parse(optarg, arg_seed) < 0)
+				return -usage_error("image: --seed=%s: not a UUID", optarg);
+			arg_seed_set = true;
+			break;
+		case 'h': help(); return 0;
+		default: return -usage_error("image: bad option");
+		}
+	if (optind < argc)
+		return -usage_error("image: unexpected argument '%s'", argv[optind]);
+	if (!arg_profile || !arg_rootfs || !arg_output)
+		return -usage_error("image: needs -p PROFILE, --rootfs TARBALL and -o OUT.img");
+	return 1;
+}
+
+struct hash_job {
+	const char *path;
+	char hex[65];
+	int r;
+};
+
+static void *hash_thread(void *userdata) {
+	struct hash_job *j = userdata;
+
+	j->r = sha256_file(j->path, j->hex);
+	return NULL;
+}
+
+static void on_progress(uint64_t done, uint64_t total, void *userdata) {
+	progress_update(userdata, done, total);
+}
+
+struct plan {
+	uint64_t size, epoch;
+	uint8_t seed[16], disk_guid[16], fs_uuid[16], hash_seed[16];
+	uint32_t esp_volid;
+	struct gpt_part parts[2];
+	char root_uuid[37], esp_uuid[10];
+};
+
+static int make_plan(const Profile *p, struct plan *pl) {
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+	uint8_t volid[16];
+
+	pl->size = arg_size ?: p->image_size ?: DEFAULT_SIZE;
+	pl->size = pl->size / MiB * MiB;
+	if (pl->size < ESP_START + ESP_SIZE + 64 * MiB + MiB)
+		return log_error_errno(EINVAL, "Image size %llu MiB is too small: the ESP alone takes %llu MiB.",
+				       (unsigned long long)(pl->size / MiB), (unsigned long long)((ESP_START + ESP_SIZE) / MiB));
+	if (env) {
+		if (safe_atou64(env, &pl->epoch) < 0)
+			return log_error_errno(EINVAL, "SOURCE_DATE_EPOCH=%s: not a number of seconds.", env);
+	} else
+		pl->epoch = p->source_date_epoch_set ? p->source_date_epoch : DEFAULT_EPOCH;
+
+	if (arg_seed_set)
+		memcpy(pl->seed, arg_seed, 16);
+	else if (p->seed_set)
+		memcpy(pl->seed, p->seed, 16);
+	else {
+		/* no seed given: still reproducible, and different rigs get different ids */
+		uint8_t d[32];
+		sha256_buffer(p->hostname, strlen(p->hostname), d);
+		memcpy(pl->seed, d, 16);
+	}
+	uuid_derive(pl->seed, "gpt-disk", pl->disk_guid);
+	uuid_derive(pl->seed, "ext4-root", pl->fs_uuid);
+	uuid_derive(pl->seed, "ext4-hash-seed", pl->hash_seed);
+	uuid_derive(pl->seed, "esp-volume-id", volid);
+	pl->esp_volid = (uint32_t)volid[0] << 24 | (uint32_t)volid[1] << 16 | (uint32_t)volid[2] << 8 | volid[3];
+	uuid_format(pl->fs_uuid, pl->root_uuid);
+	snprintf(pl->esp_uuid, sizeof(pl->esp_uuid), "%04X-%04X", pl->esp_volid >> 16, pl->esp_volid & 0xffff);
+
+	pl->parts[0] = (struct gpt_part){ .name = "esp", .type = GPT_TYPE_ESP, .start = ESP_START, .size = ESP_SIZE };
+	uuid_derive(pl->seed, "gpt-esp", pl->parts[0].uuid);
+	/* the backup GPT takes the last 33 sectors: leave the last MiB to it */
+	pl->parts[1] = (struct gpt_part){ .name = "root", .type = GPT_TYPE_ROOT_X86_64, .start = ESP_START + ESP_SIZE,
+					  .size = pl->size - ESP_START - ESP_SIZE - MiB };
+	uuid_derive(pl->seed, "gpt-root", pl->parts[1].uuid);
+	return 0;
+}
+
+static int write_manifest(const char *path, const struct plan *pl, const Profile *p, const struct hash_job *rootfs,
+			  const char *profile_hex, const char *keys_hex, const struct rootfs_result *res,
+			  const struct ext4_stream_stats *st) {
+	_cleanup_free_ char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+	char guid[37], seed[37];
+
+	if (!f)
+		return -ENOMEM;
+	uuid_format(pl->seed, seed);
+	uuid_format(pl->disk_guid, guid);
+	fputs("{\n  \"mlrig_version\": ", f);
+	json_string(f, MLRIG_VERSION);
+	fprintf(f, ",\n  \"image\": {\"size\": %llu},\n", (unsigned long long)pl->size);
+	fputs("  \"inputs\": {\n    \"profile\": {\"name\": ", f);
+	json_string(f, basename(p->path));
+	fputs(", \"sha256\": ", f);
+	json_string(f, profile_hex);
+	fputs("},\n    \"authorized_keys\": {\"sha256\": ", f);
+	json_string(f, keys_hex);
+	fputs("},\n    \"rootfs\": {\"name\": ", f);
+	json_string(f, basename((char *)rootfs->path));
+	fputs(", \"sha256\": ", f);
+	json_string(f, rootfs->hex);
+	fprintf(f, "}\n  },\n  \"seed\": \"%s\",\n  \"source_date_epoch\": %llu,\n", seed,
+		(unsigned long long)pl->epoch);
+	fprintf(f, "  \"disk_guid\": \"%s\",\n  \"partitions\": [\n", guid);
+	for (unsigned i = 0; i < 2; i++) {
+		char u[37];
+
+		uuid_format(pl->parts[i].uuid, u);
+		fprintf(f, "    {\"name\": \"%s\", \"type\": \"%s\", \"uuid\": \"%s\", \"start\": %llu, \"size\": %llu, "
+			   "\"fs\": \"%s\", \"fs_uuid\": \"%s\"}%s\n",
+			pl->parts[i].name, pl->parts[i].type, u, (unsigned long long)pl->parts[i].start,
+			(unsigned long long)pl->parts[i].size, i == 0 ? "vfat" : "ext4",
+			i == 0 ? pl->esp_uuid : pl->root_uuid, i == 0 ? "," : "");
+	}
+	fputs("  ],\n  \"os\": ", f);
+	json_string(f, res->pretty_name);
+	fputs(",\n  \"kernel\": ", f);
+	json_string(f, res->kernel);
+	fputs(",\n  \"efi_loader\": ", f);
+	json_string(f, res->efi_loader);
+	fprintf(f, ",\n  \"rootfs_entries\": {\"files\": %llu, \"dirs\": %llu, \"symlinks\": %llu, \"hardlinks\": %llu, "
+		   "\"devices\": %llu, \"bytes\": %llu, \"skipped\": %llu}\n}\n",
+		(unsigned long long)st->files, (unsigned long long)st->dirs, (unsigned long long)st->symlinks,
+		(unsigned long long)st->hardlinks, (unsigned long long)st->devices, (unsigned long long)st->bytes,
+		(unsigned long long)st->skipped);
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	return write_file_atomic(path, text, size, 0644);
+}
+
+static int run(void) {
+	_cleanup_(profile_freep) Profile *p = NULL;
+	_cleanup_free_ char *error = NULL, *datadir = NULL, *manifest = NULL, *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	struct rootfs_result res = {};
+	struct ext4_stream_stats stats = {};
+	struct hash_job rootfs_hash = { .path = arg_rootfs };
+	char profile_hex[65], keys_hex[65];
+	struct plan pl = {};
+	struct progress prog;
+	pthread_t hasher;
+	bool hashing = false;
+	Ext4 *fs = NULL;
+	double t0 = now_seconds();
+	struct stat st;
+	int r;
+
+	r = profile_load(arg_profile, &p, &error);
+	if (r < 0) {
+		log_error("%s", error ? error : strerror(-r));
+		return EXIT_USAGE;
+	}
+	if (stat(arg_rootfs, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_error("Cannot use rootfs tarball '%s': %s", arg_rootfs, errno ? strerror(errno) : "not a regular file");
+		return EXIT_USAGE;
+	}
+	if (make_plan(p, &pl) < 0)
+		return EXIT_USAGE;
+	r = find_datadir(&datadir);
+	if (r < 0)
+		return log_oom(), EXIT_FAIL;
+	if (asprintf(&manifest, "%s.json", arg_output) < 0)
+		return log_oom(), EXIT_FAIL;
+
+	/* hash the tarball on the other core while the main thread streams it */
+	if (pthread_create(&hasher, NULL, hash_thread, &rootfs_hash) == 0)
+		hashing = true;
+
+	fd = open_tmpfile_for(arg_output, &tmp);
+	if (fd < 0) {
+		log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output);
+		r = fd;
+		goto fail;
+	}
+	snprintf(tmp_output, sizeof(tmp_output), "%s", tmp);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	if (fchmod(fd, 0644) < 0 || ftruncate(fd, (off_t)pl.size) < 0) {
+		r = log_error_errno(negative_errno(), "Cannot size '%s' to %llu MiB: %m", tmp, (unsigned long long)(pl.size / MiB));
+		goto fail;
+	}
+
+	r = gpt_write(tmp, pl.disk_guid, pl.parts, 2);
+	if (r < 0) {
+		log_error_errno(r, "Cannot write the partition table: %m");
+		goto fail;
+	}
+	struct ext4_params ep = {
+		.path = tmp, .offset = pl.parts[1].start, .size = pl.parts[1].size, .label = "rootfs",
+		.source_date_epoch = pl.epoch,
+	};
+	memcpy(ep.uuid, pl.fs_uuid, 16);
+	memcpy(ep.hash_seed, pl.hash_seed, 16);
+	r = ext4_create(&ep);
+	if (r < 0) {
+		log_error_errno(r, "Cannot create the root file system: %m");
+		goto fail;
+	}
+	r = ext4_open(tmp, pl.parts[1].start, pl.epoch, &fs);
+	if (r < 0) {
+		log_error_errno(r, "Cannot open the new root file system: %m");
+		goto fail;
+	}
+	{
+		char seed[37];
+		uuid_format(pl.seed, seed);
+		log_info("image: %s → %s (%llu MiB, seed %s, epoch %llu)", arg_rootfs, arg_output,
+			 (unsigned long long)(pl.size / MiB), seed, (unsigned long long)pl.epoch);
+	}
+	progress_init(&prog, "rootfs", arg_quiet);
+	r = ext4_stream_tarball(fs, arg_rootfs, on_progress, &prog, &stats, &error);
+	progress_done(&prog);
+	if (r < 0) {
+		if (r == -ENOSPC)
+			log_error("%s does not fit in the image: %s. Use a larger --size or [Image] Size=.", arg_rootfs,
+				  error ? error : "file system full");
+		else
+			log_error_errno(r, "%s", error ? error : "Cannot stream the rootfs tarball: %m");
+		goto fail;
+	}
+	log_info("image: rootfs streamed: %llu files, %llu MiB, %llu entries left out by image hygiene (%.1f s)",
+		 (unsigned long long)stats.files, (unsigned long long)(stats.bytes / MiB),
+		 (unsigned long long)stats.skipped, now_seconds() - t0);
+
+	struct rootfs_plan rp = { .profile = p, .datadir = datadir, .epoch = pl.epoch };
+	memcpy(rp.root_uuid, pl.root_uuid, sizeof(pl.root_uuid));
+	memcpy(rp.esp_uuid, pl.esp_uuid, sizeof(pl.esp_uuid));
+	free(error), error = NULL;
+	r = rootfs_customise(fs, &rp, &res, &error);
+	if (r < 0) {
+		if (r == -ENOSPC)
+			log_error("The rig's files do not fit in the image: use a larger --size or [Image] Size=.");
+		else
+			log_error_errno(r, "%s", error ? error : "Cannot customise the rootfs: %m");
+		goto fail;
+	}
+	r = ext4_close(fs);
+	fs = NULL;
+	if (r < 0) {
+		log_error_errno(r, "Cannot write the root file system: %m");
+		goto fail;
+	}
+
+	free(error), error = NULL;
+	r = esp_build(tmp, pl.parts[0].start, pl.parts[0].size, pl.esp_volid, pl.epoch, res.esp, res.n_esp, &error);
+	if (r < 0) {
+		log_error_errno(r, "Cannot build the ESP: %s", error ? error : strerror(-r));
+		goto fail;
+	}
+
+	if (hashing) {
+		pthread_join(hasher, NULL);
+		hashing = false;
+		if (rootfs_hash.r < 0) {
+			r = log_error_errno(rootfs_hash.r, "Cannot hash '%s': %m", arg_rootfs);
+			goto fail;
+		}
+	}
+	if ((r = sha256_file(arg_profile, profile_hex)) < 0 || (r = sha256_file(p->authorized_keys, keys_hex)) < 0) {
+		log_error_errno(r, "Cannot hash the inputs: %m");
+		goto fail;
+	}
+	r = write_manifest(manifest, &pl, p, &rootfs_hash, profile_hex, keys_hex, &res, &stats);
+	if (r < 0) {
+		log_error_errno(r, "Cannot write '%s': %m", manifest);
+		goto fail;
+	}
+	r = rename_and_sync(fd, tmp, arg_output);
+	if (r < 0) {
+		log_error_errno(r, "Cannot rename '%s' to '%s': %m", tmp, arg_output);
+		unlink(manifest);
+		goto fail;
+	}
+	tmp_output[0] = 0;
+	log_info("image: wrote %s (%llu MiB; %s, %s; boots with %s) in %.1f s", arg_output,
+		 (unsigned long long)(pl.size / MiB), res.pretty_name, res.kernel, res.efi_loader, now_seconds() - t0);
+	rootfs_result_release(&res);
+	return EXIT_OK;
+
+fail:
+	ext4_free(fs);
+	if (hashing)
+		pthread_join(hasher, NULL);
+	rootfs_result_release(&res);
+	if (tmp) {
+		unlink(tmp);
+		tmp_output[0] = 0;
+	}
+	return EXIT_FAIL;
+}
+
+int verb_image(int argc, char **argv) {
+	int r = parse_argv(argc, argv);
+
+	if (r <= 0)
+		return -r;
+	return run();
+}
