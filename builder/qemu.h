@@ -1,0 +1,87 @@
+/* Running qemu-system-x86_64 for test boots: command line, KVM probe, child processes, serial matching. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define QEMU_BINARY "qemu-system-x86_64"
+#define QEMU_OVMF_CODE "/usr/share/OVMF/OVMF_CODE.fd"
+#define QEMU_OVMF_VARS "/usr/share/OVMF/OVMF_VARS.fd"
+
+/* One hostfwd rule: 127.0.0.1:host on the host to guest in the guest, TCP. */
+struct qemu_forward {
+	uint16_t host;
+	uint16_t guest;
+};
+
+enum qemu_accel {
+	QEMU_ACCEL_TCG,
+	QEMU_ACCEL_KVM,
+};
+
+enum qemu_firmware {
+	QEMU_FIRMWARE_OVMF,
+	QEMU_FIRMWARE_BIOS, /* QEMU's built-in SeaBIOS */
+};
+
+struct qemu_config {
+	const char *binary;      /* NULL: QEMU_BINARY */
+	const char *image;       /* raw disk image, attached with snapshot=on */
+	enum qemu_firmware firmware;
+	const char *ovmf_code;   /* read-only pflash */
+	const char *ovmf_vars;   /* the private, writable copy */
+	enum qemu_accel accel;
+	uint64_t memory_mib;
+	unsigned cpus;
+	const char *serial_path; /* the serial console is written to this file */
+	const struct qemu_forward *forwards; /* forwards[0] is usually the ssh port */
+	size_t n_forwards;
+};
+
+/* "HOST:GUEST", both 1..65535. */
+int qemu_parse_forward(const char *s, struct qemu_forward *ret);
+
+/* The full argument vector (argv[0] is the binary), NULL-terminated; free with strv_freep. */
+int qemu_build_argv(const struct qemu_config *c, char ***ret_argv);
+
+/* QEMU splits option values at commas; a literal comma is written twice. */
+int qemu_escape_commas(const char *s, char **ret);
+
+const char *qemu_accel_to_string(enum qemu_accel a);
+
+/* A free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
+int qemu_find_free_port(uint16_t *ret);
+
+/* Looks for a fixed string in a byte stream that arrives in pieces (Knuth-Morris-Pratt,
+ * so a match split across reads, or overlapping a false start, is still found). */
+struct expect_matcher {
+	char *needle;
+	size_t len;
+	size_t *next; /* failure function */
+	size_t state; /* bytes of needle matched so far */
+	bool found;
+};
+
+int expect_matcher_init(struct expect_matcher *m, const char *needle);
+/* Feeds n bytes; returns true once the needle has been seen (and from then on). */
+bool expect_matcher_feed(struct expect_matcher *m, const void *buf, size_t n);
+void expect_matcher_reset(struct expect_matcher *m);
+void expect_matcher_release(struct expect_matcher *m);
+
+/* fork + execvp of argv with signals unblocked and defaulted, SIGKILL when we die,
+ * stdin from /dev/null, stdout/stderr to the given fds (-1: inherit, -2: /dev/null).
+ * With new_pgrp the child leads its own process group (a terminal's ^C reaches only us). */
+int qemu_spawn(char **argv, int stdout_fd, int stderr_fd, bool new_pgrp, pid_t *ret_pid);
+
+/* SIGTERM, up to grace_ms for it to exit, then SIGKILL; always reaps. pid <= 0 is a no-op. */
+void qemu_kill_and_wait(pid_t pid, unsigned grace_ms);
+
+/* Starts QEMU with KVM and this firmware for up to probe_ms without a disk: KVM works
+ * when the VM is still running and QEMU has not reported a KVM failure.
+ * Returns 1 usable, 0 broken (ret_reason says why), <0 could not run the probe. */
+int qemu_probe_kvm(const struct qemu_config *c, unsigned probe_ms, char **ret_reason);
+
+/* True when QEMU's own output shows that KVM cannot run this guest. */
+extern const char *const qemu_kvm_failure_markers[];
