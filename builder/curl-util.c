@@ -1,0 +1,251 @@
+/* libcurl adapter: one GET with optional Range; CURLcode and HTTP status become -errno here and nowhere else. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "curl-util.h"
+#include "log.h"
+#include "macro.h"
+#include "parse-util.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup)
+
+int curl_util_global_init(void) {
+	static bool done;
+
+	if (done)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -ENOMEM;
+	done = true;
+	return 0;
+}
+
+static int status_to_errno(long status) {
+	switch (status) {
+	case 404:
+	case 410:
+		return -ENOENT;
+	case 401:
+	case 403:
+		return -EACCES;
+	case 416:
+		return -ERANGE;
+	case 408:
+	case 429:
+		return -EAGAIN;
+	default:
+		return status >= 500 ? -EAGAIN : -EBADMSG;
+	}
+}
+
+static int code_to_errno(CURLcode code, long status) {
+	switch (code) {
+	case CURLE_OK:
+		return 0;
+	case CURLE_HTTP_RETURNED_ERROR:
+		return status_to_errno(status);
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -ENXIO;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_USE_SSL_FAILED:
+		return -EPROTO;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return -ECONNRESET;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EINVAL;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return -ECANCELED;
+	default:
+		return -EIO;
+	}
+}
+
+bool curl_util_error_is_transient(int r) {
+	return r == -ECONNRESET || r == -ETIMEDOUT || r == -EAGAIN || r == -ECONNREFUSED;
+}
+
+const char *curl_util_error_to_string(int r) {
+	switch (r) {
+	case -ENOENT: return "HTTP 404: the file is not on the server (wrong name, or the release moved)";
+	case -EACCES: return "HTTP 401/403: the server refuses access";
+	case -ERANGE: return "HTTP 416: the requested range is past the end of the file";
+	case -EAGAIN: return "the server is busy or failing (HTTP 5xx or 429)";
+	case -EBADMSG: return "the server answered with an HTTP error";
+	case -ENXIO: return "DNS: the host name could not be resolved (no network, or a typo in the URL)";
+	case -ECONNREFUSED: return "could not connect to the server";
+	case -EPROTO: return "TLS: the secure connection failed (certificate not trusted, or not an HTTPS server)";
+	case -ETIMEDOUT: return "the transfer timed out";
+	case -ECONNRESET: return "the connection dropped";
+	case -EINVAL: return "bad or unsupported URL";
+	default: return strerror(-r);
+	}
+}
+
+int curl_util_parse_content_range(const char *value, uint64_t *ret_start, uint64_t *ret_end,
+				  uint64_t *ret_total) {
+	uint64_t start = UINT64_MAX, end = UINT64_MAX, total = UINT64_MAX;
+	char buf[96], *dash, *slash, *p;
+
+	while (*value == ' ')
+		value++;
+	if (strncasecmp(value, "bytes ", 6) != 0)
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", value + 6);
+	string_strip(buf);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = 0;
+	if (strcmp(slash + 1, "*") != 0 && safe_atou64(slash + 1, &total) < 0)
+		return -EINVAL;
+	if (strcmp(buf, "*") != 0) {
+		dash = strchr(buf, '-');
+		if (!dash)
+			return -EINVAL;
+		*dash = 0;
+		p = dash + 1;
+		if (safe_atou64(buf, &start) < 0 || safe_atou64(p, &end) < 0 || end < start)
+			return -EINVAL;
+		if (total != UINT64_MAX && end >= total)
+			return -EINVAL;
+	}
+	*ret_start = start;
+	*ret_end = end;
+	*ret_total = total;
+	return 0;
+}
+
+struct transfer {
+	CURL *h;
+	const struct curl_transfer_ops *ops;
+	void *userdata;
+	struct curl_response resp;
+	bool announced;
+	int error; /* a callback's -errno, which libcurl can only report as a write error */
+};
+
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata) {
+	struct transfer *t = userdata;
+	size_t n = size * nmemb;
+	char line[256];
+
+	snprintf(line, sizeof(line), "%.*s", (int)MIN(n, sizeof(line) - 1), data);
+	/* a new status line: a redirect or a 100 Continue came before, forget its headers */
+	if (strncmp(line, "HTTP/", 5) == 0) {
+		t->resp.has_range = false;
+		t->resp.length = UINT64_MAX;
+	} else if (strncasecmp(line, "Content-Range:", 14) == 0) {
+		t->resp.has_range = curl_util_parse_content_range(line + 14, &t->resp.range_start, &t->resp.range_end,
+								  &t->resp.range_total) >= 0;
+	} else if (strncasecmp(line, "Content-Length:", 15) == 0) {
+		uint64_t v;
+
+		if (safe_atou64(string_strip(line + 15), &v) >= 0)
+			t->resp.length = v;
+	}
+	return n;
+}
+
+static int announce(struct transfer *t) {
+	if (t->announced)
+		return 0;
+	t->announced = true;
+	curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->resp.status);
+	return t->ops->on_response ? t->ops->on_response(t->userdata, &t->resp) : 0;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
+	struct transfer *t = userdata;
+	size_t n = size * nmemb;
+	int r;
+
+	r = announce(t);
+	if (r >= 0)
+		r = t->ops->on_data(t->userdata, data, n);
+	if (r < 0) {
+		t->error = r;
+		return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
+	}
+	return n;
+}
+
+int curl_util_get(const char *url, uint64_t range_start, const struct curl_transfer_ops *ops, void *userdata,
+		  char **ret_detail) {
+	_cleanup_(curl_easy_cleanupp) CURL *h = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "", range[32];
+	struct transfer t = { .ops = ops, .userdata = userdata, .resp.length = UINT64_MAX };
+	CURLcode code;
+	int r;
+
+	r = curl_util_global_init();
+	if (r < 0)
+		return r;
+	h = curl_easy_init();
+	if (!h)
+		return -ENOMEM;
+	t.h = h;
+	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK)
+		return -EINVAL;
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "mlrig/" MLRIG_VERSION);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	/* a stalled transfer: under 1 KiB/s for a minute gives up (and is retried) */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+	if (range_start > 0) {
+		snprintf(range, sizeof(range), "%" PRIu64 "-", range_start);
+		curl_easy_setopt(h, CURLOPT_RANGE, range);
+	}
+
+	code = curl_easy_perform(h);
+	if (code == CURLE_OK) {
+		r = announce(&t); /* an empty body never reached write_cb */
+		if (r < 0)
+			return r;
+		return 0;
+	}
+	if (code == CURLE_WRITE_ERROR && t.error < 0)
+		return t.error;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.resp.status);
+	r = code_to_errno(code, t.resp.status);
+	log_debug("GET %s: %s (HTTP %ld): %s", url, curl_easy_strerror(code), t.resp.status, errbuf);
+	if (ret_detail)
+		*ret_detail = strdup(errbuf[0] ? errbuf : curl_easy_strerror(code));
+	return r;
+}

@@ -1,0 +1,46 @@
+/* libcurl adapter: one HTTP(S) GET with optional Range, its CURLcode and HTTP status turned into -errno. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a finished transfer's failure becomes:
+ *   -ENOENT   HTTP 404/410            -EACCES    HTTP 401/403
+ *   -ERANGE   HTTP 416 (Range past the end: the partial file is complete)
+ *   -EAGAIN   HTTP 408/429/5xx        -EBADMSG   other HTTP errors
+ *   -ENXIO    DNS: host not found     -ECONNREFUSED  could not connect
+ *   -EPROTO   TLS handshake or certificate failure
+ *   -ETIMEDOUT, -ECONNRESET (connection dropped mid-way), -EINVAL (bad URL),
+ *   -ENOMEM, -ECANCELED, and what a callback returned. */
+int curl_util_global_init(void);
+
+struct curl_response {
+	long status;          /* HTTP status of the final response (after redirects) */
+	bool has_range;       /* a Content-Range header came with it */
+	uint64_t range_start; /* Content-Range: bytes START-END/TOTAL */
+	uint64_t range_end;
+	uint64_t range_total; /* UINT64_MAX for "*" */
+	uint64_t length;      /* Content-Length, UINT64_MAX when unknown */
+};
+
+struct curl_transfer_ops {
+	/* Once per transfer, before the first body byte (or at the end of a bodiless reply). */
+	int (*on_response)(void *userdata, const struct curl_response *resp);
+	/* Body bytes; a negative return aborts the transfer with that error. */
+	int (*on_data)(void *userdata, const void *data, size_t size);
+};
+
+/* GETs url, from byte range_start on when it is > 0. On failure *ret_detail (may
+ * be NULL) gets libcurl's own words, for the message. */
+int curl_util_get(const char *url, uint64_t range_start, const struct curl_transfer_ops *ops, void *userdata,
+		  char **ret_detail);
+
+/* Worth another try after a pause: dropped connections, timeouts, 5xx. */
+bool curl_util_error_is_transient(int r);
+/* What the error means to a user ("HTTP 404: not on the server"), from the table above. */
+const char *curl_util_error_to_string(int r);
+
+/* Parses a Content-Range value: "bytes 100-199/1000" (a 416 reply has an asterisk for the range). */
+int curl_util_parse_content_range(const char *value, uint64_t *ret_start, uint64_t *ret_end,
+				  uint64_t *ret_total);

@@ -1,0 +1,896 @@
+/* Flashing: refuse targets in use, copy only data ranges, make holes real zeros, first MiB last, verify by read-back. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "flash.h"
+#include "log.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "progress.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+static int extent_cmp(const void *a, const void *b) {
+	const struct flash_extent *x = a, *y = b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int extents_push(struct flash_extent **v, size_t *n, size_t *alloc, uint64_t offset, uint64_t length,
+			bool data) {
+	if (length == 0)
+		return 0;
+	/* neighbours of the same kind become one extent, so writes and zeroing calls stay large */
+	if (*n > 0 && (*v)[*n - 1].data == data && (*v)[*n - 1].offset + (*v)[*n - 1].length == offset) {
+		(*v)[*n - 1].length += length;
+		return 0;
+	}
+	if (*n == *alloc) {
+		size_t na = *alloc ? *alloc * 2 : 16;
+		struct flash_extent *nv = reallocarray(*v, na, sizeof(**v));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*alloc = na;
+	}
+	(*v)[(*n)++] = (struct flash_extent){ .offset = offset, .length = length, .data = data };
+	return 0;
+}
+
+int flash_plan_extents(const struct flash_extent *data, size_t n_data, uint64_t size, struct flash_extent **ret,
+		       size_t *ret_n) {
+	_cleanup_free_ struct flash_extent *sorted = NULL, *out = NULL;
+	size_t n = 0, alloc = 0;
+	uint64_t pos = 0;
+	int r;
+
+	if (size == 0)
+		return -EINVAL;
+	if (n_data > 0) {
+		sorted = reallocarray(NULL, n_data, sizeof(*sorted));
+		if (!sorted)
+			return -ENOMEM;
+		memcpy(sorted, data, n_data * sizeof(*sorted));
+		qsort(sorted, n_data, sizeof(*sorted), extent_cmp);
+	}
+	for (size_t i = 0; i < n_data && pos < size; i++) {
+		uint64_t start = sorted[i].offset, end;
+
+		if (sorted[i].length == 0 || start >= size)
+			continue;
+		end = sorted[i].length > size - start ? size : start + sorted[i].length;
+		if (end <= pos)
+			continue; /* inside what an earlier range covered */
+		if (start > pos) {
+			r = extents_push(&out, &n, &alloc, pos, start - pos, false);
+			if (r < 0)
+				return r;
+		} else
+			start = pos;
+		r = extents_push(&out, &n, &alloc, start, end - start, true);
+		if (r < 0)
+			return r;
+		pos = end;
+	}
+	if (pos < size) {
+		r = extents_push(&out, &n, &alloc, pos, size - pos, false);
+		if (r < 0)
+			return r;
+	}
+	*ret = TAKE_PTR(out);
+	*ret_n = n;
+	return 0;
+}
+
+int flash_image_extents(int fd, uint64_t size, struct flash_extent **ret, size_t *ret_n) {
+	_cleanup_free_ struct flash_extent *data = NULL;
+	size_t n = 0, alloc = 0;
+	uint64_t pos = 0;
+	int r;
+
+	while (pos < size) {
+		off_t d = lseek(fd, (off_t)pos, SEEK_DATA), h;
+
+		if (d < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole from here to the end */
+			if (errno == EINVAL && pos == 0) {
+				/* no SEEK_DATA here (a block device, an old file system): all data */
+				r = extents_push(&data, &n, &alloc, 0, size, true);
+				if (r < 0)
+					return r;
+				break;
+			}
+			return negative_errno();
+		}
+		h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			return negative_errno();
+		if ((uint64_t)h <= (uint64_t)d)
+			return -EIO;
+		r = extents_push(&data, &n, &alloc, (uint64_t)d, (uint64_t)(h - d), true);
+		if (r < 0)
+			return r;
+		pos = (uint64_t)h;
+	}
+	return flash_plan_extents(data, n, size, ret, ret_n);
+}
+
+void flash_split_aligned(uint64_t offset, uint64_t length, uint64_t align, uint64_t *ret_head,
+			 uint64_t *ret_middle, uint64_t *ret_tail) {
+	uint64_t end = offset + length, a = ALIGN_TO(offset, align), b = end / align * align;
+
+	if (align <= 1) {
+		*ret_head = 0, *ret_middle = length, *ret_tail = 0;
+		return;
+	}
+	if (a >= b) {
+		/* no whole aligned block inside */
+		*ret_head = length, *ret_middle = 0, *ret_tail = 0;
+		return;
+	}
+	*ret_head = a - offset;
+	*ret_middle = b - a;
+	*ret_tail = end - b;
+}
+
+size_t flash_first_difference(const void *a, const void *b, size_t n) {
+	const uint8_t *x = a, *y = b;
+	size_t i = 0;
+
+	/* memcmp is fast; narrow down in blocks before looking at bytes */
+	while (i < n) {
+		size_t k = MIN((size_t)4096, n - i);
+
+		if (memcmp(x + i, y + i, k) != 0) {
+			while (x[i] == y[i])
+				i++;
+			return i;
+		}
+		i += k;
+	}
+	return n;
+}
+
+size_t flash_first_nonzero(const void *p, size_t n) {
+	static const uint8_t zeros[4096];
+	const uint8_t *x = p;
+
+	for (size_t i = 0; i < n; i += sizeof(zeros)) {
+		size_t k = MIN(sizeof(zeros), n - i);
+
+		if (memcmp(x + i, zeros, k) != 0)
+			return i + flash_first_difference(x + i, zeros, k);
+	}
+	return n;
+}
+
+void flash_unescape(char *s) {
+	char *w = s;
+
+	for (char *p = s; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+		    p[3] <= '7') {
+			*w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else
+			*w++ = *p;
+	}
+	*w = 0;
+}
+
+static bool dev_in(dev_t d, const dev_t *devs, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		if (devs[i] == d)
+			return true;
+	return false;
+}
+
+/* Splits a line at single spaces into at most max words (in place); returns the count. */
+static size_t split_words(char *line, char **words, size_t max) {
+	size_t k = 0;
+
+	for (char *p = line; *p && k < max;) {
+		words[k++] = p;
+		p += strcspn(p, " ");
+		if (*p)
+			*p++ = 0;
+	}
+	return k;
+}
+
+int flash_find_mount(const char *mountinfo, const dev_t *devs, size_t n_devs, char **ret_mountpoint,
+		     dev_t *ret_dev) {
+	for (const char *l = mountinfo; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		_cleanup_free_ char *line = strndup(l, strcspn(l, "\n"));
+		char *w[64];
+		unsigned maj, min;
+		struct stat st;
+		size_t k;
+		dev_t d;
+
+		if (!line)
+			return -ENOMEM;
+		/* "36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw": optional fields end at "-" */
+		k = split_words(line, w, ELEMENTSOF(w));
+		if (k < 5 || sscanf(w[2], "%u:%u", &maj, &min) != 2)
+			continue;
+		d = makedev(maj, min);
+		if (!dev_in(d, devs, n_devs))
+			for (size_t j = 6; j + 2 < k; j++)
+				if (strcmp(w[j], "-") == 0) {
+					/* btrfs and friends report an anonymous device number; the source names the real one */
+					flash_unescape(w[j + 2]);
+					if (w[j + 2][0] == '/' && stat(w[j + 2], &st) == 0 && S_ISBLK(st.st_mode))
+						d = st.st_rdev;
+					break;
+				}
+		if (dev_in(d, devs, n_devs)) {
+			char *mp = strdup(w[4]);
+			if (!mp)
+				return -ENOMEM;
+			flash_unescape(mp);
+			*ret_mountpoint = mp;
+			if (ret_dev)
+				*ret_dev = d;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* sysfs: /sys/dev/block/MAJ:MIN resolves to the device's directory; partitions are subdirectories with a "partition" file. */
+static int sysfs_dir_of(dev_t d, char **ret) {
+	char p[64];
+	char *dir;
+
+	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u", major(d), minor(d));
+	dir = realpath(p, NULL);
+	if (!dir)
+		return negative_errno();
+	*ret = dir;
+	return 0;
+}
+
+static int sysfs_read(const char *dir, const char *file, char **ret) {
+	_cleanup_free_ char *path = NULL, *data = NULL;
+	int r;
+
+	if (asprintf(&path, "%s/%s", dir, file) < 0)
+		return -ENOMEM;
+	r = read_full_file(path, &data, NULL);
+	if (r < 0)
+		return r;
+	data[strcspn(data, "\n")] = 0;
+	*ret = TAKE_PTR(data);
+	return 0;
+}
+
+static int sysfs_read_dev(const char *dir, dev_t *ret) {
+	_cleanup_free_ char *s = NULL;
+	unsigned maj, min;
+	int r = sysfs_read(dir, "dev", &s);
+
+	if (r < 0)
+		return r;
+	if (sscanf(s, "%u:%u", &maj, &min) != 2)
+		return -EINVAL;
+	*ret = makedev(maj, min);
+	return 0;
+}
+
+static bool sysfs_exists(const char *dir, const char *file) {
+	_cleanup_free_ char *path = NULL;
+
+	if (asprintf(&path, "%s/%s", dir, file) < 0)
+		return false;
+	return access(path, F_OK) == 0;
+}
+
+/* The device itself and its partitions, with their /dev names for messages. */
+struct devset {
+	dev_t *devs;
+	char **names;
+	char **dirs;
+	size_t n;
+};
+
+static void devset_release(struct devset *s) {
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->names[i]);
+		free(s->dirs[i]);
+	}
+	free(s->devs);
+	free(s->names);
+	free(s->dirs);
+	*s = (struct devset){};
+}
+
+static int devset_add(struct devset *s, dev_t d, const char *dir) {
+	dev_t *nd = reallocarray(s->devs, s->n + 1, sizeof(*nd));
+	char **nn, **ndirs;
+
+	if (!nd)
+		return -ENOMEM;
+	s->devs = nd;
+	nn = reallocarray(s->names, s->n + 1, sizeof(*nn));
+	if (!nn)
+		return -ENOMEM;
+	s->names = nn;
+	ndirs = reallocarray(s->dirs, s->n + 1, sizeof(*ndirs));
+	if (!ndirs)
+		return -ENOMEM;
+	s->dirs = ndirs;
+	s->names[s->n] = NULL;
+	s->dirs[s->n] = strdup(dir);
+	if (!s->dirs[s->n] || asprintf(&s->names[s->n], "/dev/%s", strrchr(dir, '/') + 1) < 0) {
+		free(s->dirs[s->n]);
+		return -ENOMEM;
+	}
+	s->devs[s->n++] = d;
+	return 0;
+}
+
+static int devset_collect(const char *dir, dev_t self, struct devset *s) {
+	_cleanup_(closedirp) DIR *dp = NULL;
+	struct dirent *de;
+	int r;
+
+	r = devset_add(s, self, dir);
+	if (r < 0)
+		return r;
+	if (sysfs_exists(dir, "partition"))
+		return 0; /* a partition has no partitions of its own */
+	dp = opendir(dir);
+	if (!dp)
+		return negative_errno();
+	while ((de = readdir(dp))) {
+		_cleanup_free_ char *sub = NULL;
+		dev_t d;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (asprintf(&sub, "%s/%s", dir, de->d_name) < 0)
+			return -ENOMEM;
+		if (!sysfs_exists(sub, "partition") || sysfs_read_dev(sub, &d) < 0)
+			continue;
+		r = devset_add(s, d, sub);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Whether block device d is one of set, or is built on one of them (dm, md, LVM: sysfs "slaves"). */
+static bool dev_built_on(dev_t d, const struct devset *s, unsigned depth) {
+	_cleanup_free_ char *dir = NULL, *slaves = NULL;
+	_cleanup_(closedirp) DIR *dp = NULL;
+	struct dirent *de;
+
+	if (dev_in(d, s->devs, s->n))
+		return true;
+	if (depth > 8 || major(d) == 0 || sysfs_dir_of(d, &dir) < 0)
+		return false;
+	if (asprintf(&slaves, "%s/slaves", dir) < 0)
+		return false;
+	dp = opendir(slaves);
+	if (!dp)
+		return false;
+	while ((de = readdir(dp))) {
+		_cleanup_free_ char *sub = NULL;
+		dev_t sd;
+
+		if (de->d_name[0] == '.' || asprintf(&sub, "%s/%s", slaves, de->d_name) < 0)
+			continue;
+		if (sysfs_read_dev(sub, &sd) >= 0 && dev_built_on(sd, s, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+static int first_entry(const char *dir, char **ret) {
+	_cleanup_(closedirp) DIR *dp = opendir(dir);
+	struct dirent *de;
+
+	if (!dp)
+		return -ENOENT;
+	while ((de = readdir(dp)))
+		if (de->d_name[0] != '.') {
+			*ret = strdup(de->d_name);
+			return *ret ? 0 : -ENOMEM;
+		}
+	return -ENOENT;
+}
+
+void flash_target_release(struct flash_target *t) {
+	free(t->path);
+	free(t->description);
+	*t = (struct flash_target){};
+}
+
+static int refuse(char **ret_reason, const char *fmt, ...) _printf_(2, 3);
+static int refuse(char **ret_reason, const char *fmt, ...) {
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vasprintf(ret_reason, fmt, ap);
+	va_end(ap);
+	return k < 0 ? -ENOMEM : -EPERM;
+}
+
+/* The loop device's backing file, by inode: a path may have moved since losetup. */
+static bool loop_backed_by(const char *node, const char *disk_dir, const struct stat *image) {
+	struct loop_info64 info = {};
+	_cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	_cleanup_free_ char *backing = NULL;
+	struct stat st;
+
+	if (fd >= 0 && ioctl(fd, LOOP_GET_STATUS64, &info) == 0)
+		return info.lo_inode == image->st_ino && (dev_t)info.lo_device == image->st_dev;
+	/* a partition of a loop device: the disk's sysfs names the file */
+	if (sysfs_read(disk_dir, "loop/backing_file", &backing) < 0)
+		return false;
+	return stat(backing, &st) == 0 && st.st_ino == image->st_ino && st.st_dev == image->st_dev;
+}
+
+static int check_block(const char *image, const struct stat *ist, uint64_t image_size, const char *device,
+		       const struct stat *dst, bool force, struct flash_target *t, char **ret_reason) {
+	_cleanup_(devset_release) struct devset set = {};
+	_cleanup_free_ char *dir = NULL, *disk_dir = NULL, *s = NULL, *mountinfo = NULL, *swaps = NULL,
+			    *mp = NULL, *model = NULL;
+	struct stat st;
+	dev_t hit;
+	int r;
+
+	r = sysfs_dir_of(dst->st_rdev, &dir);
+	if (r < 0)
+		return log_debug_errno(r, "No sysfs entry for %s: %m", device);
+	disk_dir = strdup(dir);
+	if (!disk_dir)
+		return -ENOMEM;
+	if (sysfs_exists(dir, "partition"))
+		dirname(disk_dir);
+	r = devset_collect(dir, dst->st_rdev, &set);
+	if (r < 0)
+		return r;
+
+	/* the most specific reasons first: this machine's own system, then the image itself */
+	if (stat("/", &st) == 0 && dev_built_on(st.st_dev, &set, 0))
+		return refuse(ret_reason, "%s holds / of this machine", device);
+	if (stat("/boot", &st) == 0 && dev_built_on(st.st_dev, &set, 0))
+		return refuse(ret_reason, "%s holds /boot of this machine", device);
+	if (dev_built_on(ist->st_dev, &set, 0))
+		return refuse(ret_reason, "%s holds the image file %s", device, image);
+	if (S_ISREG(ist->st_mode) && loop_backed_by(device, disk_dir, ist))
+		return refuse(ret_reason, "%s is a loop device backed by the image file %s", device, image);
+	if (S_ISBLK(ist->st_mode) && dev_in(ist->st_rdev, set.devs, set.n))
+		return refuse(ret_reason, "%s is the image %s itself", device, image);
+
+	r = read_full_file("/proc/self/mountinfo", &mountinfo, NULL);
+	if (r < 0)
+		return r;
+	if (flash_find_mount(mountinfo, set.devs, set.n, &mp, &hit) >= 0) {
+		const char *name = device;
+
+		for (size_t i = 0; i < set.n; i++)
+			if (set.devs[i] == hit)
+				name = set.names[i];
+		if (strcmp(mp, "/") == 0 || strcmp(mp, "/boot") == 0)
+			return refuse(ret_reason, "%s holds %s of this machine (%s)", device, mp, name);
+		if (strcmp(name, device) == 0 || hit == dst->st_rdev)
+			return refuse(ret_reason, "%s is mounted on %s", device, mp);
+		return refuse(ret_reason, "%s is in use: its partition %s is mounted on %s", device, name, mp);
+	}
+
+	if (read_full_file("/proc/swaps", &swaps, NULL) >= 0)
+		for (char *l = strchr(swaps, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
+			_cleanup_free_ char *f = strndup(l + 1, strcspn(l + 1, " \t\n"));
+
+			if (!f)
+				return -ENOMEM;
+			flash_unescape(f);
+			if (stat(f, &st) == 0 && S_ISBLK(st.st_mode) && dev_in(st.st_rdev, set.devs, set.n))
+				return refuse(ret_reason, "%s is in use as swap (%s)", device, f);
+		}
+
+	for (size_t i = 0; i < set.n; i++) {
+		_cleanup_free_ char *holders = NULL, *holder = NULL;
+
+		if (asprintf(&holders, "%s/holders", set.dirs[i]) < 0)
+			return -ENOMEM;
+		if (first_entry(holders, &holder) >= 0)
+			return refuse(ret_reason, "%s is in use: %s is held by /dev/%s (LVM, RAID or device mapper)",
+				      device, set.names[i], holder);
+	}
+
+	if (sysfs_read(dir, "size", &s) < 0 || sscanf(s, "%" SCNu64, &t->size) != 1)
+		return -EIO;
+	t->size *= 512; /* sysfs counts 512-byte sectors whatever the device's own */
+	free(TAKE_PTR(s));
+	if (t->size < image_size)
+		return refuse(ret_reason, "%s is smaller than the image: %" PRIu64 " bytes < %" PRIu64 " bytes", device,
+			      t->size, image_size);
+
+	t->sector_size = 512;
+	if (sysfs_read(disk_dir, "queue/logical_block_size", &s) >= 0)
+		sscanf(s, "%u", &t->sector_size);
+	free(TAKE_PTR(s));
+	if (t->sector_size < 512 || (t->sector_size & (t->sector_size - 1)))
+		t->sector_size = 512;
+
+	/* sticks and SD cards; USB disks in enclosures often say removable=0, but the bus tells */
+	if (sysfs_read(disk_dir, "removable", &s) >= 0 && strcmp(s, "1") == 0)
+		t->removable = true;
+	if (strstr(disk_dir, "/usb") || strstr(disk_dir, "/mmc_host/"))
+		t->removable = true;
+	if (!t->removable && !force)
+		return refuse(ret_reason,
+			      "%s is not a removable disk; pass --force if you really mean to overwrite it", device);
+
+	if (sysfs_read(disk_dir, "device/model", &model) >= 0)
+		string_trim_end(model);
+	if (asprintf(&t->description, "%s%s%.1f GiB", model && *model ? model : "",
+		     model && *model ? ", " : "", (double)t->size / (double)GiB) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int flash_check_target(const char *image, uint64_t image_size, const char *device, bool force,
+		       struct flash_target *ret, char **ret_reason) {
+	struct flash_target t = {};
+	struct stat ist, dst;
+	int r;
+
+	if (stat(image, &ist) < 0)
+		return negative_errno();
+	t.path = strdup(device);
+	if (!t.path)
+		return -ENOMEM;
+	t.sector_size = 512;
+	if (stat(device, &dst) < 0) {
+		/* never created: a typo under /dev would otherwise become a file there */
+		flash_target_release(&t);
+		return negative_errno();
+	}
+	if (S_ISBLK(dst.st_mode)) {
+		t.block = true;
+		r = check_block(image, &ist, image_size, device, &dst, force, &t, ret_reason);
+	} else if (S_ISREG(dst.st_mode)) {
+		if (!force)
+			r = refuse(ret_reason, "%s is not a block device (a regular file needs --force)", device);
+		else if (dst.st_dev == ist.st_dev && dst.st_ino == ist.st_ino)
+			r = refuse(ret_reason, "%s is the image file itself", device);
+		else
+			r = 0;
+	} else
+		r = refuse(ret_reason, "%s is neither a block device nor a regular file", device);
+	if (r < 0) {
+		flash_target_release(&t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
+
+/* ---- writing ---- */
+
+static const uint8_t *zero_buffer(void) {
+	static uint8_t *z;
+
+	if (!z)
+		z = calloc(1, MiB);
+	return z;
+}
+
+static int write_zeros(int fd, uint64_t offset, uint64_t length) {
+	const uint8_t *z = zero_buffer();
+
+	if (!z)
+		return -ENOMEM;
+	while (length > 0) {
+		size_t k = (size_t)MIN(length, MiB);
+		int r = loop_pwrite(fd, z, k, offset);
+		if (r < 0)
+			return r;
+		offset += k;
+		length -= k;
+	}
+	return 0;
+}
+
+/* Makes [offset, offset+length) read back as zeros. BLKZEROOUT is the kernel's
+ * guaranteed zeroing (WRITE ZEROES, or zero pages where the device has none); a
+ * discard may leave old data readable, so it is never used. */
+static int zero_range(int fd, const struct flash_target *t, uint64_t offset, uint64_t length) {
+	uint64_t head, middle, tail;
+
+	if (length == 0)
+		return 0;
+	if (!t->block) {
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) == 0)
+			return 0;
+		if (fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) == 0)
+			return 0;
+		return write_zeros(fd, offset, length);
+	}
+	flash_split_aligned(offset, length, t->sector_size, &head, &middle, &tail);
+	if (middle > 0) {
+		uint64_t range[2] = { offset + head, middle };
+
+		if (ioctl(fd, BLKZEROOUT, range) < 0) {
+			if (errno != EOPNOTSUPP && errno != ENOTTY && errno != EINVAL)
+				return negative_errno();
+			head += middle; /* write the zeros ourselves */
+			middle = 0;
+		}
+	}
+	if (head > 0) {
+		int r = write_zeros(fd, offset, head);
+		if (r < 0)
+			return r;
+	}
+	return write_zeros(fd, offset + head + middle, tail);
+}
+
+static void digest(const void *buf, size_t n, uint8_t md[32]) {
+	unsigned len = 32;
+
+	EVP_Digest(buf, n, md, &len, EVP_sha256(), NULL);
+}
+
+/* Fills buf with the image's bytes in [cs, cs+n): data read, holes as zeros. *ext is the first extent that may intersect. */
+static int read_image_chunk(int image_fd, const struct flash_extent *ext, size_t n_ext, size_t *idx, uint64_t cs,
+			    size_t n, uint8_t *buf, bool *ret_has_data) {
+	uint64_t ce = cs + n;
+	bool has_data = false;
+
+	while (*idx < n_ext && ext[*idx].offset + ext[*idx].length <= cs)
+		(*idx)++;
+	for (size_t i = *idx; i < n_ext && ext[i].offset < ce; i++) {
+		uint64_t a = MAX(ext[i].offset, cs), b = MIN(ext[i].offset + ext[i].length, ce);
+		size_t got;
+		int r;
+
+		if (!ext[i].data) {
+			memset(buf + (a - cs), 0, b - a);
+			continue;
+		}
+		has_data = true;
+		r = loop_pread(image_fd, buf + (a - cs), b - a, a, &got);
+		if (r < 0)
+			return r;
+		if (got != b - a)
+			return -EIO; /* the image shrank under us */
+	}
+	*ret_has_data = has_data;
+	return 0;
+}
+
+/* Writes with O_DIRECT where the piece is sector-aligned (no second copy in the
+ * page cache, and several times faster into a loop device), else buffered. */
+static int dev_pwrite(int fd, const struct flash_target *t, bool direct, const uint8_t *buf, size_t n,
+		      uint64_t offset) {
+	int flags, r;
+
+	if (!direct || ((offset | n | (uintptr_t)buf) & (t->sector_size - 1)) == 0)
+		return loop_pwrite(fd, buf, n, offset);
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_DIRECT) < 0)
+		return negative_errno();
+	r = loop_pwrite(fd, buf, n, offset);
+	if (fcntl(fd, F_SETFL, flags) < 0 && r >= 0)
+		r = negative_errno();
+	return r;
+}
+
+static int write_chunk_data(int fd, const struct flash_target *t, bool direct, const struct flash_extent *ext,
+			    size_t n_ext, size_t idx, uint64_t cs, size_t n, const uint8_t *buf, uint64_t skip_below,
+			    uint64_t *written) {
+	uint64_t ce = cs + n;
+
+	for (size_t i = idx; i < n_ext && ext[i].offset < ce; i++) {
+		uint64_t a = MAX(MAX(ext[i].offset, cs), skip_below), b = MIN(ext[i].offset + ext[i].length, ce);
+		int r;
+
+		if (!ext[i].data || a >= b)
+			continue;
+		r = dev_pwrite(fd, t, direct, buf + (a - cs), b - a, a);
+		if (r < 0)
+			return r;
+		*written += b - a;
+	}
+	return 0;
+}
+
+static int verify(int image_fd, int fd, const struct flash_target *t, const struct flash_extent *ext, size_t n_ext,
+		  const uint8_t (*digests)[32], const bool *has_data, uint64_t span, uint8_t *buf, uint8_t *buf2,
+		  const struct flash_options *opts, struct flash_stats *stats) {
+	struct progress prog;
+	int flags = fcntl(fd, F_GETFL);
+	size_t idx = 0;
+
+	/* read the medium, not the page cache we just filled */
+	if (t->block)
+		(void)ioctl(fd, BLKFLSBUF, 0);
+	(void)posix_fadvise(fd, 0, (off_t)span, POSIX_FADV_DONTNEED);
+	if (flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) < 0)
+		log_debug_errno(-errno, "No O_DIRECT on %s, reading back through the page cache: %m", t->path);
+
+	progress_init(&prog, "verifying", opts->quiet);
+	for (uint64_t cs = 0, c = 0; cs < span; cs += FLASH_CHUNK_SIZE, c++) {
+		size_t n = (size_t)MIN(FLASH_CHUNK_SIZE, span - cs), got, bad;
+		uint8_t md[32];
+		bool dummy;
+		int r;
+
+		r = loop_pread(fd, buf, ALIGN_TO(n, 4096), cs, &got);
+		if (r < 0)
+			return log_error_errno(r, "Failed to read back %s at offset %" PRIu64 ": %m", t->path, cs);
+		if (got < n)
+			return log_error_errno(EIO, "Failed to read back %s: short read at offset %" PRIu64, t->path,
+					       cs + got);
+		if (!has_data[c]) {
+			bad = flash_first_nonzero(buf, n);
+		} else {
+			digest(buf, n, md);
+			if (memcmp(md, digests[c], 32) == 0)
+				bad = n;
+			else {
+				r = read_image_chunk(image_fd, ext, n_ext, &idx, cs, n, buf2, &dummy);
+				if (r < 0)
+					return log_error_errno(r, "Failed to read the image: %m");
+				bad = flash_first_difference(buf, buf2, n);
+				if (bad == n) /* the image changed while we wrote it */
+					bad = 0;
+			}
+		}
+		if (bad < n) {
+			progress_done(&prog);
+			stats->bad_offset = cs + bad;
+			return -EBADMSG;
+		}
+		progress_update(&prog, cs + n, span);
+	}
+	progress_done(&prog);
+	log_debug("flash: verified %" PRIu64 " bytes: %.2f s", span, now_seconds() - prog.start);
+	if (flags >= 0)
+		(void)fcntl(fd, F_SETFL, flags);
+	stats->verified = true;
+	return 0;
+}
+
+int flash_write(int image_fd, int fd, const struct flash_target *t, const struct flash_options *opts,
+		struct flash_stats *stats) {
+	_cleanup_free_ struct flash_extent *ext = NULL;
+	_cleanup_free_ uint8_t(*digests)[32] = NULL;
+	_cleanup_free_ bool *has_data = NULL;
+	_cleanup_free_ uint8_t *buf = NULL, *buf2 = NULL, *head = NULL;
+	struct progress prog;
+	size_t n_ext = 0, idx = 0;
+	uint64_t span, n_chunks, head_len, data_total = 0, written = 0;
+	double t0 = now_seconds();
+	bool direct;
+	struct stat st;
+	int r, flags;
+
+	*stats = (struct flash_stats){};
+	if (fstat(image_fd, &st) < 0)
+		return log_error_errno(-errno, "Failed to stat the image: %m");
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(image_fd, BLKGETSIZE64, &span) < 0)
+			return log_error_errno(-errno, "Failed to get the image's size: %m");
+	} else
+		span = (uint64_t)st.st_size;
+	if (span == 0)
+		return log_error_errno(EINVAL, "The image is empty.");
+	stats->span = span;
+	r = flash_image_extents(image_fd, span, &ext, &n_ext);
+	if (r < 0)
+		return log_error_errno(r, "Failed to find the image's data ranges: %m");
+	for (size_t i = 0; i < n_ext; i++)
+		if (ext[i].data)
+			data_total += ext[i].length;
+
+	n_chunks = DIV_ROUND_UP(span, FLASH_CHUNK_SIZE);
+	digests = calloc(n_chunks, sizeof(*digests));
+	has_data = calloc(n_chunks, sizeof(*has_data));
+	head_len = MIN(span, FLASH_HEAD_SIZE);
+	if (!digests || !has_data || posix_memalign((void **)&head, 4096, head_len) != 0 || posix_memalign((void **)&buf, 4096, FLASH_CHUNK_SIZE) != 0 ||
+	    posix_memalign((void **)&buf2, 4096, FLASH_CHUNK_SIZE) != 0)
+		return log_oom();
+
+	if (!t->block) {
+		if (fstat(fd, &st) < 0)
+			return log_error_errno(-errno, "Failed to stat %s: %m", t->path);
+		if ((uint64_t)st.st_size < span && ftruncate(fd, (off_t)span) < 0)
+			return log_error_errno(-errno, "Failed to extend %s: %m", t->path);
+	}
+
+	/* Old boot code and partition tables go first: from here until the very end,
+	 * the device has none, so an interruption leaves nothing that boots half-written. */
+	r = zero_range(fd, t, 0, head_len);
+	if (r >= 0 && fdatasync(fd) < 0)
+		r = -errno;
+	if (r < 0)
+		return log_error_errno(r, "Failed to clear the first MiB of %s: %m", t->path);
+
+	for (size_t i = 0; i < n_ext; i++) {
+		uint64_t a = MAX(ext[i].offset, head_len), b = ext[i].offset + ext[i].length;
+
+		if (ext[i].data || a >= b)
+			continue;
+		r = zero_range(fd, t, a, b - a);
+		if (r < 0)
+			return log_error_errno(r, "Failed to zero %s at offset %" PRIu64 ": %m", t->path, a);
+		stats->zeroed += b - a;
+	}
+
+	log_debug("flash: cleared the first MiB and zeroed %" PRIu64 " bytes of holes: %.2f s", stats->zeroed,
+		  now_seconds() - t0);
+	flags = fcntl(fd, F_GETFL);
+	direct = flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) >= 0;
+	if (!direct)
+		log_debug_errno(-errno, "No O_DIRECT on %s, writing through the page cache: %m", t->path);
+	progress_init(&prog, "writing", opts->quiet);
+	for (uint64_t cs = 0, c = 0; cs < span; cs += FLASH_CHUNK_SIZE, c++) {
+		size_t n = (size_t)MIN(FLASH_CHUNK_SIZE, span - cs);
+
+		r = read_image_chunk(image_fd, ext, n_ext, &idx, cs, n, buf, &has_data[c]);
+		if (r < 0)
+			return log_error_errno(r, "Failed to read the image at offset %" PRIu64 ": %m", cs);
+		if (!has_data[c])
+			continue;
+		digest(buf, n, digests[c]);
+		if (cs < head_len)
+			memcpy(head, buf, head_len - cs);
+		r = write_chunk_data(fd, t, direct, ext, n_ext, idx, cs, n, buf, head_len, &written);
+		if (r < 0)
+			return log_error_errno(r, "Failed to write %s near offset %" PRIu64 ": %m", t->path, cs);
+		progress_update(&prog, written, data_total);
+		if (opts->test_delay_ms > 0)
+			nanosleep(&(struct timespec){ .tv_sec = opts->test_delay_ms / 1000,
+						      .tv_nsec = (long)(opts->test_delay_ms % 1000) * 1000000L },
+				  NULL);
+	}
+	if (!has_data[0])
+		memset(head, 0, head_len);
+	log_debug("flash: wrote %" PRIu64 " bytes of data: %.2f s", written, now_seconds() - t0);
+	if (fsync(fd) < 0)
+		return log_error_errno(-errno, "Failed to flush %s: %m", t->path);
+
+	/* everything else is on the medium: now the first MiB, which makes it bootable */
+	r = dev_pwrite(fd, t, direct, head, head_len, 0);
+	if (r < 0)
+		return log_error_errno(r, "Failed to write the first MiB of %s: %m", t->path);
+	if (fsync(fd) < 0)
+		return log_error_errno(-errno, "Failed to flush %s: %m", t->path);
+	if (direct)
+		(void)fcntl(fd, F_SETFL, flags);
+	progress_done(&prog);
+	log_debug("flash: flushed, first MiB written: %.2f s", now_seconds() - t0);
+	for (size_t i = 0; i < n_ext; i++)
+		if (ext[i].data)
+			stats->data += ext[i].length;
+		else if (ext[i].offset < head_len)
+			stats->zeroed += MIN(ext[i].offset + ext[i].length, head_len) - ext[i].offset;
+
+	if (!opts->verify)
+		return 0;
+	return verify(image_fd, fd, t, ext, n_ext, (const uint8_t(*)[32])digests, has_data, span, buf, buf2, opts,
+		      stats);
+}

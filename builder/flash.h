@@ -1,0 +1,85 @@
+/* Writing an image to a disk: safety checks on the target, sparse writes with guaranteed zeros, read-back verification. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+/* The first MiB holds the partition tables and boot code: written last, so an
+ * interrupted flash leaves nothing that boots into a half-written disk. */
+#define FLASH_HEAD_SIZE MiB
+/* Unit of hashing for verification: the image's digest per chunk is taken
+ * while writing, the device's while reading back. */
+#define FLASH_CHUNK_SIZE (4 * MiB)
+
+/* One piece of the image span: data to copy, or a hole that must read back as zeros. */
+struct flash_extent {
+	uint64_t offset;
+	uint64_t length;
+	bool data;
+};
+
+/* Builds extents covering [0, size) from data ranges ({offset, length} pairs in
+ * extents[].offset/length, any order, may overlap or run past size): data and
+ * holes alternate, neighbours merged. -EINVAL for a zero-length span. */
+int flash_plan_extents(const struct flash_extent *data, size_t n_data, uint64_t size, struct flash_extent **ret,
+		       size_t *ret_n);
+/* The image's data ranges from SEEK_DATA/SEEK_HOLE (the whole file where the
+ * file system cannot tell), as extents covering [0, size). */
+int flash_image_extents(int fd, uint64_t size, struct flash_extent **ret, size_t *ret_n);
+
+/* Splits [offset, offset+length) into an unaligned head, an align-aligned middle
+ * and an unaligned tail (any may be empty), for zeroing ioctls that need sector alignment. */
+void flash_split_aligned(uint64_t offset, uint64_t length, uint64_t align, uint64_t *ret_head,
+			 uint64_t *ret_middle, uint64_t *ret_tail);
+
+/* Offset of the first byte where a and b differ, or n when they are equal. */
+size_t flash_first_difference(const void *a, const void *b, size_t n);
+/* Offset of the first non-zero byte, or n when all are zero. */
+size_t flash_first_nonzero(const void *p, size_t n);
+
+/* The mount point of the first mountinfo line whose device (major:minor or a
+ * /dev source resolved by the caller's devs) is one of devs; -ENOENT if none. */
+int flash_find_mount(const char *mountinfo, const dev_t *devs, size_t n_devs, char **ret_mountpoint,
+		     dev_t *ret_dev);
+/* Decodes the octal escapes (\040 for a space) that /proc/self/mountinfo and /proc/swaps use. */
+void flash_unescape(char *s);
+
+/* What the safety checks found out about the target. */
+struct flash_target {
+	char *path;
+	bool block;          /* a block device (else a regular file, allowed with --force) */
+	uint64_t size;       /* bytes; 0 for a regular file that will grow */
+	unsigned sector_size;
+	bool removable;      /* removable media, a USB or SD/MMC device */
+	char *description;   /* "SanDisk Ultra, 28.7 GiB" for the prompt */
+};
+void flash_target_release(struct flash_target *t);
+
+/* Checks that device may be overwritten with image. Returns 0, -EPERM with
+ * *ret_reason set (a sentence naming the device) for a refusal, or another
+ * -errno when the checks themselves failed. */
+int flash_check_target(const char *image, uint64_t image_size, const char *device, bool force,
+		       struct flash_target *ret, char **ret_reason);
+
+struct flash_options {
+	bool verify;
+	bool quiet;
+	unsigned test_delay_ms; /* MLRIG_FLASH_TEST_DELAY: sleep per chunk, so tests can interrupt a flash */
+};
+
+struct flash_stats {
+	uint64_t span;       /* image size */
+	uint64_t data;       /* bytes copied */
+	uint64_t zeroed;     /* bytes of holes made zero */
+	bool verified;
+	uint64_t bad_offset; /* first differing byte, when verification failed (-EBADMSG) */
+};
+
+/* Writes image_fd to device_fd (opened O_RDWR, O_EXCL for a block device).
+ * -EBADMSG when the read-back differs, with stats->bad_offset set. */
+int flash_write(int image_fd, int device_fd, const struct flash_target *target, const struct flash_options *opts,
+		struct flash_stats *stats);

@@ -1,0 +1,184 @@
+/* mlrig flash: write a disk image or hybrid ISO to a stick or disk, refusing any target that is in use. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "flash.h"
+#include "log.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "progress.h"
+#include "verbs.h"
+
+static const char *arg_image;
+static const char *arg_device;
+static bool arg_yes;
+static bool arg_force;
+static bool arg_verify = true;
+static bool arg_quiet;
+
+static void help(void) {
+	printf("Usage:\n"
+	       " mlrig flash IMAGE DEVICE [--yes] [--force] [--no-verify]\n"
+	       "\n"
+	       "Write a disk image (mlrig image) or hybrid ISO (mlrig iso) to a USB stick or disk.\n"
+	       "Only the image's data is written; its holes are zeroed on the device, and the first\n"
+	       "MiB goes last, so an interrupted flash leaves nothing bootable. The device is then\n"
+	       "read back and compared with the image.\n"
+	       "\n"
+	       "Refused (exit 2) when DEVICE or a partition of it is mounted, used as swap, held by\n"
+	       "LVM/RAID/dm, holds / or /boot or the image itself, or is smaller than the image.\n"
+	       "\n"
+	       "Options:\n"
+	       " -y, --yes         do not ask for the device name on a terminal\n"
+	       "     --force       allow a non-removable disk, or a regular file as DEVICE\n"
+	       "     --no-verify   skip reading the device back\n"
+	       " -q, --quiet       no progress line\n"
+	       " -h, --help        display this help\n");
+}
+
+static int parse_argv(int argc, char **argv) {
+	enum { ARG_FORCE = 0x100, ARG_NO_VERIFY };
+	static const struct option options[] = {
+		{ "yes", no_argument, NULL, 'y' },
+		{ "force", no_argument, NULL, ARG_FORCE },
+		{ "no-verify", no_argument, NULL, ARG_NO_VERIFY },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "yqh", options, NULL)) >= 0)
+		switch (c) {
+		case 'y': arg_yes = true; break;
+		case ARG_FORCE: arg_force = true; break;
+		case ARG_NO_VERIFY: arg_verify = false; break;
+		case 'q': arg_quiet = true; break;
+		case 'h': help(); return 0;
+		default: return -usage_error("flash: bad option");
+		}
+	if (argc - optind != 2)
+		return -usage_error("flash: needs IMAGE and DEVICE");
+	arg_image = argv[optind];
+	arg_device = argv[optind + 1];
+	return 1;
+}
+
+/* On a terminal the user types the device's name, so a slip of the finger in the command line is caught. */
+static int confirm(const struct flash_target *t) {
+	const char *base = strrchr(t->path, '/') ? strrchr(t->path, '/') + 1 : t->path;
+	char line[256];
+
+	fprintf(stderr, "This overwrites everything on %s%s%s%s.\nType '%s' to continue: ", t->path,
+		t->description ? " (" : "", t->description ? t->description : "", t->description ? ")" : "", base);
+	if (!fgets(line, sizeof(line), stdin))
+		return -ECANCELED;
+	string_strip(line);
+	if (strcmp(line, base) != 0 && strcmp(line, t->path) != 0)
+		return -ECANCELED;
+	return 0;
+}
+
+static int run(void) {
+	_cleanup_(flash_target_release) struct flash_target target = {};
+	_cleanup_free_ char *reason = NULL;
+	_cleanup_close_ int image_fd = -1, fd = -1;
+	struct flash_options opts = { .verify = arg_verify, .quiet = arg_quiet };
+	struct flash_stats stats;
+	const char *delay = getenv("MLRIG_FLASH_TEST_DELAY");
+	uint64_t image_size;
+	struct stat st;
+	double start;
+	int r, flags;
+
+	if (delay) {
+		uint32_t ms;
+
+		if (safe_atou32(delay, &ms) < 0)
+			return usage_error("flash: MLRIG_FLASH_TEST_DELAY=%s is not a number of milliseconds", delay);
+		opts.test_delay_ms = ms;
+	}
+
+	image_fd = open(arg_image, O_RDONLY | O_CLOEXEC);
+	if (image_fd < 0) {
+		log_error_errno(-errno, "Failed to open image '%s': %m", arg_image);
+		return EXIT_USAGE;
+	}
+	if (fstat(image_fd, &st) < 0) {
+		log_error_errno(-errno, "Failed to stat '%s': %m", arg_image);
+		return EXIT_FAIL;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(image_fd, BLKGETSIZE64, &image_size) < 0) {
+			log_error_errno(-errno, "Failed to get the size of '%s': %m", arg_image);
+			return EXIT_FAIL;
+		}
+	} else if (S_ISREG(st.st_mode))
+		image_size = (uint64_t)st.st_size;
+	else {
+		log_error("'%s' is not a regular file or block device.", arg_image);
+		return EXIT_USAGE;
+	}
+	if (image_size == 0) {
+		log_error("'%s' is empty.", arg_image);
+		return EXIT_USAGE;
+	}
+
+	r = flash_check_target(arg_image, image_size, arg_device, arg_force, &target, &reason);
+	if (r == -EPERM) {
+		log_error("Refusing to flash: %s.", reason);
+		return EXIT_USAGE;
+	}
+	if (r < 0) {
+		log_error_errno(r, "Failed to check '%s': %m", arg_device);
+		return r == -ENOENT || r == -EACCES ? EXIT_USAGE : EXIT_FAIL;
+	}
+
+	if (!arg_yes && isatty(STDIN_FILENO) && confirm(&target) < 0) {
+		log_error("Not confirmed; %s is untouched.", arg_device);
+		return EXIT_FAIL;
+	}
+
+	/* O_EXCL on a block device fails while anything mounts or claims it, closing
+	 * the window between the checks above and the first write */
+	flags = O_RDWR | O_CLOEXEC | (target.block ? O_EXCL : 0);
+	fd = open(arg_device, flags);
+	if (fd < 0) {
+		if (errno == EBUSY) {
+			log_error("Refusing to flash: %s is in use (mounted, or claimed by another program).", arg_device);
+			return EXIT_USAGE;
+		}
+		log_error_errno(-errno, "Failed to open '%s': %m", arg_device);
+		return EXIT_FAIL;
+	}
+
+	start = now_seconds();
+	r = flash_write(image_fd, fd, &target, &opts, &stats);
+	if (r == -EBADMSG) {
+		log_error("Verification failed: %s differs from %s at offset %" PRIu64 " (0x%" PRIx64 ").", arg_device,
+			  arg_image, stats.bad_offset, stats.bad_offset);
+		return EXIT_FAIL;
+	}
+	if (r < 0)
+		return EXIT_FAIL; /* flash_write said what */
+	if (!arg_quiet)
+		printf("%s: wrote %.1f MiB of data, zeroed %.1f MiB of holes%s in %.1f s\n", arg_device,
+		       (double)stats.data / (double)MiB, (double)stats.zeroed / (double)MiB,
+		       stats.verified ? ", verified the whole image span" : "", now_seconds() - start);
+	return EXIT_OK;
+}
+
+int verb_flash(int argc, char **argv) {
+	int r = parse_argv(argc, argv);
+
+	if (r <= 0)
+		return -r;
+	return run();
+}
