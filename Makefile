@@ -14,7 +14,7 @@ WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-form
 CFLAGS ?= -O2 -g
 SANITIZE ?=
 ALL_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-	-DMLRIG_VERSION=\"$(VERSION)\" -DMLRIG_DATADIR=\"$(PREFIX)/share/mlrig\" \
+	-DMLRIG_VERSION=\"$(VERSION)\" -DMLRIG_DATADIR=\"$(PREFIX)/share/mlrig\" -DMLRIG_LIBDIR=\"$(PREFIX)/lib/mlrig\" \
 	-Icommon -Ibuilder -Ifirstboot $(PKG_CFLAGS) $(CFLAGS) $(SANITIZE)
 ALL_LDFLAGS = $(LDFLAGS) $(SANITIZE)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0)
@@ -33,7 +33,7 @@ FIRSTBOOT_OBJ := $(FIRSTBOOT_SRC:%.c=$(BUILD)/%.o)
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BUILD)/mlrig $(BUILD)/mlrig-firstboot
+all: $(BUILD)/mlrig $(BUILD)/mlrig-firstboot $(BUILD)/compat/mlrig-firstboot
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h builder/*.h firstboot/*.h tests/unit/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -51,6 +51,17 @@ $(BUILD)/mlrig: $(BUILD)/builder/main.o $(BUILD)/libbuilder.a $(BUILD)/libcommon
 
 $(BUILD)/mlrig-firstboot: $(BUILD)/firstboot/main.o $(BUILD)/libfirstboot.a $(BUILD)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# The agent shipped into rigs: compiled against Debian bullseye's glibc 2.31
+# (Ubuntu 20.04's) in a cached sysroot, so it runs there; only libc is linked.
+COMPAT_SRC := $(FIRSTBOOT_SRC) firstboot/main.c $(COMMON_SRC)
+$(BUILD)/compat/mlrig-firstboot: $(COMPAT_SRC) $(wildcard common/*.h firstboot/*.h) tools/sysroot.sh Makefile
+	@mkdir -p $(dir $@)
+	@sysroot=$$(bash tools/sysroot.sh) && \
+	echo "  CC (glibc 2.31 sysroot) $@" && \
+	$(CC) --sysroot=$$sysroot -B$$sysroot/usr/lib/x86_64-linux-gnu/ -L$$sysroot/usr/lib/x86_64-linux-gnu \
+		-L$$sysroot/lib/x86_64-linux-gnu -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+		-DMLRIG_VERSION=\"$(VERSION)\" -O2 -g -Icommon -Ifirstboot -static-libgcc -o $@ $(COMPAT_SRC)
 
 $(BUILD)/test-%: $(BUILD)/tests/unit/test-%.o $(BUILD)/tests/unit/test-main.o $(BUILD)/libbuilder.a $(BUILD)/libfirstboot.a $(BUILD)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "elf-check.h"
 #include "image-rootfs.h"
+#include "payload.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -207,63 +209,29 @@ static int render_file(const char *src, const struct template_var *vars, unsigne
 	return r;
 }
 
-static int name_cmp(const void *a, const void *b) {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+/* The payload every rig gets (overlays, agent, /etc/mlrig), written into the
+ * fs, with its units enabled. */
+static int install_payload(Ext4 *fs, const struct rootfs_plan *plan, char **ret_error) {
+	struct payload pl = {};
+	int r;
 
-/* Copies the overlay tree at src into the fs at dst, rendering *.in files;
- * sorted, so the image does not depend on readdir order. */
-static int apply_overlay(Ext4 *fs, const char *src, const char *dst, const struct template_var *vars,
-			 unsigned n_vars, char **ret_error) {
-	_cleanup_strv_free_ char **names = NULL;
-	size_t n = 0;
-	DIR *d = opendir(src);
-	struct dirent *de;
-	int r = 0;
+	r = payload_collect(plan->profile, plan->datadir, plan->agent, &pl, ret_error);
+	if (r < 0)
+		return r;
+	r = agent_check_rootfs(fs, pl.agent_path, ret_error);
+	for (size_t i = 0; i < pl.n_files && r >= 0; i++) {
+		const struct payload_file *f = &pl.files[i];
 
-	if (!d)
-		return set_error(ret_error, negative_errno(), "cannot open overlay %s: %m", src);
-	while ((de = readdir(d))) {
-		char **nn;
-		if (de->d_name[0] == '.')
-			continue;
-		nn = realloc(names, (n + 2) * sizeof(char *));
-		if (!nn || !(nn[n] = strdup(de->d_name))) {
-			closedir(d);
-			free(nn);
-			return -ENOMEM;
-		}
-		names = nn;
-		names[++n] = NULL;
+		if (!f->data)
+			r = ext4_mkdir_p(fs, f->path, f->mode, 0, 0);
+		else
+			r = ext4_write_file(fs, f->path, f->data, f->size, f->mode, 0, 0);
+		if (r < 0)
+			set_error(ret_error, r, "cannot write %s into the image: %s", f->path, strerror(-r));
 	}
-	closedir(d);
-	if (!names)
-		return 0;
-	qsort(names, n, sizeof(char *), name_cmp);
-
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		_cleanup_free_ char *s = NULL, *t = NULL, *data = NULL;
-		struct stat st;
-		size_t size;
-
-		if (asprintf(&s, "%s/%s", src, names[i]) < 0 || asprintf(&t, "%s/%s", dst, names[i]) < 0)
-			return -ENOMEM;
-		if (stat(s, &st) < 0)
-			return set_error(ret_error, negative_errno(), "cannot stat %s: %m", s);
-		if (S_ISDIR(st.st_mode)) {
-			r = ext4_mkdir_p(fs, t, 0755, 0, 0);
-			if (r >= 0)
-				r = apply_overlay(fs, s, t, vars, n_vars, ret_error);
-			continue;
-		}
-		if (string_has_suffix(t, ".in"))
-			t[strlen(t) - 3] = 0;
-		r = render_file(s, vars, n_vars, &data, &size, ret_error);
-		if (r >= 0)
-			r = ext4_write_file(fs, t, data, size, (st.st_mode & 0111) ? 0755 : 0644, 0, 0);
-		if (r < 0 && !*ret_error)
-			set_error(ret_error, r, "cannot write %s: %s", t, strerror(-r));
-	}
+	for (size_t i = 0; i < pl.n_units && r >= 0; i++)
+		r = enable_unit(fs, pl.units[i].unit, pl.units[i].target, ret_error);
+	payload_release(&pl);
 	return r;
 }
 
@@ -323,8 +291,8 @@ static int esp_loader(Ext4 *fs, struct rootfs_result *res, char **ret_error) {
 
 int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_result *res, char **ret_error) {
 	const Profile *p = plan->profile;
-	_cleanup_free_ char *osr = NULL, *cmdline = NULL, *overlays = NULL, *text = NULL, *grubcfg = NULL,
-			     *stub = NULL, *port = NULL, *alive = NULL, *timeout = NULL, *jport = NULL, *hosts = NULL,
+	_cleanup_free_ char *osr = NULL, *cmdline = NULL, *text = NULL, *grubcfg = NULL,
+			     *stub = NULL, *timeout = NULL, *hosts = NULL,
 			     *fstab = NULL, *src = NULL, *sudoers = NULL;
 	uint32_t uid;
 	int r;
@@ -344,18 +312,10 @@ int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_res
 
 	if (asprintf(&cmdline, "console=tty0 console=ttyS0,115200n8%s%s", p->kernel_command_line ? " " : "",
 		     p->kernel_command_line ? p->kernel_command_line : "") < 0 ||
-	    asprintf(&port, "%u", p->ssh_port) < 0 || asprintf(&alive, "%u", p->client_alive_interval) < 0 ||
-	    asprintf(&timeout, "%u", p->timeout) < 0 || asprintf(&jport, "%u", p->jupyter_port) < 0)
+	    asprintf(&timeout, "%u", p->timeout) < 0)
 		return -ENOMEM;
 	const struct template_var vars[] = {
 		{ "HOSTNAME", p->hostname },
-		{ "USER", p->user },
-		{ "ALLOW_USERS", p->user },
-		{ "SSH_PORT", port },
-		{ "PASSWORD_AUTHENTICATION", p->password_authentication ? "yes" : "no" },
-		{ "PERMIT_ROOT_LOGIN", p->permit_root_login ? "prohibit-password" : "no" },
-		{ "CLIENT_ALIVE_INTERVAL", alive },
-		{ "JUPYTER_PORT", jport },
 		{ "ROOT_UUID", plan->root_uuid },
 		{ "ESP_UUID", plan->esp_uuid },
 		{ "KERNEL", res->kernel },
@@ -400,13 +360,8 @@ int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_res
 			return set_error(ret_error, r, "cannot write /etc/sudoers.d/90-mlrig: %s", strerror(-r));
 	}
 
-	if (asprintf(&overlays, "%s/overlays", plan->datadir) < 0)
-		return -ENOMEM;
-	r = apply_overlay(fs, overlays, "", vars, ELEMENTSOF(vars), ret_error);
+	r = install_payload(fs, plan, ret_error);
 	if (r < 0)
-		return r;
-	if ((r = enable_unit(fs, "mlrig-ssh-keygen.service", "multi-user.target", ret_error)) < 0 ||
-	    (r = enable_unit(fs, "mlrig-ready.service", "multi-user.target", ret_error)) < 0)
 		return r;
 
 	/* GRUB: the real config in the root fs, a stub on the ESP that finds it */

@@ -11,6 +11,7 @@
 struct rootfs_plan {
 	const Profile *profile;
 	const char *datadir;   /* holds overlays/ and grub/ */
+	const char *agent;     /* agent binary to install; NULL: find_agent() */
 	char root_uuid[37];
 	char esp_uuid[10];     /* "ABCD-1234" */
 	uint64_t epoch;

@@ -136,6 +136,7 @@ Profile *profile_free(Profile *p) {
 /* The parser state: where we are, for messages. */
 struct parser {
 	const char *path;
+	const char *root; /* absolute paths in the profile are inside this tree (the agent's --root) */
 	unsigned line;
 	char *error;
 };
@@ -274,7 +275,10 @@ static int check_path(struct parser *ps, const struct key_def *k, const char *va
 	struct stat st;
 	int r;
 
-	r = path_join_relative(ps->path, value, &full);
+	if (ps->root && value[0] == '/')
+		r = asprintf(&full, "%s%s", ps->root, value) < 0 ? -ENOMEM : 0;
+	else
+		r = path_join_relative(ps->path, value, &full);
 	if (r < 0)
 		return r;
 	if (stat(full, &st) < 0)
@@ -563,9 +567,13 @@ static int parse_text(struct parser *ps, Profile *p, char *text) {
 }
 
 int profile_load(const char *path, Profile **ret, char **ret_error) {
+	return profile_load_root(path, NULL, ret, ret_error);
+}
+
+int profile_load_root(const char *path, const char *root, Profile **ret, char **ret_error) {
 	_cleanup_(profile_freep) Profile *p = NULL;
 	_cleanup_free_ char *text = NULL;
-	struct parser ps = { .path = path };
+	struct parser ps = { .path = path, .root = root && strcmp(root, "/") != 0 ? root : NULL };
 	int r;
 
 	*ret_error = NULL;
@@ -590,5 +598,84 @@ int profile_load(const char *path, Profile **ret, char **ret_error) {
 		return r;
 	}
 	*ret = TAKE_PTR(p);
+	return 0;
+}
+
+static void render_value(FILE *f, const Profile *p, const struct key_def *k, const struct profile_paths *paths) {
+	const void *field = (const char *)p + k->offset;
+	const char *override = NULL;
+	char u[37];
+
+	if (paths) {
+		if (k->offset == offsetof(Profile, authorized_keys))
+			override = paths->authorized_keys;
+		else if (k->offset == offsetof(Profile, ddns_password_file))
+			override = paths->ddns_password_file;
+		else if (k->offset == offsetof(Profile, wheelhouse))
+			override = paths->wheelhouse;
+		else if (k->offset == offsetof(Profile, gpu_cudnn))
+			override = paths->cudnn;
+	}
+	switch (k->type) {
+	case T_BOOL: fputs(*(const bool *)field ? "yes" : "no", f); break;
+	case T_PORT: case T_UINT32: fprintf(f, "%u", *(const uint32_t *)field); break;
+	case T_SIZE: case T_EPOCH: fprintf(f, "%llu", (unsigned long long)*(const uint64_t *)field); break;
+	case T_UUID: uuid_format(field, u); fputs(u, f); break;
+	case T_BOOT_DEFAULT: fputs(boot_default_to_string(*(const enum boot_default *)field), f); break;
+	case T_DDNS_PROVIDER: fputs(ddns_provider_to_string(*(const enum ddns_provider *)field), f); break;
+	case T_LIST:
+		for (char *const *l = *(char *const *const *)field; l && *l; l++)
+			fprintf(f, "%s%s", l == *(char *const *const *)field ? "" : " ", *l);
+		break;
+	case T_PASSWORD_HASH: fputs(*(char *const *)field ? *(char *const *)field : "locked", f); break;
+	case T_FILE_OR_NONE: case T_STRING_OR_NONE:
+		fputs(override ? override : *(char *const *)field ? *(char *const *)field : "none", f);
+		break;
+	default: fputs(override ? override : *(char *const *)field, f);
+	}
+}
+
+static bool value_present(const Profile *p, const struct key_def *k) {
+	const void *field = (const char *)p + k->offset;
+
+	switch (k->type) {
+	case T_HOSTNAME: case T_FQDN: case T_USERNAME: case T_STRING: case T_FILE: case T_SECRET_FILE:
+	case T_DIR: case T_INTERFACE: case T_RIG_PATH: case T_DEVICE:
+		return *(char *const *)field != NULL;
+	case T_LIST:
+		return *(char *const *const *)field != NULL;
+	case T_UUID:
+		return p->seed_set;
+	case T_EPOCH:
+		return p->source_date_epoch_set;
+	case T_SIZE:
+		return *(const uint64_t *)field != 0;
+	default:
+		return true;
+	}
+}
+
+int profile_render(const Profile *p, const struct profile_paths *paths, char **ret) {
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+
+	if (!f)
+		return -ENOMEM;
+	fputs("# Written by mlrig from the rig profile: what mlrig-firstboot finalises.\n", f);
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		if (i == 0 || strcmp(keys[i].section, keys[i - 1].section) != 0)
+			fprintf(f, "%s[%s]\n", i ? "\n" : "", keys[i].section);
+		if (!value_present(p, &keys[i]))
+			continue;
+		fprintf(f, "%s=", keys[i].key);
+		render_value(f, p, &keys[i], paths);
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return -ENOMEM;
+	}
+	*ret = text;
 	return 0;
 }

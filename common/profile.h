@@ -70,7 +70,21 @@ typedef struct Profile {
 /* Loads and validates a profile. On a user error returns -EINVAL (or the I/O
  * error) and sets *ret_error to a message naming file:line, section and key. */
 int profile_load(const char *path, Profile **ret, char **ret_error);
+/* The same, for the agent: absolute paths in the profile are taken inside root. */
+int profile_load_root(const char *path, const char *root, Profile **ret, char **ret_error);
 Profile *profile_free(Profile *p);
+
+/* Where the files a profile names live on the rig, for profile_render(). */
+struct profile_paths {
+	const char *authorized_keys;
+	const char *ddns_password_file;
+	const char *wheelhouse;
+	const char *cudnn;
+};
+
+/* Writes the profile back as INI, every key explicit, with file keys pointing
+ * at paths (when non-NULL) instead of the builder's files. */
+int profile_render(const Profile *p, const struct profile_paths *paths, char **ret);
 static inline void profile_freep(Profile **p) {
 	profile_free(*p);
 }

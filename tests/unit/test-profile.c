@@ -197,3 +197,38 @@ TEST(list_reset) {
 	ASSERT_TRUE(p->install[1] == NULL);
 	profile_free(p);
 }
+
+TEST(render_roundtrip) {
+	Profile *p = NULL, *q = NULL;
+	char *error = NULL, *text = NULL, *text2 = NULL;
+	struct profile_paths paths = { .authorized_keys = "/etc/mlrig/authorized_keys",
+				       .ddns_password_file = "/etc/mlrig/ddns.password" };
+
+	setup();
+	write_text("rig.conf", BASE "[DDNS]\nProvider=noip\nHostname=x.ddns.net\nUsername=me\nPasswordFile=ddns.secret\n"
+				    "[Python]\nVenv=~/ml\nRequirements=a b\n[Image]\nSeed=5a0f2b5e-35f1-4c6b-9d38-0f9a0c6f7e11\n");
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_OK(profile_render(p, &paths, &text));
+	ASSERT_CONTAINS(text, "\nAuthorizedKeys=/etc/mlrig/authorized_keys\n");
+	ASSERT_CONTAINS(text, "\nPasswordFile=/etc/mlrig/ddns.password\n");
+	ASSERT_CONTAINS(text, "\nRequirements=a b\n");
+	ASSERT_CONTAINS(text, "\nSeed=5a0f2b5e-35f1-4c6b-9d38-0f9a0c6f7e11\n");
+
+	/* the agent reads it back inside its root: absolute paths resolve there */
+	ASSERT_OK(mkdir("root", 0755));
+	ASSERT_OK(mkdir("root/etc", 0755));
+	ASSERT_OK(mkdir("root/etc/mlrig", 0755));
+	write_text("root/etc/mlrig/authorized_keys", "ssh-ed25519 AAAA x\n");
+	write_text("root/etc/mlrig/ddns.password", "pw\n");
+	write_text("root/etc/mlrig/rig.conf", text);
+	ASSERT_OK(profile_load_root("root/etc/mlrig/rig.conf", "root", &q, &error));
+	ASSERT_STREQ(q->authorized_keys, "root/etc/mlrig/authorized_keys");
+	ASSERT_EQ(q->ddns_provider, DDNS_NOIP);
+	ASSERT_STREQ(q->requirements[1], "b");
+	ASSERT_OK(profile_render(q, &paths, &text2));
+	ASSERT_STREQ(text, text2);
+	free(text);
+	free(text2);
+	profile_free(p);
+	profile_free(q);
+}

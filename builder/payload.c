@@ -1,0 +1,320 @@
+/* Collects the rig payload in memory: overlays rendered with the profile's
+ * values, /etc/mlrig (config, keys, secrets), the agent and the wheelhouse. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "payload.h"
+#include "template.h"
+
+static const struct payload_unit units[] = {
+	{ "mlrig-ssh-keygen.service", "multi-user.target" },
+	{ "mlrig-firstboot.service", "multi-user.target" },
+	{ "mlrig-ready.service", "multi-user.target" },
+	{ "mlrig-bootorder.service", "multi-user.target" },
+};
+
+static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+static int set_error(char **ret_error, int r, const char *fmt, ...) {
+	va_list ap;
+
+	free(*ret_error);
+	va_start(ap, fmt);
+	if (vasprintf(ret_error, fmt, ap) < 0)
+		*ret_error = NULL;
+	va_end(ap);
+	return r;
+}
+
+static int add(struct payload *pl, const char *path, void *data, size_t size, uint32_t mode) {
+	struct payload_file *n = realloc(pl->files, (pl->n_files + 1) * sizeof(*n));
+	char *p = strdup(path);
+
+	if (!n || !p) {
+		free(p);
+		free(data);
+		if (n)
+			pl->files = n;
+		return -ENOMEM;
+	}
+	pl->files = n;
+	pl->files[pl->n_files++] = (struct payload_file){ .path = p, .data = data, .size = size, .mode = mode };
+	return 0;
+}
+
+static int add_copy(struct payload *pl, const char *path, const char *src, uint32_t mode, char **ret_error) {
+	char *data;
+	size_t size;
+	int r = read_full_file(src, &data, &size);
+
+	if (r < 0)
+		return set_error(ret_error, r, "cannot read %s: %s", src, strerror(-r));
+	return add(pl, path, data, size, mode);
+}
+
+static int add_dirs_for(struct payload *pl, const char *path) {
+	_cleanup_free_ char *copy = strdup(path);
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1; (p = strchr(p, '/')); p++) {
+		bool have = false;
+
+		*p = 0;
+		for (size_t i = 0; i < pl->n_files && !have; i++)
+			have = strcmp(pl->files[i].path, copy) == 0;
+		if (!have) {
+			int r = add(pl, copy, NULL, 0, 0755);
+			if (r < 0)
+				return r;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b) {
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int list_dir(const char *dir, char ***ret, size_t *ret_n) {
+	char **names = NULL;
+	size_t n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return negative_errno();
+	while ((de = readdir(d))) {
+		char **nn;
+
+		if (de->d_name[0] == '.')
+			continue;
+		nn = realloc(names, (n + 2) * sizeof(char *));
+		if (!nn || !(nn[n] = strdup(de->d_name))) {
+			free(nn ? nn : names);
+			closedir(d);
+			return -ENOMEM;
+		}
+		names = nn;
+		names[++n] = NULL;
+	}
+	closedir(d);
+	if (names)
+		qsort(names, n, sizeof(char *), name_cmp);
+	*ret = names;
+	*ret_n = n;
+	return 0;
+}
+
+/* Overlay tree → payload; *.in files are templates. Sorted, so the output
+ * never depends on readdir order. */
+static int add_overlay(struct payload *pl, const char *src, const char *dst, const struct template_var *vars,
+		       unsigned n_vars, char **ret_error) {
+	_cleanup_strv_free_ char **names = NULL;
+	size_t n;
+	int r;
+
+	r = list_dir(src, &names, &n);
+	if (r < 0)
+		return set_error(ret_error, r, "cannot open overlay %s: %s", src, strerror(-r));
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *s = NULL, *t = NULL, *text = NULL;
+		struct stat st;
+		size_t size;
+
+		if (asprintf(&s, "%s/%s", src, names[i]) < 0 || asprintf(&t, "%s/%s", dst, names[i]) < 0)
+			return -ENOMEM;
+		if (stat(s, &st) < 0)
+			return set_error(ret_error, negative_errno(), "cannot stat %s: %m", s);
+		if (S_ISDIR(st.st_mode)) {
+			r = add_dirs_for(pl, t);
+			if (r >= 0)
+				r = add(pl, t, NULL, 0, 0755);
+			if (r >= 0)
+				r = add_overlay(pl, s, t, vars, n_vars, ret_error);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		r = read_full_file(s, &text, &size);
+		if (r < 0)
+			return set_error(ret_error, r, "cannot read %s: %s", s, strerror(-r));
+		if (string_has_suffix(t, ".in")) {
+			char *out;
+
+			t[strlen(t) - 3] = 0;
+			r = template_render(s, text, vars, n_vars, &out, ret_error);
+			if (r < 0)
+				return r;
+			free(text);
+			text = out;
+			size = strlen(out);
+		}
+		r = add(pl, t, TAKE_PTR(text), size, (st.st_mode & 0111) ? 0755 : 0644);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int find_agent(char **ret) {
+	char exe[PATH_MAX], *c = NULL;
+	const char *env = getenv("MLRIG_AGENT");
+	ssize_t n;
+
+	if (env) {
+		c = strdup(env);
+		goto found;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = 0;
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			if (asprintf(&c, "%s/compat/mlrig-firstboot", exe) < 0)
+				return -ENOMEM;
+			if (access(c, X_OK) == 0)
+				goto found;
+			free(c), c = NULL;
+		}
+	}
+	c = strdup(MLRIG_LIBDIR "/mlrig-firstboot");
+found:
+	if (!c)
+		return -ENOMEM;
+	*ret = c;
+	return 0;
+}
+
+static int file_cmp(const void *a, const void *b) {
+	return strcmp(((const struct payload_file *)a)->path, ((const struct payload_file *)b)->path);
+}
+
+int payload_collect(const Profile *p, const char *datadir, const char *agent, struct payload *ret, char **ret_error) {
+	_cleanup_free_ char *overlays = NULL, *port = NULL, *alive = NULL, *jport = NULL, *config = NULL,
+			     *agent_found = NULL;
+	struct payload pl = {};
+	const struct profile_paths paths = {
+		.authorized_keys = RIG_AUTHORIZED_KEYS,
+		.ddns_password_file = p->ddns_password_file ? RIG_DDNS_PASSWORD : NULL,
+		.wheelhouse = p->wheelhouse ? RIG_WHEELHOUSE : NULL,
+		.cudnn = p->gpu_cudnn ? RIG_CUDNN : NULL,
+	};
+	int r;
+
+	*ret_error = NULL;
+	if (asprintf(&port, "%u", p->ssh_port) < 0 || asprintf(&alive, "%u", p->client_alive_interval) < 0 ||
+	    asprintf(&jport, "%u", p->jupyter_port) < 0 || asprintf(&overlays, "%s/overlays", datadir) < 0)
+		return -ENOMEM;
+	const struct template_var vars[] = {
+		{ "HOSTNAME", p->hostname },
+		{ "USER", p->user },
+		{ "ALLOW_USERS", p->user },
+		{ "SSH_PORT", port },
+		{ "PASSWORD_AUTHENTICATION", p->password_authentication ? "yes" : "no" },
+		{ "PERMIT_ROOT_LOGIN", p->permit_root_login ? "prohibit-password" : "no" },
+		{ "CLIENT_ALIVE_INTERVAL", alive },
+		{ "JUPYTER_PORT", jport },
+		{ "AGENT", RIG_AGENT },
+	};
+
+	r = add_overlay(&pl, overlays, "", vars, ELEMENTSOF(vars), ret_error);
+	if (r < 0)
+		goto fail;
+
+	/* /etc/mlrig: root-only, it holds secrets */
+	r = profile_render(p, &paths, &config);
+	if (r >= 0)
+		r = add(&pl, RIG_CONFIG_DIR, NULL, 0, 0700);
+	if (r >= 0)
+		r = add(&pl, RIG_CONFIG, TAKE_PTR(config), 0, 0600);
+	if (r >= 0) {
+		pl.files[pl.n_files - 1].size = strlen(pl.files[pl.n_files - 1].data);
+		r = add_copy(&pl, RIG_AUTHORIZED_KEYS, p->authorized_keys, 0600, ret_error);
+	}
+	if (r >= 0 && p->ddns_password_file)
+		r = add_copy(&pl, RIG_DDNS_PASSWORD, p->ddns_password_file, 0600, ret_error);
+	if (r < 0)
+		goto fail;
+
+	if (!agent) {
+		r = find_agent(&agent_found);
+		if (r < 0)
+			goto fail;
+		agent = agent_found;
+	}
+	r = add_dirs_for(&pl, RIG_AGENT);
+	if (r >= 0)
+		r = add_copy(&pl, RIG_AGENT, agent, 0755, ret_error);
+	if (r < 0) {
+		if (r == -ENOENT)
+			set_error(ret_error, r, "the first-boot agent %s is missing: run 'make' (it builds compat/mlrig-firstboot), or set MLRIG_AGENT", agent);
+		goto fail;
+	}
+	pl.agent_path = strdup(agent);
+	if (!pl.agent_path) {
+		r = -ENOMEM;
+		goto fail;
+	}
+
+	if (p->wheelhouse) {
+		_cleanup_strv_free_ char **names = NULL;
+		size_t n;
+
+		r = list_dir(p->wheelhouse, &names, &n);
+		if (r < 0) {
+			set_error(ret_error, r, "cannot read [Python] Wheelhouse=%s: %s", p->wheelhouse, strerror(-r));
+			goto fail;
+		}
+		r = add_dirs_for(&pl, RIG_WHEELHOUSE "/x");
+		for (size_t i = 0; i < n && r >= 0; i++) {
+			_cleanup_free_ char *src = NULL, *dst = NULL;
+
+			if (asprintf(&src, "%s/%s", p->wheelhouse, names[i]) < 0 ||
+			    asprintf(&dst, RIG_WHEELHOUSE "/%s", names[i]) < 0)
+				r = -ENOMEM;
+			else
+				r = add_copy(&pl, dst, src, 0644, ret_error);
+		}
+		if (r < 0)
+			goto fail;
+	}
+
+	/* parents sort before their children: "/a" < "/a/b" */
+	qsort(pl.files, pl.n_files, sizeof(pl.files[0]), file_cmp);
+	for (size_t i = 1; i < pl.n_files; i++)
+		if (strcmp(pl.files[i - 1].path, pl.files[i].path) == 0) {
+			r = set_error(ret_error, -EEXIST, "payload: %s comes twice", pl.files[i].path);
+			goto fail;
+		}
+	pl.units = units;
+	pl.n_units = ELEMENTSOF(units);
+	*ret = pl;
+	return 0;
+fail:
+	payload_release(&pl);
+	return r;
+}
+
+void payload_release(struct payload *pl) {
+	for (size_t i = 0; i < pl->n_files; i++) {
+		free(pl->files[i].path);
+		free(pl->files[i].data);
+	}
+	free(pl->files);
+	free(pl->agent_path);
+	memset(pl, 0, sizeof(*pl));
+}

@@ -1,0 +1,46 @@
+/* What every rig gets from mlrig, whichever way it is installed (disk image or
+ * ISO): rendered overlays, the agent and its config, the wheelhouse. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+
+/* Where the payload puts things on the rig. */
+#define RIG_CONFIG_DIR "/etc/mlrig"
+#define RIG_CONFIG RIG_CONFIG_DIR "/rig.conf"
+#define RIG_AUTHORIZED_KEYS RIG_CONFIG_DIR "/authorized_keys"
+#define RIG_DDNS_PASSWORD RIG_CONFIG_DIR "/ddns.password"
+#define RIG_AGENT "/usr/lib/mlrig/mlrig-firstboot"
+#define RIG_WHEELHOUSE "/usr/share/mlrig/wheelhouse"
+#define RIG_CUDNN "/usr/share/mlrig/payload/cudnn.tar.xz"
+
+struct payload_file {
+	char *path;     /* absolute on the rig */
+	void *data;     /* NULL for a directory */
+	size_t size;
+	uint32_t mode;  /* permission bits */
+};
+
+struct payload_unit {
+	const char *unit;   /* e.g. "mlrig-firstboot.service", installed under /etc/systemd/system */
+	const char *target; /* enabled into TARGET.wants */
+};
+
+struct payload {
+	struct payload_file *files; /* parents before children, sorted */
+	size_t n_files;
+	const struct payload_unit *units;
+	size_t n_units;
+	char *agent_path;           /* the builder-side agent binary that was packed */
+};
+
+/* Collects the payload for profile p. datadir holds overlays/; agent is the
+ * agent binary to ship (NULL: find_agent()). */
+int payload_collect(const Profile *p, const char *datadir, const char *agent, struct payload *ret, char **ret_error);
+void payload_release(struct payload *pl);
+
+/* The agent binary built for old glibc (Ubuntu 20.04): $MLRIG_AGENT, then
+ * compat/mlrig-firstboot next to the mlrig binary, then the install prefix. */
+int find_agent(char **ret);

@@ -1,0 +1,125 @@
+/* Stage python: the user's venv ([Python] Venv=), the requirements from the
+ * image's wheelhouse with --no-index when one is shipped (else from the
+ * index), and shell shortcuts: `venv` activates it, `jlab` starts JupyterLab. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parse-util.h"
+#include "stages.h"
+#include "userdb.h"
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+	return lchown(path, chown_uid, chown_gid) < 0 ? -1 : 0;
+}
+
+static int user_ids(struct agent *a, uid_t *uid, gid_t *gid) {
+	_cleanup_free_ char *passwd = NULL;
+	size_t n = strlen(a->p->user);
+	unsigned u, g;
+
+	if (agent_read(a, "etc/passwd", &passwd, NULL) < 0)
+		return -ENOENT;
+	for (const char *l = passwd; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, a->p->user, n) == 0 && l[n] == ':' && sscanf(l + n, ":%*[^:]:%u:%u:", &u, &g) == 2) {
+			*uid = u;
+			*gid = g;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int stage_python(struct agent *a) {
+	_cleanup_free_ char *venv = NULL, *host_venv = NULL, *python = NULL, *pip = NULL, *wheels = NULL,
+			     *aliases = NULL, *old = NULL, *block = NULL, *ap = NULL, *rig_venv = NULL;
+	_cleanup_free_ char **argv = NULL;
+	const Profile *p = a->p;
+	bool have_wheels;
+	uid_t uid;
+	gid_t gid;
+	size_t n = 0, nreq = 0;
+	int r;
+
+	if (!p->venv) {
+		agent_note(a, "skipped: no [Python] Venv");
+		return 0;
+	}
+	if (user_ids(a, &uid, &gid) < 0)
+		return agent_fail(a, -ENOENT, "user %s does not exist (the user stage makes it)", p->user);
+	/* venv: "home/USER/x" relative to the root, "/home/USER/x" on the rig */
+	if (string_has_prefix(p->venv, "~/") ? asprintf(&venv, "home/%s/%s", p->user, p->venv + 2) < 0
+					     : !(venv = strdup(p->venv + 1)))
+		return -ENOMEM;
+	if (asprintf(&rig_venv, "/%s", venv) < 0 || !(host_venv = agent_host_path(a, venv)) ||
+	    asprintf(&python, "%s/bin/python", host_venv) < 0 || asprintf(&pip, "%s/bin/pip", host_venv) < 0)
+		return -ENOMEM;
+	have_wheels = agent_exists(a, "usr/share/mlrig/wheelhouse") >= 0;
+	if (!(wheels = agent_host_path(a, "usr/share/mlrig/wheelhouse")))
+		return -ENOMEM;
+
+	if (access(python, X_OK) < 0) {
+		char *live[] = { "runuser", "-u", p->user, "--", "python3", "-m", "venv", host_venv, NULL };
+		char *tree[] = { "python3", "-m", "venv", host_venv, NULL };
+
+		r = agent_run(a, "creating the venv", a->live ? live : tree, NULL);
+		if (r < 0)
+			return r;
+	}
+	agent_test_hold(a, "python");
+
+	for (char **q = p->requirements; q && *q; q++)
+		nreq++;
+	argv = calloc(nreq + 16, sizeof(char *));
+	if (!argv)
+		return -ENOMEM;
+	if (a->live) {
+		argv[n++] = "runuser";
+		argv[n++] = "-u";
+		argv[n++] = p->user;
+		argv[n++] = "--";
+	}
+	argv[n++] = pip;
+	argv[n++] = "install";
+	argv[n++] = "--disable-pip-version-check";
+	argv[n++] = "--no-cache-dir";
+	argv[n++] = "--no-input";
+	if (have_wheels) {
+		argv[n++] = "--no-index";
+		argv[n++] = "--find-links";
+		argv[n++] = wheels;
+	}
+	for (char **q = p->requirements; q && *q; q++)
+		argv[n++] = *q;
+	if (nreq > 0) {
+		r = agent_run(a, "pip install", argv, NULL);
+		if (r < 0)
+			return r;
+	}
+	if (!a->live) {
+		/* in a tree the tools ran as us: hand the venv to the user */
+		chown_uid = uid, chown_gid = gid;
+		if (nftw(host_venv, chown_one, 32, FTW_PHYS) < 0)
+			return agent_fail(a, -errno, "cannot chown %s: %m", host_venv);
+	}
+
+	if (asprintf(&block, "alias venv='. %s/bin/activate'\n"
+			     "alias jlab='%s/bin/jupyter lab --no-browser --port=%u'\n",
+		     rig_venv, rig_venv, p->jupyter_port) < 0 ||
+	    asprintf(&ap, "home/%s/.bash_aliases", p->user) < 0)
+		return -ENOMEM;
+	(void)agent_read(a, ap, &old, NULL);
+	r = managed_block(old, "#", block, &aliases);
+	if (r < 0)
+		return r;
+	r = agent_write(a, ap, aliases, strlen(aliases), 0644, uid, gid);
+	if (r < 0)
+		return agent_fail(a, r, "cannot write /%s: %s", ap, strerror(-r));
+	agent_note(a, "venv %s with %zu requirement%s%s; shortcuts venv and jlab (port %u)", rig_venv, nreq,
+		   nreq == 1 ? "" : "s", have_wheels ? " from the wheelhouse" : "", p->jupyter_port);
+	return 0;
+}

@@ -1,0 +1,68 @@
+/* Stage summary: report.json (every stage's state, time and remark) and a
+ * short motd block telling the user how to use the rig. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "journal.h"
+#include "json.h"
+#include "stages.h"
+
+int stage_summary(struct agent *a) {
+	_cleanup_free_ char *report = NULL, *block = NULL;
+	size_t size = 0;
+	double total = 0;
+	FILE *f = open_memstream(&report, &size);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	fputs("{\n  \"hostname\": ", f);
+	json_string(f, a->p->hostname);
+	fputs(",\n  \"stages\": [\n", f);
+	for (size_t i = 0; i < agent_n_stages; i++) {
+		struct stage_record rec = {};
+		bool self = strcmp(agent_stages[i].name, "summary") == 0;
+
+		if (journal_get(a, agent_stages[i].name, &rec) < 0)
+			rec.state = STAGE_PENDING;
+		if (self)
+			rec.state = STAGE_DONE; /* this report is the stage's last act */
+		total += rec.seconds;
+		fputs("    {\"name\": ", f);
+		json_string(f, agent_stages[i].name);
+		fprintf(f, ", \"state\": \"%s\", \"ok\": %s, \"seconds\": %.3f, \"attempts\": %u",
+			rec.state == STAGE_DONE ? "ok" : stage_state_to_string(rec.state),
+			rec.state == STAGE_DONE ? "true" : "false", rec.seconds, rec.attempts + self);
+		if (rec.note) {
+			fputs(", \"note\": ", f);
+			json_string(f, rec.note);
+		}
+		fprintf(f, "}%s\n", i + 1 < agent_n_stages ? "," : "");
+		stage_record_release(&rec);
+	}
+	fprintf(f, "  ],\n  \"total_seconds\": %.3f\n}\n", total);
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	r = agent_write(a, AGENT_STATE_DIR "/report.json", report, size, 0644, 0, 0);
+	if (r < 0)
+		return agent_fail(a, r, "cannot write /" AGENT_STATE_DIR "/report.json: %s", strerror(-r));
+
+	if (asprintf(&block,
+		     "This is %s, a machine-learning rig set up by mlrig.\n"
+		     "  log in:      ssh -p %u %s@%s\n"
+		     "%s%s%s"
+		     "  first boot:  mlrig-firstboot status  (report: /var/lib/mlrig/report.json)\n",
+		     a->p->hostname, a->p->ssh_port, a->p->user, a->p->ddns_hostname ? a->p->ddns_hostname : a->p->hostname,
+		     a->p->venv ? "  python:      venv  (activates " : "", a->p->venv ? a->p->venv : "",
+		     a->p->venv ? "); jlab starts JupyterLab\n" : "") < 0)
+		return -ENOMEM;
+	/* pam_motd shows /etc/motd.d/ on Ubuntu 20.04 and Debian 11: a file of our own, no editing */
+	r = agent_mkdir(a, "etc/motd.d", 0755, 0, 0);
+	if (r >= 0)
+		r = agent_write(a, "etc/motd.d/50-mlrig", block, strlen(block), 0644, 0, 0);
+	if (r < 0)
+		return agent_fail(a, r, "cannot write /etc/motd.d/50-mlrig: %s", strerror(-r));
+	agent_note(a, "report.json and motd written");
+	return 0;
+}

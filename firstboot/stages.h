@@ -1,0 +1,25 @@
+/* The agent's stages, in the order they run; each is idempotent. */
+#pragma once
+
+#include "agent.h"
+
+struct stage {
+	const char *name;
+	const char *what;
+	int (*run)(struct agent *a);
+};
+
+extern const struct stage agent_stages[];
+extern const size_t agent_n_stages;
+const struct stage *stage_find(const char *name);
+
+int stage_identity(struct agent *a);
+int stage_user(struct agent *a);
+int stage_sshd(struct agent *a);
+int stage_grow_root(struct agent *a);
+int stage_wol(struct agent *a);
+int stage_ddns(struct agent *a);
+int stage_gpu(struct agent *a);
+int stage_python(struct agent *a);
+int stage_boot_order(struct agent *a);
+int stage_summary(struct agent *a);
