@@ -196,8 +196,11 @@ int qemu_build_argv(const struct qemu_config *c, char ***ret_argv) {
 		argv_add(&b, "none");
 
 	/* snapshot=on: guest writes go to a temp overlay, the image is never modified. */
-	if (c->image)
-		argv_add_path_opt(&b, "-drive", "file=", c->image, ",format=raw,if=virtio,snapshot=on");
+	if (c->image && c->cdrom)
+		argv_add_path_opt(&b, "-drive", "file=", c->image, ",format=raw,if=ide,media=cdrom,readonly=on");
+	else if (c->image)
+		argv_add_path_opt(&b, "-drive", "file=", c->image,
+				  c->writable ? ",format=raw,if=virtio,cache=writeback" : ",format=raw,if=virtio,snapshot=on");
 
 	if (c->n_forwards > 0) {
 		_cleanup_free_ char *netdev = strdup("user,id=n0");
@@ -359,7 +362,7 @@ void qemu_kill_and_wait(pid_t pid, unsigned grace_ms) {
 
 	if (pid <= 0)
 		return;
-	if (kill(pid, SIGTERM) < 0 && errno == ESRCH) {
+	if (kill(pid, grace_ms ? SIGTERM : SIGKILL) < 0 && errno == ESRCH) {
 		/* gone already, but maybe not reaped */
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;

@@ -28,7 +28,9 @@ enum qemu_firmware {
 
 struct qemu_config {
 	const char *binary;      /* NULL: QEMU_BINARY */
-	const char *image;       /* raw disk image, attached with snapshot=on */
+	const char *image;       /* raw disk image, attached with snapshot=on unless writable */
+	bool writable;           /* guest writes reach the image (power-cut tests on a copy) */
+	bool cdrom;              /* attach image as a read-only CD-ROM (AHCI) instead of a virtio disk */
 	enum qemu_firmware firmware;
 	const char *ovmf_code;   /* read-only pflash */
 	const char *ovmf_vars;   /* the private, writable copy */
@@ -75,7 +77,8 @@ void expect_matcher_release(struct expect_matcher *m);
  * With new_pgrp the child leads its own process group (a terminal's ^C reaches only us). */
 int qemu_spawn(char **argv, int stdout_fd, int stderr_fd, bool new_pgrp, pid_t *ret_pid);
 
-/* SIGTERM, up to grace_ms for it to exit, then SIGKILL; always reaps. pid <= 0 is a no-op. */
+/* SIGTERM, up to grace_ms for it to exit, then SIGKILL (at once when grace_ms is 0);
+ * always reaps. pid <= 0 is a no-op. */
 void qemu_kill_and_wait(pid_t pid, unsigned grace_ms);
 
 /* Starts QEMU with KVM and this firmware for up to probe_ms without a disk: KVM works

@@ -40,6 +40,9 @@ static uint64_t arg_timeout_s = DEFAULT_TIMEOUT_S;
 static const char *arg_log;
 static uint64_t arg_memory_mib = DEFAULT_MEMORY_MIB;
 static bool arg_bios;
+static bool arg_writable;
+static bool arg_power_cut;
+static bool arg_cdrom;
 
 static void help(void) {
 	printf("Usage:\n"
@@ -60,6 +63,10 @@ static void help(void) {
 	       "                              file, kept only on failure)\n"
 	       "     --memory MiB             guest memory (default %d)\n"
 	       "     --bios                   boot with SeaBIOS instead of OVMF (UEFI)\n"
+	       "     --cdrom                  attach IMAGE as a CD-ROM (an ISO) instead of a disk\n"
+	       "     --writable               let the guest write to IMAGE (default: a snapshot;\n"
+	       "                              use on a copy, e.g. for power-cut tests)\n"
+	       "     --power-cut              after the checks, kill QEMU with SIGKILL at once\n"
 	       " -h, --help                   display this help\n"
 	       "\n"
 	       "Without --expect or --ssh, runs until the guest powers off or the timeout.\n"
@@ -77,6 +84,8 @@ static void reset_args(void) {
 	arg_timeout_s = DEFAULT_TIMEOUT_S;
 	arg_memory_mib = DEFAULT_MEMORY_MIB;
 	arg_bios = false;
+	arg_writable = arg_power_cut = false;
+	arg_cdrom = false;
 }
 
 static int parse_argv(int argc, char **argv) {
@@ -90,6 +99,9 @@ static int parse_argv(int argc, char **argv) {
 		ARG_LOG,
 		ARG_MEMORY,
 		ARG_BIOS,
+		ARG_CDROM,
+		ARG_WRITABLE,
+		ARG_POWER_CUT,
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -102,6 +114,9 @@ static int parse_argv(int argc, char **argv) {
 		{ "log", required_argument, NULL, ARG_LOG },
 		{ "memory", required_argument, NULL, ARG_MEMORY },
 		{ "bios", no_argument, NULL, ARG_BIOS },
+		{ "cdrom", no_argument, NULL, ARG_CDROM },
+		{ "writable", no_argument, NULL, ARG_WRITABLE },
+		{ "power-cut", no_argument, NULL, ARG_POWER_CUT },
 		{}
 	};
 	int c;
@@ -166,8 +181,17 @@ static int parse_argv(int argc, char **argv) {
 				return -EINVAL;
 			}
 			break;
+		case ARG_WRITABLE:
+			arg_writable = true;
+			break;
+		case ARG_POWER_CUT:
+			arg_power_cut = true;
+			break;
 		case ARG_BIOS:
 			arg_bios = true;
+			break;
+		case ARG_CDROM:
+			arg_cdrom = true;
 			break;
 		case '?':
 			return -EINVAL; /* getopt printed why */
@@ -656,7 +680,9 @@ static int run(void) {
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	b.config = (struct qemu_config){
 		.image = arg_image,
+		.cdrom = arg_cdrom,
 		.firmware = arg_bios ? QEMU_FIRMWARE_BIOS : QEMU_FIRMWARE_OVMF,
+		.writable = arg_writable,
 		.ovmf_code = QEMU_OVMF_CODE,
 		.ovmf_vars = b.vars_path,
 		.memory_mib = arg_memory_mib,
@@ -877,8 +903,9 @@ finish:
 		/* A clean shutdown is not part of the check: SIGTERM makes QEMU quit at once. */
 		if (b.ssh_pid > 0)
 			qemu_kill_and_wait(b.ssh_pid, 0);
+		/* --power-cut: no grace at all, like pulling the plug */
 		if (b.qemu_pid > 0)
-			qemu_kill_and_wait(b.qemu_pid, 10000);
+			qemu_kill_and_wait(b.qemu_pid, arg_power_cut ? 0 : 10000);
 		b.ssh_pid = b.qemu_pid = 0;
 		(void)boot_read_serial(&b);
 		if (b.echo && b.echo_mid_line)

@@ -235,3 +235,13 @@ TEST(accel_names) {
 	ASSERT_STREQ(qemu_accel_to_string(QEMU_ACCEL_TCG), "tcg");
 	ASSERT_STREQ(qemu_accel_to_string(QEMU_ACCEL_KVM), "kvm");
 }
+
+TEST(argv_cdrom) {
+	struct qemu_config c = base_config();
+	_cleanup_strv_free_ char **argv = NULL;
+
+	c.cdrom = true;
+	ASSERT_OK(qemu_build_argv(&c, &argv));
+	/* an ISO goes on the machine's AHCI as a read-only CD-ROM */
+	ASSERT_STREQ(argv_value(argv, "-drive", 2), "file=/images/rig.img,format=raw,if=ide,media=cdrom,readonly=on");
+}
