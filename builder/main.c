@@ -17,6 +17,7 @@ static const struct verb {
 	{ "boot", verb_boot },
 	{ "flash", verb_flash },
 	{ "fetch", verb_fetch },
+	{ "iso", verb_iso },
 };
 
 int usage_error(const char *fmt, ...) {
@@ -40,6 +41,8 @@ static void help(void) {
 	       " check -p PROFILE             validate a profile and print security warnings\n"
 	       " image -p PROFILE --rootfs TARBALL -o OUT.img [--size SIZE] [--seed UUID]\n"
 	       "                              build a bootable GPT disk image, rootless\n"
+	       " iso -p PROFILE --base BASE.iso -o OUT.iso\n"
+	       "                              customise an Ubuntu ISO for an unattended install\n"
 	       " inspect FILE|DEVICE [--json] show partitions, file systems and the manifest\n"
 	       " boot IMAGE [--expect TEXT] [--ssh KEYFILE] [--forward HOST:GUEST]...\n"
 	       "            [--timeout SECONDS] [--log FILE] [--user NAME]\n"

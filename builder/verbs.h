@@ -7,6 +7,7 @@ int verb_inspect(int argc, char **argv);
 int verb_boot(int argc, char **argv);
 int verb_flash(int argc, char **argv);
 int verb_fetch(int argc, char **argv);
+int verb_iso(int argc, char **argv);
 
 /* Exit codes shared by every verb. */
 enum {

@@ -1,0 +1,45 @@
+/* What an Ubuntu installer reads to install a rig unattended: subiquity's
+ * autoinstall user-data (YAML, through libyaml's emitter), ubiquity's preseed,
+ * and the install script both run to copy the payload into /target. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "payload.h"
+
+/* Where things live on the medium; the installer mounts it at /cdrom. */
+#define ISO_NOCLOUD_DIR "/nocloud"
+#define ISO_PRESEED "/preseed/mlrig.seed"
+#define ISO_MLRIG_DIR "/mlrig"
+#define ISO_PAYLOAD_ROOT ISO_MLRIG_DIR "/root"
+#define ISO_INSTALL_SCRIPT ISO_MLRIG_DIR "/install.sh"
+#define ISO_UNITS ISO_MLRIG_DIR "/units"
+/* The one command both installers run once the target is installed. */
+#define ISO_INSTALL_COMMAND "sh /cdrom" ISO_INSTALL_SCRIPT " /cdrom /target"
+
+/* A locked account still needs some password field for subiquity: "!" is
+ * what passwd -l leaves, and no password hashes to it. */
+#define ISO_LOCKED_PASSWORD "!"
+
+struct autoinstall_config {
+	const char *hostname;
+	const char *username;
+	const char *password_hash;    /* NULL: locked */
+	char **authorized_keys;       /* NULL-terminated, may be NULL */
+	char **packages;              /* NULL-terminated, may be NULL */
+	const char *disk;             /* [Install] Disk=, or NULL */
+	bool wipe;                    /* [Install] Wipe= */
+};
+
+/* "#cloud-config" + the autoinstall document. */
+int autoinstall_user_data(const struct autoinstall_config *c, char **ret);
+/* The ubiquity preseed; base is the medium's own default seed (may be NULL),
+ * kept at the top so its answers still apply. */
+int autoinstall_preseed(const struct autoinstall_config *c, const char *base, char **ret);
+/* The public keys of an authorized_keys file: one per line, comments dropped. */
+int autoinstall_read_keys(const char *path, char ***ret);
+/* "TARGET UNIT" lines for the install script. */
+int autoinstall_units(const struct payload *pl, char **ret);
+/* The install script's text (static). */
+const char *autoinstall_script(void);

@@ -1,0 +1,327 @@
+/* mlrig iso: an Ubuntu install ISO + a profile → an ISO that installs the rig unattended. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "image-rootfs.h"
+#include "iso-autoinstall.h"
+#include "iso-remaster.h"
+#include "log.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "payload.h"
+#include "profile.h"
+#include "progress.h"
+#include "verbs.h"
+
+#define DEFAULT_EPOCH UINT64_C(1577836800) /* 2020-01-01, when no profile or environment says */
+
+static const char *arg_profile;
+static const char *arg_base;
+static const char *arg_output;
+static bool arg_quiet;
+
+/* The temp output, removed by the signal handler: nothing at OUT on Ctrl-C. */
+static char tmp_output[PATH_MAX];
+
+static void on_signal(int sig) {
+	if (tmp_output[0])
+		unlink(tmp_output);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void help(void) {
+	printf("Usage:\n"
+	       " mlrig iso -p PROFILE --base BASE.iso -o OUT.iso [options]\n"
+	       "\n"
+	       "Customise an Ubuntu install ISO (20.04 or 22.04+, server or desktop) so that it\n"
+	       "installs the rig unattended: autoinstall user-data or a preseed, the rig's\n"
+	       "payload and first-boot agent, and a new default boot menu entry. The boot\n"
+	       "structure (BIOS and UEFI, CD and USB) stays as the base had it.\n"
+	       "Same base, profile and SOURCE_DATE_EPOCH give the same bytes.\n"
+	       "\n"
+	       "Options:\n"
+	       " -p, --profile FILE   rig profile (see docs/profile.md)\n"
+	       "     --base FILE      the Ubuntu ISO to start from (never modified)\n"
+	       " -o, --output FILE    the ISO to write\n"
+	       " -q, --quiet          no progress line\n"
+	       " -h, --help           display this help\n"
+	       "\n"
+	       "Storage stays interactive unless the profile has [Install] Disk= and Wipe=yes.\n"
+	       "Environment: SOURCE_DATE_EPOCH overrides [Image] SourceDateEpoch=;\n"
+	       "MLRIG_AGENT names the first-boot agent binary to ship.\n"
+	       "See docs/iso.md.\n");
+}
+
+static int parse_argv(int argc, char **argv) {
+	enum { ARG_BASE = 0x100 };
+	static const struct option options[] = {
+		{ "profile", required_argument, NULL, 'p' }, { "base", required_argument, NULL, ARG_BASE },
+		{ "output", required_argument, NULL, 'o' },  { "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },          {}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "p:o:qh", options, NULL)) >= 0)
+		switch (c) {
+		case 'p': arg_profile = optarg; break;
+		case 'o': arg_output = optarg; break;
+		case 'q': arg_quiet = true; break;
+		case ARG_BASE: arg_base = optarg; break;
+		case 'h': help(); return 0;
+		default: return -usage_error("iso: bad option");
+		}
+	if (optind < argc)
+		return -usage_error("iso: unexpected argument '%s'", argv[optind]);
+	if (!arg_profile || !arg_base || !arg_output)
+		return -usage_error("iso: needs -p PROFILE, --base BASE.iso and -o OUT.iso");
+	return 1;
+}
+
+static int get_epoch(const Profile *p, uint64_t *ret) {
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+
+	if (env) {
+		if (safe_atou64(env, ret) < 0)
+			return log_error_errno(EINVAL, "SOURCE_DATE_EPOCH=%s: not a number of seconds.", env);
+	} else
+		*ret = p->source_date_epoch_set ? p->source_date_epoch : DEFAULT_EPOCH;
+	return 0;
+}
+
+/* -o naming the base (by another path, a link, a hard link) would destroy it. */
+static bool same_file(const char *a, const char *b) {
+	char ra[PATH_MAX], rb[PATH_MAX];
+	struct stat sa, sb;
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+		return true;
+	return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
+static void on_progress(uint64_t done, uint64_t total, void *userdata) {
+	progress_update(userdata, done, total);
+}
+
+static int add_menu(IsoRemaster *iso, const char *path, bool grub, const char *title, bool required) {
+	_cleanup_free_ char *text = NULL, *out = NULL;
+	enum iso_installer inst = iso_remaster_flavour(iso)->installer;
+	size_t size;
+	int r;
+
+	r = iso_remaster_read(iso, path, &text, &size);
+	if (r == -ENOENT && !required)
+		return 0;
+	if (r < 0)
+		return log_error_errno(r, "Cannot read %s in %s: %m", path, arg_base);
+	r = grub ? iso_grub_cfg_add_entry(text, title, inst, &out) : iso_isolinux_cfg_add_entry(text, title, inst, &out);
+	if (r == -ENOENT)
+		return log_error_errno(r, "%s in %s has no boot entry to copy the kernel arguments from.", path, arg_base);
+	if (r < 0)
+		return log_error_errno(r, "Cannot add the boot entry to %s: %m", path);
+	size = strlen(out);
+	r = iso_remaster_put(iso, path, TAKE_PTR(out), size, 0);
+	if (r < 0)
+		return log_error_errno(r, "Cannot replace %s: %m", path);
+	log_debug("iso: default entry added to %s", path);
+	return 0;
+}
+
+static int put_text(IsoRemaster *iso, const char *path, char *text, mode_t mode) {
+	size_t size = strlen(text);
+	int r = iso_remaster_put(iso, path, text, size, mode);
+
+	if (r < 0)
+		return log_error_errno(r, "Cannot add %s to the image: %m", path);
+	return 0;
+}
+
+static int add_payload(IsoRemaster *iso, const Profile *p, char **ret_agent) {
+	_cleanup_free_ char *datadir = NULL, *error = NULL, *units = NULL, *script = NULL;
+	struct payload pl = {};
+	int r;
+
+	r = find_datadir(&datadir);
+	if (r < 0)
+		return log_oom();
+	r = payload_collect(p, datadir, NULL, &pl, &error);
+	if (r < 0)
+		return log_error_errno(r, "Cannot collect the rig's payload: %s", error ? error : strerror(-r));
+	for (size_t i = 0; i < pl.n_files && r >= 0; i++) {
+		_cleanup_free_ char *path = NULL;
+		struct payload_file *f = &pl.files[i];
+
+		if (asprintf(&path, ISO_PAYLOAD_ROOT "%s", f->path) < 0) {
+			r = log_oom();
+			break;
+		}
+		if (f->data) {
+			r = iso_remaster_put(iso, path, f->data, f->size, f->mode);
+			f->data = NULL; /* the image owns it now */
+		} else
+			r = iso_remaster_put(iso, path, NULL, 0, f->mode);
+		if (r < 0)
+			log_error_errno(r, "Cannot add %s to the image: %m", path);
+	}
+	if (r >= 0) {
+		r = autoinstall_units(&pl, &units);
+		if (r < 0)
+			log_oom();
+		else
+			r = put_text(iso, ISO_UNITS, TAKE_PTR(units), 0644);
+	}
+	if (r >= 0) {
+		script = strdup(autoinstall_script());
+		r = script ? put_text(iso, ISO_INSTALL_SCRIPT, TAKE_PTR(script), 0755) : log_oom();
+	}
+	if (r >= 0 && ret_agent)
+		*ret_agent = TAKE_PTR(pl.agent_path);
+	payload_release(&pl);
+	return r;
+}
+
+static int add_seed(IsoRemaster *iso, const Profile *p, char **ret_seed_path) {
+	_cleanup_strv_free_ char **keys = NULL;
+	_cleanup_free_ char *text = NULL, *base_seed = NULL;
+	struct autoinstall_config c = {
+		.hostname = p->hostname,
+		.username = p->user,
+		.password_hash = p->password_hash,
+		.packages = p->install,
+		.disk = p->install_disk,
+		.wipe = p->install_wipe,
+	};
+	int r;
+
+	r = autoinstall_read_keys(p->authorized_keys, &keys);
+	if (r < 0)
+		return log_error_errno(r, "Cannot read [Rig] AuthorizedKeys=%s: %m", p->authorized_keys);
+	c.authorized_keys = keys;
+
+	if (iso_remaster_flavour(iso)->installer == ISO_INSTALLER_UBIQUITY) {
+		/* the medium's own defaults stay in force under ours */
+		(void)iso_remaster_read(iso, "/preseed/ubuntu.seed", &base_seed, NULL);
+		r = autoinstall_preseed(&c, base_seed, &text);
+		if (r < 0)
+			return log_error_errno(r, "Cannot write the preseed: %m");
+		*ret_seed_path = strdup(ISO_PRESEED);
+		return put_text(iso, ISO_PRESEED, TAKE_PTR(text), 0644);
+	}
+	r = autoinstall_user_data(&c, &text);
+	if (r < 0)
+		return log_error_errno(r, "Cannot write the autoinstall user-data: %m");
+	r = put_text(iso, ISO_NOCLOUD_DIR "/user-data", TAKE_PTR(text), 0644);
+	if (r < 0)
+		return r;
+	/* nocloud needs meta-data to exist; empty is fine */
+	text = strdup("");
+	if (!text)
+		return log_oom();
+	*ret_seed_path = strdup(ISO_NOCLOUD_DIR "/user-data");
+	return put_text(iso, ISO_NOCLOUD_DIR "/meta-data", TAKE_PTR(text), 0644);
+}
+
+static int exit_for(int r) {
+	return r == -EBADMSG || r == -EMEDIUMTYPE || r == -ENOENT || r == -EACCES || r == -EISDIR ? EXIT_USAGE
+												       : EXIT_FAIL;
+}
+
+static int run(void) {
+	_cleanup_(profile_freep) Profile *p = NULL;
+	_cleanup_(iso_remaster_freep) IsoRemaster *iso = NULL;
+	_cleanup_free_ char *error = NULL, *tmp = NULL, *title = NULL, *agent = NULL, *seed = NULL;
+	_cleanup_close_ int fd = -1;
+	const struct iso_flavour *fl;
+	struct progress prog;
+	double t0 = now_seconds();
+	uint64_t epoch;
+	int r;
+
+	r = profile_load(arg_profile, &p, &error);
+	if (r < 0) {
+		log_error("%s", error ? error : strerror(-r));
+		return EXIT_USAGE;
+	}
+	if (get_epoch(p, &epoch) < 0)
+		return EXIT_USAGE;
+	if (same_file(arg_base, arg_output)) {
+		log_error("-o %s is the base ISO %s: refusing to overwrite the base; write to another file.", arg_output,
+			  arg_base);
+		return EXIT_USAGE;
+	}
+
+	free(error), error = NULL;
+	r = iso_remaster_open(arg_base, epoch, &iso, &error);
+	if (r < 0) {
+		log_error("%s", error ? error : strerror(-r));
+		return exit_for(r);
+	}
+	fl = iso_remaster_flavour(iso);
+	log_info("iso: %s: %s %s, %s, %s", arg_base, fl->product, fl->release, iso_installer_to_string(fl->installer),
+		 iso_layout_to_string(iso_remaster_layout(iso)));
+
+	if (add_payload(iso, p, &agent) < 0 || add_seed(iso, p, &seed) < 0)
+		return EXIT_FAIL;
+	if (asprintf(&title, "Install rig %s with mlrig (unattended)", p->hostname) < 0)
+		return log_oom(), EXIT_FAIL;
+	if (add_menu(iso, "/boot/grub/grub.cfg", true, title, true) < 0 ||
+	    add_menu(iso, "/boot/grub/loopback.cfg", true, title, false) < 0 ||
+	    add_menu(iso, "/isolinux/txt.cfg", false, title, false) < 0)
+		return EXIT_FAIL;
+	if (!(p->install_disk && p->install_wipe))
+		log_info("iso: storage stays interactive (no [Install] Disk= with Wipe=yes): no disk is wiped silently.");
+	else
+		log_info("iso: [Install] Disk=%s Wipe=yes: the installer erases %s without asking.", p->install_disk,
+			 p->install_disk);
+
+	fd = open_tmpfile_for(arg_output, &tmp);
+	if (fd < 0)
+		return log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output), EXIT_FAIL;
+	snprintf(tmp_output, sizeof(tmp_output), "%s", tmp);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	if (fchmod(fd, 0644) < 0) {
+		r = log_error_errno(negative_errno(), "Cannot chmod '%s': %m", tmp);
+		goto fail;
+	}
+
+	progress_init(&prog, "iso", arg_quiet);
+	free(error), error = NULL;
+	r = iso_remaster_write(iso, fd, on_progress, &prog, &error);
+	progress_done(&prog);
+	if (r < 0) {
+		log_error_errno(r, "Cannot write %s: %s", arg_output, error ? error : strerror(-r));
+		goto fail;
+	}
+	r = rename_and_sync(fd, tmp, arg_output);
+	if (r < 0) {
+		log_error_errno(r, "Cannot rename '%s' to '%s': %m", tmp, arg_output);
+		goto fail;
+	}
+	tmp_output[0] = 0;
+	log_info("iso: wrote %s (seed %s, agent %s, epoch %llu) in %.1f s", arg_output, seed ? seed : "?",
+		 agent ? agent : "?", (unsigned long long)epoch, now_seconds() - t0);
+	return EXIT_OK;
+
+fail:
+	unlink(tmp);
+	tmp_output[0] = 0;
+	return EXIT_FAIL;
+}
+
+int verb_iso(int argc, char **argv) {
+	int r = parse_argv(argc, argv);
+
+	if (r <= 0)
+		return -r;
+	return run();
+}

@@ -1,0 +1,223 @@
+/* Unit tests for the pure parts of builder/iso-remaster.c: flavour, boot report parsing and layout, menus, md5sum.txt. */
+#include <errno.h>
+
+#include "iso-remaster.h"
+#include "macro.h"
+#include "test.h"
+
+TEST(flavour) {
+	struct iso_flavour f;
+
+	ASSERT_OK(iso_detect_flavour("Ubuntu-Server 20.04.6 LTS \"Focal Fossa\" - Release amd64 (20230316)", false, &f));
+	ASSERT_STREQ(f.product, "Ubuntu-Server");
+	ASSERT_STREQ(f.release, "20.04.6");
+	ASSERT_EQ(f.installer, ISO_INSTALLER_SUBIQUITY);
+	ASSERT_OK(iso_detect_flavour("Ubuntu 20.04.6 LTS \"Focal Fossa\" - Release amd64 (20230316)", true, &f));
+	ASSERT_EQ(f.installer, ISO_INSTALLER_UBIQUITY);
+	/* a server tree with a preseed/ directory is still subiquity */
+	ASSERT_OK(iso_detect_flavour("Ubuntu-Server 22.04.4 LTS \"Jammy Jellyfish\" - Release amd64 (20240216)", true, &f));
+	ASSERT_EQ(f.installer, ISO_INSTALLER_SUBIQUITY);
+	ASSERT_EQ(iso_detect_flavour("Debian GNU/Linux 12", false, &f), -EMEDIUMTYPE);
+	ASSERT_EQ(iso_detect_flavour("Ubuntu-Server LTS", false, &f), -EMEDIUMTYPE);
+	ASSERT_EQ(iso_detect_flavour("", false, &f), -EMEDIUMTYPE);
+}
+
+static char *focal_sa[] = {
+	"System area options: 0x00000102",
+	"System area summary: MBR isohybrid cyl-align-on GPT APM",
+	"ISO image size/512 : 26624",
+	"Partition offset   : 0",
+	"MBR heads per cyl  : 64",
+	"MBR secs per head  : 32",
+	"MBR partition      :   1   0x80  0x00            0        26624",
+	"MBR partition      :   2   0x00  0xef          156         8192",
+	"GPT disk GUID      :      3230323330333146b130303230303030",
+	"GPT partname local :   1  ISOHybrid",
+	"GPT type GUID      :   1  a2a0d0ebe5b9334487c068b6b72699c7",
+	"GPT start and size :   1  0  26568",
+	"GPT partname local :   2  ISOHybrid1",
+	"GPT type GUID      :   2  a2a0d0ebe5b9334487c068b6b72699c7",
+	"GPT start and size :   2  156  8192",
+	"GPT partition path :   2  /boot/grub/efi.img",
+	"APM block size     :      2048",
+	"APM partition path :   1  /boot/grub/efi.img",
+};
+static char *focal_et[] = {
+	"El Torito catalog  : 38  1",
+	"El Torito cat path : /isolinux/boot.cat",
+	"El Torito images   :   N  Pltf  B   Emul  Ld_seg  Hdpt  Ldsiz         LBA",
+	"El Torito boot img :   1  BIOS  y   none  0x0000  0x00      4        2087",
+	"El Torito boot img :   2  UEFI  y   none  0x0000  0x00   8192          39",
+	"El Torito img path :   1  /isolinux/isolinux.bin",
+	"El Torito img opts :   1  boot-info-table isohybrid-suitable",
+	"El Torito img path :   2  /boot/grub/efi.img",
+};
+static char *jammy_sa[] = {
+	"System area options: 0x00004201",
+	"System area summary: MBR protective-msdos-label grub2-mbr cyl-align-off GPT",
+	"Partition offset   : 16",
+	"MBR partition      :   1   0x00  0xee            1        26135",
+	"MBR partition      :   2   0x80  0x00            0            1",
+	"GPT disk GUID      :      3230323430323146b130303230303030",
+	"GPT partname local :   1  ISO9660",
+	"GPT type GUID      :   1  a2a0d0ebe5b9334487c068b6b72699c7",
+	"GPT start and size :   1  64  17216",
+	"GPT partname local :   2  Appended2",
+	"GPT type GUID      :   2  28732ac11ff8d211ba4b00a0c93ec93b",
+	"GPT start and size :   2  17280  8192",
+};
+static char *jammy_et[] = {
+	"El Torito cat path : /boot.catalog",
+	"El Torito boot img :   1  BIOS  y   none  0x0000  0x00      4          71",
+	"El Torito boot img :   2  UEFI  y   none  0x0000  0x00   8192        4320",
+	"El Torito img path :   1  /boot/grub/i386-pc/eltorito.img",
+	"El Torito img opts :   1  boot-info-table grub2-boot-info",
+	"El Torito img blks :   2  2048",
+};
+
+TEST(boot_report_focal) {
+	struct iso_boot_info b;
+	enum iso_layout l;
+
+	ASSERT_OK(iso_boot_info_parse(focal_sa, ELEMENTSOF(focal_sa), focal_et, ELEMENTSOF(focal_et), &b));
+	ASSERT_EQ(b.sa_options, 0x102);
+	ASSERT_EQ(b.n_entries, 2);
+	ASSERT_STREQ(b.catalog_path, "/isolinux/boot.cat");
+	ASSERT_STREQ(b.entries[0].path, "/isolinux/isolinux.bin");
+	ASSERT_TRUE(b.entries[0].boot_info_table);
+	ASSERT_EQ(b.entries[1].platform, 0xef);
+	ASSERT_EQ(b.entries[1].load_size, 8192);
+	ASSERT_EQ(b.entries[1].gpt_mention, 1);
+	ASSERT_TRUE(b.entries[1].apm_mention);
+	ASSERT_EQ(b.mbr_part1_type, 0);
+	ASSERT_EQ(b.heads_per_cyl, 64);
+	ASSERT_EQ(b.apm_block_size, 2048);
+	ASSERT_EQ(b.n_appended, 0);
+	ASSERT_OK(iso_boot_layout(&b, &l, NULL));
+	ASSERT_EQ(l, ISO_LAYOUT_ISOLINUX);
+	iso_boot_info_release(&b);
+}
+
+TEST(boot_report_jammy) {
+	struct iso_boot_info b;
+	enum iso_layout l;
+
+	ASSERT_OK(iso_boot_info_parse(jammy_sa, ELEMENTSOF(jammy_sa), jammy_et, ELEMENTSOF(jammy_et), &b));
+	ASSERT_EQ(b.partition_offset, 16);
+	ASSERT_TRUE(b.mbr_active);
+	ASSERT_TRUE(b.have_gpt_iso_type);
+	ASSERT_EQ(b.n_appended, 1);
+	ASSERT_EQ(b.appended[0].number, 2);
+	ASSERT_EQ(b.appended[0].start, 17280);
+	ASSERT_EQ(b.appended[0].type_guid[0], 0x28);
+	ASSERT_TRUE(b.entries[1].path == NULL);
+	ASSERT_EQ(b.entries[1].appended, 2);
+	ASSERT_TRUE(b.entries[0].grub2_boot_info);
+	ASSERT_OK(iso_boot_layout(&b, &l, NULL));
+	ASSERT_EQ(l, ISO_LAYOUT_GRUB);
+	iso_boot_info_release(&b);
+}
+
+TEST(boot_layout_unknown) {
+	struct iso_boot_info b;
+	enum iso_layout l;
+	char *found = NULL;
+
+	/* GRUB for BIOS but no GRUB2 MBR: not a layout we rebuild */
+	ASSERT_OK(iso_boot_info_parse(focal_sa, 1, jammy_et, ELEMENTSOF(jammy_et), &b));
+	ASSERT_EQ(iso_boot_layout(&b, &l, &found), -EMEDIUMTYPE);
+	ASSERT_CONTAINS(found, "BIOS /boot/grub/i386-pc/eltorito.img");
+	ASSERT_CONTAINS(found, "UEFI block 4320");
+	ASSERT_CONTAINS(found, "system area");
+	free(found);
+	iso_boot_info_release(&b);
+	ASSERT_OK(iso_boot_info_parse(NULL, 0, NULL, 0, &b));
+	found = NULL;
+	ASSERT_EQ(iso_boot_layout(&b, &l, &found), -EMEDIUMTYPE);
+	ASSERT_CONTAINS(found, "no El Torito boot entries");
+	free(found);
+	iso_boot_info_release(&b);
+}
+
+TEST(kernel_args) {
+	char *s = NULL;
+
+	ASSERT_OK(iso_kernel_args("  console=ttyS0 quiet  ---", ISO_INSTALLER_SUBIQUITY, true, &s));
+	ASSERT_STREQ(s, "console=ttyS0 quiet autoinstall ds=nocloud\\;s=/cdrom/nocloud/ ---");
+	free(s);
+	ASSERT_OK(iso_kernel_args("initrd=/casper/initrd quiet", ISO_INSTALLER_SUBIQUITY, false, &s));
+	ASSERT_STREQ(s, "initrd=/casper/initrd quiet autoinstall ds=nocloud;s=/cdrom/nocloud/");
+	free(s);
+	/* remastering mlrig's own output: the seed arguments stay single */
+	ASSERT_OK(iso_kernel_args("quiet autoinstall ds=nocloud\\;s=/cdrom/nocloud/ --- x", ISO_INSTALLER_SUBIQUITY, true, &s));
+	ASSERT_STREQ(s, "quiet autoinstall ds=nocloud\\;s=/cdrom/nocloud/ --- x");
+	free(s);
+	ASSERT_OK(iso_kernel_args("file=/cdrom/preseed/ubuntu.seed maybe-ubiquity quiet splash ---", ISO_INSTALLER_UBIQUITY,
+				  true, &s));
+	ASSERT_STREQ(s, "quiet splash file=/cdrom/preseed/mlrig.seed automatic-ubiquity ---");
+	free(s);
+}
+
+TEST(grub_cfg_entry) {
+	const char *cfg = "set timeout=5\nset default=1\n"
+			  "menuentry \"Install Ubuntu Server\" {\n\tset gfxpayload=keep\n"
+			  "\tlinux\t/casper/vmlinuz   quiet  ---\n\tinitrd\t/casper/initrd\n}\n"
+			  "if [ x = y ]; then\nmenuentry 'Other' {\n\tfwsetup\n}\nfi\n";
+	char *out = NULL;
+
+	ASSERT_OK(iso_grub_cfg_add_entry(cfg, "mlrig", ISO_INSTALLER_SUBIQUITY, &out));
+	ASSERT_STREQ(out, "set timeout=5\nset default=0\n"
+			  "menuentry \"mlrig\" {\n\tset gfxpayload=keep\n"
+			  "\tlinux\t/casper/vmlinuz\tquiet autoinstall ds=nocloud\\;s=/cdrom/nocloud/ ---\n"
+			  "\tinitrd\t/casper/initrd\n}\n"
+			  "menuentry \"Install Ubuntu Server\" {\n\tset gfxpayload=keep\n"
+			  "\tlinux\t/casper/vmlinuz   quiet  ---\n\tinitrd\t/casper/initrd\n}\n"
+			  "if [ x = y ]; then\nmenuentry 'Other' {\n\tfwsetup\n}\nfi\n");
+	free(out);
+	ASSERT_EQ(iso_grub_cfg_add_entry("set timeout=1\n", "mlrig", ISO_INSTALLER_SUBIQUITY, &out), -ENOENT);
+}
+
+TEST(isolinux_cfg_entry) {
+	const char *cfg = "default live\nlabel live\n  menu label ^Install\n  kernel /casper/vmlinuz\n"
+			  "  append  initrd=/casper/initrd quiet ---\nlabel other\n  kernel /x\n";
+	char *out = NULL;
+
+	ASSERT_OK(iso_isolinux_cfg_add_entry(cfg, "Rig", ISO_INSTALLER_SUBIQUITY, &out));
+	ASSERT_STREQ(out, "default mlrig\nlabel mlrig\n  menu label ^Rig\n  menu default\n  kernel /casper/vmlinuz\n"
+			  "  append  initrd=/casper/initrd quiet autoinstall ds=nocloud;s=/cdrom/nocloud/ ---\n"
+			  "label live\n  menu label ^Install\n  kernel /casper/vmlinuz\n"
+			  "  append  initrd=/casper/initrd quiet ---\nlabel other\n  kernel /x\n");
+	free(out);
+	/* the entry is copied from the default label, not the first */
+	ASSERT_OK(iso_isolinux_cfg_add_entry("default b\nlabel a\n  kernel /a\nlabel b\n  kernel /b\n  append x\n", "R",
+					     ISO_INSTALLER_UBIQUITY, &out));
+	ASSERT_CONTAINS(out, "label mlrig\n  menu label ^R\n  menu default\n  kernel /b\n"
+			     "  append  x file=/cdrom/preseed/mlrig.seed automatic-ubiquity\nlabel a\n");
+	free(out);
+	ASSERT_EQ(iso_isolinux_cfg_add_entry("default x\n", "R", ISO_INSTALLER_UBIQUITY, &out), -ENOENT);
+}
+
+TEST(md5sum_update) {
+	const char *text = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  ./.disk/info\n"
+			   "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb  ./boot/grub/grub.cfg\n"
+			   "cccccccccccccccccccccccccccccccc  ./casper/vmlinuz\n";
+	struct iso_md5_entry e[] = {
+		{ "nocloud/user-data", "11111111111111111111111111111111" },
+		{ "boot/grub/grub.cfg", "22222222222222222222222222222222" },
+		{ "mlrig/install.sh", "33333333333333333333333333333333" },
+	};
+	char *out = NULL;
+
+	ASSERT_OK(iso_md5sum_update(text, e, ELEMENTSOF(e), &out));
+	ASSERT_STREQ(out, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  ./.disk/info\n"
+			  "22222222222222222222222222222222  ./boot/grub/grub.cfg\n"
+			  "cccccccccccccccccccccccccccccccc  ./casper/vmlinuz\n"
+			  "33333333333333333333333333333333  ./mlrig/install.sh\n"
+			  "11111111111111111111111111111111  ./nocloud/user-data\n");
+	free(out);
+	/* a list without "./" gets new lines without it */
+	ASSERT_OK(iso_md5sum_update("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  casper/vmlinuz\n", e, 1, &out));
+	ASSERT_STREQ(out, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  casper/vmlinuz\n"
+			  "11111111111111111111111111111111  nocloud/user-data\n");
+	free(out);
+}
