@@ -2,7 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #include "archive-util.h"
 #include "log.h"
@@ -20,7 +26,8 @@ int archive_status_to_errno(struct archive *a, int status) {
 }
 
 struct fd_source {
-	int fd;
+	int fd;             /* what libarchive reads: the file, or xz's stdout */
+	struct archive_input input;
 	size_t block_size;
 	void *buf;
 };
@@ -46,12 +53,58 @@ static int fd_close(struct archive *a, void *userdata) {
 
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->input.pos_fd >= 0 && s->input.pos_fd != s->fd)
+		close(s->input.pos_fd);
+	if (s->input.decompressor > 0) {
+		/* closing its stdout ends it if it is still writing; a corrupt stream already failed the read */
+		(void)kill(s->input.decompressor, SIGTERM);
+		while (waitpid(s->input.decompressor, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	free(s->buf);
 	free(s);
 	return ARCHIVE_OK;
 }
 
-int archive_open_tar_file(const char *path, size_t block_size, struct archive **ret, uint64_t *ret_size) {
+uint64_t archive_input_position(const struct archive_input *in) {
+	off_t o = lseek(in->pos_fd, 0, SEEK_CUR);
+
+	return o < 0 ? 0 : (uint64_t)o;
+}
+
+static bool is_xz(int fd) {
+	static const uint8_t magic[6] = { 0xFD, '7', 'z', 'X', 'Z', 0x00 };
+	uint8_t head[6];
+
+	return pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) && memcmp(head, magic, sizeof(magic)) == 0;
+}
+
+/* Starts `xz -dc -T0` reading the file (its stdin shares our fd's offset, for
+ * progress) and returns the read end of its stdout, or -errno. */
+static int spawn_xz(int file_fd, pid_t *ret_pid) {
+	char *argv[] = { "xz", "--decompress", "--stdout", "--threads=0", "--quiet", NULL };
+	posix_spawn_file_actions_t fa;
+	int p[2], r;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return negative_errno();
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, file_fd, 0);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	r = posix_spawnp(&pid, "xz", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (r != 0) {
+		close(p[0]);
+		return -r;
+	}
+	*ret_pid = pid;
+	return p[0];
+}
+
+int archive_open_tar_file(const char *path, size_t block_size, struct archive **ret,
+			  const struct archive_input **ret_input) {
 	_cleanup_(archive_read_freep) struct archive *a = NULL;
 	struct fd_source *s;
 	struct stat st;
@@ -63,7 +116,7 @@ int archive_open_tar_file(const char *path, size_t block_size, struct archive **
 		return -ENOMEM;
 	s->block_size = block_size ? block_size : 1024 * 1024;
 	s->buf = malloc(s->block_size);
-	s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	s->fd = s->input.pos_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (!s->buf || s->fd < 0 || fstat(s->fd, &st) < 0) {
 		r = s->buf ? negative_errno() : -ENOMEM;
 		fd_close(NULL, s);
@@ -72,6 +125,15 @@ int archive_open_tar_file(const char *path, size_t block_size, struct archive **
 	if (S_ISDIR(st.st_mode)) {
 		fd_close(NULL, s);
 		return -EISDIR;
+	}
+	s->input.size = (uint64_t)st.st_size;
+	if (is_xz(s->fd) && !(getenv("MLRIG_XZ") && strcmp(getenv("MLRIG_XZ"), "internal") == 0)) {
+		int out = spawn_xz(s->input.pos_fd, &s->input.decompressor);
+
+		if (out >= 0)
+			s->fd = out;
+		else
+			log_debug_errno(out, "Cannot start xz, decompressing in-process: %m");
 	}
 
 	a = archive_read_new();
@@ -91,8 +153,8 @@ int archive_open_tar_file(const char *path, size_t block_size, struct archive **
 		return log_debug_errno(archive_status_to_errno(a, r), "Failed to open '%s': %s", path,
 				       archive_error_string(a));
 
-	if (ret_size)
-		*ret_size = (uint64_t) st.st_size;
+	if (ret_input)
+		*ret_input = &s->input;
 	*ret = TAKE_PTR(a);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <archive_entry.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -17,6 +18,18 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free);
  * (libarchive says "misc" for corrupt or truncated input). */
 int archive_status_to_errno(struct archive *a, int status);
 
+/* What progress needs while reading: the file's size, and how far into it reading has got. */
+struct archive_input {
+	uint64_t size;
+	int pos_fd;         /* shares its file offset with whoever reads the file */
+	pid_t decompressor; /* an external xz, or 0 */
+};
+
 /* Opens path for reading with every compression filter and the tar formats. The fd is O_CLOEXEC and
- * owned by the archive (closed by archive_read_free()). ret_size gets the file's size for progress. */
-int archive_open_tar_file(const char *path, size_t block_size, struct archive **ret, uint64_t *ret_size);
+ * owned by the archive (closed by archive_read_free()). An .xz file is decompressed by an external
+ * `xz -dc -T0` when xz is installed (libarchive's xz reader is single-threaded, and decompression is
+ * the bottleneck), unless MLRIG_XZ=internal. *ret_input stays valid until the archive is freed. */
+int archive_open_tar_file(const char *path, size_t block_size, struct archive **ret,
+			  const struct archive_input **ret_input);
+/* Bytes of the file consumed so far (compressed bytes for compressed input). */
+uint64_t archive_input_position(const struct archive_input *in);

@@ -1533,10 +1533,11 @@ int ext4_stream_tarball(Ext4 *e, const char *tarball, ext4_progress_fn progress,
 			struct ext4_stream_stats *ret_stats, char **ret_error) {
 	_cleanup_(archive_read_freep) struct archive *a = NULL;
 	struct stream s = { .e = e, .tarball = tarball };
-	uint64_t total_in = 0, used, total, used_before, entry_size;
+	const struct archive_input *input = NULL;
+	uint64_t used, total, used_before, entry_size;
 	int r;
 
-	r = archive_open_tar_file(tarball, TAR_READ_BLOCK, &a, &total_in);
+	r = archive_open_tar_file(tarball, TAR_READ_BLOCK, &a, &input);
 	if (r < 0) {
 		stream_error(&s, r, "%s", strerror(-r));
 		goto finish;
@@ -1576,7 +1577,7 @@ int ext4_stream_tarball(Ext4 *e, const char *tarball, ext4_progress_fn progress,
 		if (r < 0)
 			goto finish;
 		if (progress)
-			progress((uint64_t) archive_filter_bytes(a, -1), total_in, userdata);
+			progress(archive_input_position(input), input->size, userdata);
 	}
 	r = wbuf_flush(e);
 	if (r < 0) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "hash-util.h"
 #include "image-esp.h"
 #include "image-ext4.h"
 #include "image-gpt.h"
@@ -111,7 +112,7 @@ struct hash_job {
 static void *hash_thread(void *userdata) {
 	struct hash_job *j = userdata;
 
-	j->r = sha256_file(j->path, j->hex);
+	j->r = sha256_file_fast(j->path, j->hex);
 	return NULL;
 }
 
