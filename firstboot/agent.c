@@ -50,6 +50,17 @@ void agent_test_hold(struct agent *a, const char *stage) {
 
 	if (agent_read(a, AGENT_TEST_HOLD, &want, NULL) < 0 || strcmp(string_strip(want), stage) != 0)
 		return;
+	/* one shot: the boot after the power cut must run through */
+	if (renameat(a->root_fd, AGENT_TEST_HOLD, a->root_fd, AGENT_TEST_HOLD ".used") < 0) {
+		agent_say("test hook: cannot disarm %s: %m; not holding", AGENT_TEST_HOLD);
+		return;
+	}
+	{
+		_cleanup_close_ int dfd = openat(a->root_fd, "etc/mlrig", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0)
+			(void)fsync(dfd);
+	}
+	sync();
 	agent_say("test hook: holding inside stage %s", stage);
 	for (;;)
 		pause();

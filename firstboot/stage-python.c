@@ -35,8 +35,9 @@ static int user_ids(struct agent *a, uid_t *uid, gid_t *gid) {
 }
 
 int stage_python(struct agent *a) {
-	_cleanup_free_ char *venv = NULL, *host_venv = NULL, *python = NULL, *pip = NULL, *wheels = NULL,
-			     *aliases = NULL, *old = NULL, *block = NULL, *ap = NULL, *rig_venv = NULL;
+	_cleanup_free_ char *venv = NULL, *host_venv = NULL, *pip = NULL, *wheels = NULL,
+			     *aliases = NULL, *old = NULL, *block = NULL, *ap = NULL, *rig_venv = NULL,
+			     *marker = NULL;
 	_cleanup_free_ char **argv = NULL;
 	const Profile *p = a->p;
 	bool have_wheels;
@@ -56,19 +57,28 @@ int stage_python(struct agent *a) {
 					     : !(venv = strdup(p->venv + 1)))
 		return -ENOMEM;
 	if (asprintf(&rig_venv, "/%s", venv) < 0 || !(host_venv = agent_host_path(a, venv)) ||
-	    asprintf(&python, "%s/bin/python", host_venv) < 0 || asprintf(&pip, "%s/bin/pip", host_venv) < 0)
+	    asprintf(&pip, "%s/bin/pip", host_venv) < 0)
 		return -ENOMEM;
 	have_wheels = agent_exists(a, "usr/share/mlrig/wheelhouse") >= 0;
 	if (!(wheels = agent_host_path(a, "usr/share/mlrig/wheelhouse")))
 		return -ENOMEM;
 
-	if (access(python, X_OK) < 0) {
+	/* a venv counts only with its marker: a power cut can leave half of one */
+	if (asprintf(&marker, "%s/.mlrig-venv-complete", venv) < 0)
+		return -ENOMEM;
+	if (agent_exists(a, marker) < 0) {
+		char *rm[] = { "rm", "-rf", host_venv, NULL };
 		char *live[] = { "runuser", "-u", p->user, "--", "python3", "-m", "venv", host_venv, NULL };
 		char *tree[] = { "python3", "-m", "venv", host_venv, NULL };
 
-		r = agent_run(a, "creating the venv", a->live ? live : tree, NULL);
-		if (r < 0)
+		if ((r = agent_run(a, "removing a partial venv", rm, NULL)) < 0 ||
+		    (r = agent_run(a, "creating the venv", a->live ? live : tree, NULL)) < 0)
 			return r;
+		if (syncfs(a->root_fd) < 0)
+			return agent_fail(a, -errno, "syncfs after making the venv: %m");
+		r = agent_write(a, marker, "", 0, 0644, uid, gid);
+		if (r < 0)
+			return agent_fail(a, r, "cannot write /%s: %s", marker, strerror(-r));
 	}
 	agent_test_hold(a, "python");
 

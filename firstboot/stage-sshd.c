@@ -3,17 +3,39 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "stages.h"
 
 #define DROP_IN "etc/ssh/sshd_config.d/50-mlrig.conf"
 
+/* A power cut right after ssh-keygen can leave empty key files; sshd would
+ * refuse them forever, so remove them and make them again. */
+static void drop_empty_keys(struct agent *a) {
+	static const char *const keys[] = { "etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_ecdsa_key",
+					    "etc/ssh/ssh_host_rsa_key" };
+	struct stat st;
+
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		char pub[64];
+
+		snprintf(pub, sizeof(pub), "%s.pub", keys[i]);
+		if ((fstatat(a->root_fd, keys[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size == 0) ||
+		    (fstatat(a->root_fd, pub, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size == 0)) {
+			(void)unlinkat(a->root_fd, keys[i], 0);
+			(void)unlinkat(a->root_fd, pub, 0);
+		}
+	}
+}
+
 int stage_sshd(struct agent *a) {
 	_cleanup_free_ char *prefix = NULL, *out = NULL;
 	int r;
 
-	if (agent_exists(a, "etc/ssh/ssh_host_ed25519_key") < 0) {
+	drop_empty_keys(a);
+	if (agent_exists(a, "etc/ssh/ssh_host_ed25519_key") < 0 || agent_exists(a, "etc/ssh/ssh_host_rsa_key") < 0) {
 		/* ssh-keygen -A makes every missing type; -f puts them under a tree */
 		char *live[] = { "ssh-keygen", "-A", NULL };
 		char *tree[] = { "ssh-keygen", "-A", "-f", NULL, NULL };
@@ -25,6 +47,9 @@ int stage_sshd(struct agent *a) {
 		r = agent_run(a, "generating SSH host keys", a->live ? live : tree, NULL);
 		if (r < 0)
 			return r;
+		/* on disk before the stage is recorded done */
+		if (syncfs(a->root_fd) < 0)
+			return agent_fail(a, -errno, "syncfs after making host keys: %m");
 	}
 	agent_test_hold(a, "sshd");
 

@@ -92,7 +92,7 @@ kill -9 $pid; wait $pid 2>/dev/null
 check "held inside the user stage" grep -q "holding inside stage user" "$T/run6"
 "$AGENT" --root "$R" status >"$T/status6"
 check "user stage not recorded after the kill" grep -Eq "^user +pending" "$T/status6"
-rm "$R/etc/mlrig/test-hold-stage"
+check "the hook disarmed itself" test -f "$R/etc/mlrig/test-hold-stage.used" -a ! -e "$R/etc/mlrig/test-hold-stage"
 "$AGENT" --root "$R" run >"$T/run7" 2>&1
 check "resumes at the user stage and completes" eval 'grep -q "stage user ok" "$T/run7" && ! grep -q "stage identity ok" "$T/run7" && grep -q "complete (10 stages" "$T/run7"'
 check "still one passwd line after the kill" test "$(grep -c '^rig:' "$R/etc/passwd")" -eq 1

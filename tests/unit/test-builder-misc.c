@@ -1,0 +1,100 @@
+/* Builder pieces without I/O of their own: templates, the ELF reader and the payload. */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "elf-check.h"
+#include "fileio.h"
+#include "macro.h"
+#include "payload.h"
+#include "profile.h"
+#include "template.h"
+#include "test.h"
+
+TEST(template_render) {
+	const struct template_var vars[] = { { "HOST", "rig" }, { "PORT", "22" } };
+	char *out = NULL, *err = NULL;
+
+	ASSERT_OK(template_render("t", "Port @PORT@\n# mail@example.com @lower@ @@\nHost @HOST@@PORT@\n", vars, 2, &out, &err));
+	ASSERT_STREQ(out, "Port 22\n# mail@example.com @lower@ @@\nHost rig22\n");
+	free(out);
+	ASSERT_EQ(template_render("overlays/x.in", "a\nb @NOPE@\n", vars, 2, &out, &err), -EINVAL);
+	ASSERT_STREQ(err, "overlays/x.in:2: unknown placeholder @NOPE@");
+	free(err);
+}
+
+TEST(elf_needs_of_this_test) {
+	char *data = NULL;
+	size_t size;
+	struct elf_needs n = {};
+	bool libc = false, glibc = false;
+
+	ASSERT_OK(read_full_file("/proc/self/exe", &data, &size));
+	ASSERT_OK(elf_read_needs(data, size, &n));
+	for (char **l = n.libraries; l && *l; l++)
+		libc = libc || strcmp(*l, "libc.so.6") == 0;
+	for (char **v = n.versions; v && *v; v++)
+		glibc = glibc || strncmp(*v, "GLIBC_2.", 8) == 0;
+	ASSERT_TRUE(libc);
+	ASSERT_TRUE(glibc);
+	elf_needs_release(&n);
+	/* not an ELF, and a truncated one */
+	ASSERT_EQ(elf_read_needs("hello", 5, &n), -ENOEXEC);
+	ASSERT_TRUE(elf_read_needs(data, 200, &n) < 0);
+	free(data);
+}
+
+TEST(glibc_version_cmp) {
+	ASSERT_EQ(glibc_version_cmp("GLIBC_2.31", "GLIBC_2.31"), 0);
+	ASSERT_EQ(glibc_version_cmp("GLIBC_2.9", "GLIBC_2.31"), -1);
+	ASSERT_EQ(glibc_version_cmp("GLIBC_2.34", "GLIBC_2.3.4"), 1);
+	ASSERT_EQ(glibc_version_cmp("GLIBC_2.3.4", "GLIBC_2.3"), 1);
+}
+
+static void write_text(const char *path, const char *text, mode_t mode) {
+	ASSERT_OK(write_file_atomic(path, text, strlen(text), mode));
+}
+
+TEST(payload_collect) {
+	Profile *p = NULL;
+	char *error = NULL;
+	struct payload pl = {};
+	const struct payload_file *conf = NULL, *dir = NULL, *agent = NULL, *dropin = NULL;
+
+	ASSERT_OK(mkdir("overlays", 0755));
+	ASSERT_OK(mkdir("overlays/etc", 0755));
+	ASSERT_OK(mkdir("overlays/etc/ssh", 0755));
+	write_text("overlays/etc/ssh/drop.conf.in", "AllowUsers @USER@\nPort @SSH_PORT@\n", 0644);
+	write_text("overlays/etc/run.sh", "#!/bin/sh\n", 0755);
+	write_text("keys.pub", "ssh-ed25519 AAAA k\n", 0644);
+	write_text("agent", "\177ELF-not-really", 0755);
+	write_text("rig.conf", "[Rig]\nHostname=h\nUser=u\nAuthorizedKeys=keys.pub\n[SSH]\nPort=2222\n", 0644);
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_OK(payload_collect(p, ".", "agent", &pl, &error));
+	for (size_t i = 0; i < pl.n_files; i++) {
+		if (i > 0)
+			ASSERT_TRUE(strcmp(pl.files[i - 1].path, pl.files[i].path) < 0);
+		if (strcmp(pl.files[i].path, RIG_CONFIG) == 0)
+			conf = &pl.files[i];
+		if (strcmp(pl.files[i].path, RIG_CONFIG_DIR) == 0)
+			dir = &pl.files[i];
+		if (strcmp(pl.files[i].path, RIG_AGENT) == 0)
+			agent = &pl.files[i];
+		if (strcmp(pl.files[i].path, "/etc/ssh/drop.conf") == 0)
+			dropin = &pl.files[i];
+	}
+	ASSERT_TRUE(conf && dir && agent && dropin);
+	ASSERT_EQ(conf->mode, 0600);
+	ASSERT_EQ(dir->mode, 0700);
+	ASSERT_TRUE(dir->data == NULL);
+	ASSERT_EQ(agent->mode, 0755);
+	ASSERT_CONTAINS(conf->data, "AuthorizedKeys=" RIG_AUTHORIZED_KEYS "\n");
+	ASSERT_EQ(dropin->size, strlen("AllowUsers u\nPort 2222\n"));
+	ASSERT_TRUE(memcmp(dropin->data, "AllowUsers u\nPort 2222\n", dropin->size) == 0);
+	ASSERT_TRUE(pl.n_units >= 2);
+	payload_release(&pl);
+
+	ASSERT_EQ(payload_collect(p, ".", "missing-agent", &pl, &error), -ENOENT);
+	ASSERT_CONTAINS(error, "missing-agent is missing");
+	free(error);
+	profile_free(p);
+}
