@@ -303,6 +303,12 @@ int iso_boot_info_parse(char *const *sa_lines, size_t n_sa, char *const *et_line
 		for (size_t j = 0; apm_paths[i] && j < b.n_entries; j++)
 			if (b.entries[j].path && strcmp(b.entries[j].path, apm_paths[i]) == 0)
 				b.entries[j].apm_mention = true;
+	/* A path-less entry is the appended ESP when it starts where the GPT row
+	 * does. Matched by position, not by lying past the volume's end: once a
+	 * session has been added in place (xorriso -dev) the volume reaches over
+	 * the ESP, libisofs calls it a "hidden" image, and xorriso's replay gives
+	 * up on it (UEFI entry dropped, or "Overlapping GPT entries" when growing
+	 * again). Its bytes are still the ESP, and the GPT still says so. */
 	for (size_t j = 0; j < b.n_entries; j++)
 		for (size_t i = 0; !b.entries[j].path && i < b.n_appended; i++)
 			if ((uint64_t)b.entries[j].lba * 4 == b.appended[i].start)
@@ -1113,6 +1119,12 @@ static int write_opts(IsoRemaster *r, IsoWriteOpts **ret, char **ret_error) {
 		k = iso_write_opts_set_iso_type_guid(o, (uint8_t *)b->gpt_iso_type, 1);
 	if (k >= 0 && b->apm_block_size)
 		k = iso_write_opts_set_hfsp_block_size(o, 0, b->apm_block_size);
+	/* Appended partitions are handed over by content (an interval of the base)
+	 * and laid out anew by libisofs after the new volume, as are the GPT and
+	 * MBR entries (the base's tables were zeroed above). None of the base's
+	 * absolute positions is requested again, so a base whose old entries now
+	 * overlap its grown volume, or each other, cannot make libisofs refuse
+	 * with ISO_BOOT_GPT_OVERLAP the way xorriso's in-place replay does. */
 	for (size_t i = 0; k >= 0 && i < b->n_appended; i++) {
 		const struct iso_appended *a = &b->appended[i];
 		static const uint8_t efi[16] = { 0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,

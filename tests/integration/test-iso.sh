@@ -3,7 +3,9 @@
 # boot structure (xorriso -report_el_torito as_mkisofs) is the base's, the
 # user-data is YAML with the autoinstall keys, the install script installs the
 # payload into a fake /target, md5sum -c passes, the output is reproducible,
-# and bad input fails clearly with nothing left at the output path.
+# a grown 22.04 image (where xorriso's replay fails) is remastered with its
+# boot structure whole, and bad input fails clearly with nothing left at the
+# output path.
 . "$(dirname "$0")/../lib.sh"
 need xorriso osirrox python3 md5sum sha256sum truncate
 python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml is not installed (make deps)"
@@ -73,6 +75,80 @@ PY
 	esac
 done
 
+# A grown 22.04 image: a session added in place (xorriso -dev, as users do to
+# drop a file onto the ISO) moves the volume past the appended EFI partition,
+# which stays where it was, now inside the ISO's range, while the GPT still
+# lists it as "Appended2". xorriso cannot replay that: growing it again fails
+# with "Overlapping GPT entries" (its replay asks for the ESP at its old place
+# while the new session's range covers it), and a replay to a new file drops
+# the UEFI El Torito entry ("not a data file in the ISO filesystem"). mlrig
+# copies the ESP by content and lets libisofs lay it out after the new volume.
+# "START END" (512-byte sectors) of appended partition 2, the ESP, as xorriso reports it
+esp_range() {
+	xorriso -indev "$1" -report_el_torito as_mkisofs 2>/dev/null |
+		sed -nE 's/^-append_partition 2 28732ac11ff8d211ba4b00a0c93ec93b --interval:local_fs:([0-9]+)d-([0-9]+)d::.*/\1 \2/p'
+}
+esp_bytes() {
+	local a e
+	read -r a e <<<"$(esp_range "$1")"
+	[ -n "$e" ] && dd if="$1" bs=512 skip="$a" count=$((e - a + 1)) status=none
+}
+jammy=$(bash "$REPO/tests/fixtures/iso.sh" jammy-server)
+g=$T/grown
+mkdir -p "$g"
+echo "added in a second session" >"$g/added.txt"
+cp "$jammy" "$g/grown.iso"
+if ! xorriso -dev "$g/grown.iso" -map "$g/added.txt" /added.txt -boot_image any keep -commit >"$g/grow.log" 2>&1; then
+	fail "grown: cannot grow the 22.04 fixture"; cat "$g/grow.log"
+else
+	cp "$g/grown.iso" "$g/again.iso"
+	xorriso -dev "$g/again.iso" -map "$g/added.txt" /again.txt -boot_image any replay -commit >"$g/again.log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ] && grep -q "Overlapping GPT entries" "$g/again.log"; then
+		pass "grown: xorriso replay fails on it (exit $rc, Overlapping GPT entries)"
+	else
+		# the reference tool's bug, not ours: note it, do not fail on it
+		echo "NOTE grown: this xorriso no longer fails here (exit $rc, $(xorriso -version 2>/dev/null | head -1))"
+	fi
+	xorriso -indev "$g/grown.iso" -outdev "$g/xorriso.iso" -boot_image any replay >"$g/replay.log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ] && ! xorriso -indev "$g/xorriso.iso" -report_el_torito plain 2>/dev/null | grep -q 'El Torito boot img : *2 *UEFI'; then
+		pass "grown: xorriso's replay to a new file drops the UEFI entry (exit $rc)"
+	else
+		echo "NOTE grown: this xorriso keeps the UEFI entry on replay (exit $rc)"
+	fi
+	if "$MLRIG" iso -q -p "$T/p/demo.conf" --base "$g/grown.iso" -o "$g/out.iso" 2>"$g/mlrig.err"; then
+		pass "grown: mlrig iso"
+		xorriso -indev "$g/out.iso" -report_el_torito as_mkisofs 2>/dev/null >"$g/out.report"
+		esp=$(esp_range "$g/out.iso")
+		if grep -qx -- "-b '/boot/grub/i386-pc/eltorito.img'" "$g/out.report" &&
+			grep -qx -- "-e '--interval:appended_partition_2_start_[0-9]*s_size_8192d:all::'" "$g/out.report" &&
+			grep -qx -- "-appended_part_as_gpt" "$g/out.report" && [ -n "$esp" ]; then
+			pass "grown: El Torito BIOS + UEFI entries, the UEFI one the appended EFI partition"
+		else
+			fail "grown: boot entries"; cat "$g/out.report"
+		fi
+		# the ESP's bytes are the base's, now after the new volume
+		if [ -n "$esp" ] && cmp -s <(esp_bytes "$g/out.iso") <(esp_bytes "$jammy"); then
+			pass "grown: the EFI partition is the base's"
+		else
+			fail "grown: EFI partition content (at ${esp:-nowhere})"
+		fi
+		if diff <(structure "$jammy") <(structure "$g/out.iso") >"$g/structure.diff"; then
+			pass "grown: boot structure as the ungrown 22.04 fixture's"
+		else
+			fail "grown: boot structure differs from the 22.04 fixture's"; cat "$g/structure.diff"
+		fi
+		osirrox -indev "$g/out.iso" -extract / "$g/x" >/dev/null 2>&1
+		chmod -R u+w "$g/x"
+		check "grown: md5sum -c over the extracted tree" bash -c "cd '$g/x' && md5sum -c --quiet md5sum.txt"
+		check "grown: the second session's file is there" cmp -s "$g/x/added.txt" "$g/added.txt"
+	else
+		fail "grown: mlrig iso"; cat "$g/mlrig.err"
+	fi
+fi
+rm -rf "$g"
+
 # The install script against a fake /cdrom and /target.
 x=$T/x-focal-server tgt=$T/target
 mkdir -p "$tgt/etc" "$tgt/usr"
@@ -99,18 +175,26 @@ assert a["storage"] == {"layout": {"name": "direct", "match": {"path": "/dev/sda
 assert "interactive-sections" not in a
 PY
 
-# Reproducible: same inputs at another time give the same bytes.
-sleep 1.1
-SOURCE_DATE_EPOCH=1700000000 "$MLRIG" iso -q -p "$T/p/demo.conf" --base "$base" -o "$T/r1.iso" 2>/dev/null
-sleep 1.1
-SOURCE_DATE_EPOCH=1700000000 "$MLRIG" iso -q -p "$T/p/demo.conf" --base "$base" -o "$T/r2.iso" 2>/dev/null
-if [ -s "$T/r1.iso" ] && cmp -s "$T/r1.iso" "$T/r2.iso"; then
-	pass "reproducible ($(sha256sum "$T/r1.iso" | cut -c1-16)...)"
-else
-	fail "reproducible: two runs differ"
-fi
+# Reproducible: same inputs at another time give the same bytes, for each layout
+# (20.04 isohybrid, 20.04 desktop preseed, 22.04 appended ESP with derived GPT GUIDs).
+for w in focal-server focal-desktop jammy-server; do
+	b=$(bash "$REPO/tests/fixtures/iso.sh" $w)
+	rm -f "$T/r1-$w.iso" "$T/r2-$w.iso"
+	sleep 1.1
+	SOURCE_DATE_EPOCH=1700000000 "$MLRIG" iso -q -p "$T/p/demo.conf" --base "$b" -o "$T/r1-$w.iso" 2>/dev/null
+	sleep 1.1
+	SOURCE_DATE_EPOCH=1700000000 "$MLRIG" iso -q -p "$T/p/demo.conf" --base "$b" -o "$T/r2-$w.iso" 2>/dev/null
+	s1=$(sha256sum "$T/r1-$w.iso" 2>/dev/null | cut -d' ' -f1)
+	s2=$(sha256sum "$T/r2-$w.iso" 2>/dev/null | cut -d' ' -f1)
+	if [ -s "$T/r1-$w.iso" ] && [ "$s1" = "$s2" ]; then
+		pass "$w: reproducible (sha256 ${s1:0:16}...)"
+	else
+		fail "$w: reproducible: two runs differ (${s1:-none} vs ${s2:-none})"
+	fi
+done
 SOURCE_DATE_EPOCH=1700000001 "$MLRIG" iso -q -p "$T/p/demo.conf" --base "$base" -o "$T/r3.iso" 2>/dev/null
-check "SOURCE_DATE_EPOCH changes the bytes" bash -c "! cmp -s '$T/r1.iso' '$T/r3.iso'"
+check "SOURCE_DATE_EPOCH changes the bytes" bash -c "! cmp -s '$T/r1-focal-server.iso' '$T/r3.iso'"
+rm -f "$T"/r[123]*.iso
 
 # Bad input: exit 2, a message naming the file, nothing at the output path.
 expect_failure() {

@@ -118,6 +118,48 @@ TEST(boot_report_jammy) {
 	iso_boot_info_release(&b);
 }
 
+/* 22.04 grown in place (xorriso -dev adds a session): the volume now ends past
+ * the ESP, which libisofs calls a hidden El Torito image, and the GPT still
+ * says ISO9660 + Appended2 at the old places. xorriso's replay fails on this
+ * ("Overlapping GPT entries" when growing again, the UEFI entry dropped when
+ * writing anew); we must still see the ESP as appended partition 2. */
+static char *grown_sa[] = {
+	"System area options: 0x00004a00",
+	"System area summary: MBR grub2-mbr cyl-align-off GPT",
+	"ISO image size/512 : 26364",
+	"Partition offset   : 16",
+	"MBR partition      :   1   0x00  0xee            1        26135",
+	"MBR partition      :   2   0x80  0x00            0            1",
+	"GPT disk GUID      :      3230323430323146b130303230303030",
+	"GPT partname local :   1  ISO9660",
+	"GPT type GUID      :   1  a2a0d0ebe5b9334487c068b6b72699c7",
+	"GPT start and size :   1  64  17216",
+	"GPT partname local :   2  Appended2",
+	"GPT type GUID      :   2  28732ac11ff8d211ba4b00a0c93ec93b",
+	"GPT start and size :   2  17280  8192",
+	"GPT partname local :   3  Gap1",
+	"GPT type GUID      :   3  a2a0d0ebe5b9334487c068b6b72699c7",
+	"GPT start and size :   3  25472  600",
+};
+
+TEST(boot_report_jammy_grown) {
+	struct iso_boot_info b;
+	enum iso_layout l;
+
+	ASSERT_OK(iso_boot_info_parse(grown_sa, ELEMENTSOF(grown_sa), jammy_et, ELEMENTSOF(jammy_et), &b));
+	ASSERT_EQ(b.image_size, 26364);
+	ASSERT_EQ(b.n_appended, 1); /* the Gap is not a partition to copy */
+	ASSERT_EQ(b.appended[0].number, 2);
+	ASSERT_EQ(b.appended[0].start, 17280);
+	ASSERT_EQ(b.appended[0].size, 8192);
+	ASSERT_TRUE(b.appended[0].start + b.appended[0].size < b.image_size); /* inside the grown volume */
+	ASSERT_EQ(b.entries[1].appended, 2);
+	ASSERT_TRUE(b.have_gpt_iso_type);
+	ASSERT_OK(iso_boot_layout(&b, &l, NULL));
+	ASSERT_EQ(l, ISO_LAYOUT_GRUB);
+	iso_boot_info_release(&b);
+}
+
 TEST(boot_layout_unknown) {
 	struct iso_boot_info b;
 	enum iso_layout l;
