@@ -292,7 +292,7 @@ static int esp_loader(Ext4 *fs, struct rootfs_result *res, char **ret_error) {
 int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_result *res, char **ret_error) {
 	const Profile *p = plan->profile;
 	_cleanup_free_ char *osr = NULL, *cmdline = NULL, *text = NULL, *grubcfg = NULL,
-			     *stub = NULL, *timeout = NULL, *hosts = NULL,
+			     *espcfg = NULL, *timeout = NULL, *hosts = NULL,
 			     *fstab = NULL, *src = NULL, *sudoers = NULL;
 	uint32_t uid;
 	int r;
@@ -364,7 +364,7 @@ int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_res
 	if (r < 0)
 		return r;
 
-	/* GRUB: the real config in the root fs, a stub on the ESP that finds it */
+	/* GRUB: the real config in the root fs, a small config on the ESP that finds it */
 	free(src), src = NULL;
 	if (asprintf(&src, "%s/grub/grub.cfg.in", plan->datadir) < 0)
 		return -ENOMEM;
@@ -375,9 +375,9 @@ int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_res
 	    (r = ext4_write_file(fs, "/boot/grub/grub.cfg", grubcfg, size, 0644, 0, 0)) < 0)
 		return set_error(ret_error, r, "cannot write /boot/grub/grub.cfg: %s", strerror(-r));
 	free(src), src = NULL;
-	if (asprintf(&src, "%s/grub/esp-stub.cfg.in", plan->datadir) < 0)
+	if (asprintf(&src, "%s/grub/esp.cfg.in", plan->datadir) < 0)
 		return -ENOMEM;
-	if ((r = render_file(src, vars, ELEMENTSOF(vars), &stub, &size, ret_error)) < 0)
+	if ((r = render_file(src, vars, ELEMENTSOF(vars), &espcfg, &size, ret_error)) < 0)
 		return r;
 
 	r = esp_loader(fs, res, ret_error);
@@ -385,7 +385,7 @@ int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_res
 		return r;
 	{
 		/* GRUB reads $prefix/grub.cfg (EFI/<distro>, compiled in) or $cmdpath/grub.cfg */
-		char *a = strdup(stub), *b = strdup(stub);
+		char *a = strdup(espcfg), *b = strdup(espcfg);
 
 		if (!a || !b || asprintf(&res->vendor_cfg, "EFI/%s/grub.cfg", res->os_id) < 0 ||
 		    esp_add(res, "EFI/BOOT/grub.cfg", a, size) < 0) {

@@ -44,11 +44,13 @@ static void help(void) {
 	       " iso -p PROFILE --base BASE.iso -o OUT.iso\n"
 	       "                              customise an Ubuntu ISO for an unattended install\n"
 	       " inspect FILE|DEVICE [--json] show partitions, file systems and the manifest\n"
-	       " boot IMAGE [--expect TEXT] [--ssh KEYFILE] [--forward HOST:GUEST]...\n"
-	       "            [--timeout SECONDS] [--log FILE] [--user NAME]\n"
+	       " boot IMAGE [--expect TEXT] [--ssh KEYFILE] [--user NAME] [--forward H:G]...\n"
+	       "            [--timeout SECONDS] [--log FILE] [--cdrom] [--bios] [--writable]\n"
 	       "                              boot an image in QEMU, headless, with checks\n"
-	       " flash IMAGE DEVICE [--yes] [--force] [--no-verify]   write an image or ISO to a disk, verified\n"
-	       " fetch URL|NAME [-o DIR] [--sha256 HEX | --sums URL]  download Ubuntu media, resumable, verified\n"
+	       " flash IMAGE DEVICE [--yes] [--force] [--no-verify]\n"
+	       "                              write an image or ISO to a disk, verified\n"
+	       " fetch URL|NAME [-o DIR] [--sha256 HEX | --sums URL]\n"
+	       "                              download Ubuntu media, resumable, verified\n"
 	       "\n"
 	       "Options:\n"
 	       " -v, --verbose   debug output\n"
@@ -56,7 +58,7 @@ static void help(void) {
 	       " -V, --version   display version\n"
 	       "\n"
 	       "Each command takes --help. Exit status: 0 ok, 1 failure, 2 usage or bad input.\n"
-	       "See mlrig(1) and docs/profile.md.\n");
+	       "See mlrig(1), docs/profile.md and docs/firstboot.md.\n");
 }
 
 int main(int argc, char **argv) {

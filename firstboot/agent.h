@@ -17,7 +17,7 @@
 struct agent {
 	const char *root;  /* "/" or the --root directory */
 	int root_fd;
-	bool live;         /* root is "/": also change the running system (ioctls, systemctl, sethostname) */
+	bool live;         /* root is "/": also change the running system: ioctls, systemctl, sethostname */
 	Profile *p;
 	char *error;       /* the running stage's failure, for the journal and the console */
 	char *note;        /* the running stage's remark ("skipped: ..."), optional */

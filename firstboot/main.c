@@ -38,7 +38,7 @@ static void help(void) {
 	       " stage NAME   run one stage again\n"
 	       "\n"
 	       "Options:\n"
-	       "     --root DIR   work on the tree at DIR instead of this system (tests)\n"
+	       "     --root DIR   work on the tree at DIR instead of this system, for tests\n"
 	       "     --json       status as JSON\n"
 	       " -h, --help       display this help\n"
 	       " -V, --version    display version\n"

@@ -62,7 +62,7 @@ check "times clamped to SourceDateEpoch" grep -q 'mtime: 0x6553f100' <(dbg 'stat
 
 export MTOOLS_SKIP_CHECK=1
 check "ESP has shim as BOOTX64.EFI" cmp -s <(mtype -i "$img@@$esp_off" ::/EFI/BOOT/BOOTX64.EFI) <(tar -xOf "$rootfs" ./usr/lib/shim/shimx64.efi.signed)
-check "ESP stub finds the root by UUID" grep -q "search --no-floppy --fs-uuid --set=root $(cat "$img.expect")" <(mtype -i "$img@@$esp_off" ::/EFI/debian/grub.cfg)
+check "ESP grub.cfg finds the root by UUID" grep -q "search --no-floppy --fs-uuid --set=root $(cat "$img.expect")" <(mtype -i "$img@@$esp_off" ::/EFI/debian/grub.cfg)
 dd if="$img" of="$T/esp.img" bs=1M skip=1 count=128 status=none
 check "fsck.vfat -n is clean" fsck.vfat -n "$T/esp.img"
 
