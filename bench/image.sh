@@ -2,7 +2,7 @@
 # bench/image.sh: the same rig image from the fixture rootfs, built by `mlrig image`
 # and by the standard pipeline (tar -x + mke2fs -d + mkfs.vfat/mcopy + sfdisk + dd),
 # on .tar and .tar.xz input, in one run. Prints times, peak disk use and ratios.
-# Target: mlrig <= 0.6x the pipeline on both inputs, with no staging tree.
+# Target: mlrig <= 0.6x the pipeline on every input, with no staging tree.
 set -euo pipefail
 build=${1:-build}
 repo=$PWD
@@ -12,9 +12,13 @@ work=$(mktemp -d /var/tmp/mlrig-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 size=2G
 
+# Two .xz inputs: multi-block (xz -T2, as multi-threaded xz writes it), where
+# decompression can use both cores, and single-block (xz -T1), where it cannot.
 xz_in=$work/rootfs.tar.xz
-echo "bench: compressing the fixture to $xz_in (xz -T2 -3, not timed)"
+xz1_in=$work/rootfs-single-block.tar.xz
+echo "bench: compressing the fixture to $xz_in (xz -T2 -3) and $xz1_in (xz -T1 -3), not timed"
 xz -T2 -3 -c "$rootfs" >"$xz_in"
+xz -T1 -3 -c "$rootfs" >"$xz1_in"
 
 # peak KiB used under a directory while a command runs
 peak_run() {
@@ -43,7 +47,7 @@ pipeline_build() { # input outdir
 	total=$((2048 * 1024 * 1024))
 	root_start=$(((1 + esp_mib) * 2048))
 	root_sectors=$((total / 512 - root_start - 2048))
-	mke2fs -q -F -t ext4 -d "$d/stage" -L rootfs "$d/root.img" $((root_sectors / 8))
+	mke2fs -q -F -t ext4 -d "$d/stage" -L rootfs "$d/root.img" $((root_sectors / 2))k
 	cp "$d/stage/usr/lib/shim/shimx64.efi.signed" "$d/espsrc/EFI/BOOT/BOOTX64.EFI"
 	cp "$d/stage/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" "$d/espsrc/EFI/BOOT/grubx64.efi"
 	mkfs.vfat -F 32 -S 512 -s 1 -C "$d/esp.img" $((esp_mib * 1024)) >/dev/null
@@ -69,8 +73,7 @@ timed() { # name dir cmd...
 	printf '  %-10s %7.2f s   peak disk %6d MiB\n' "$name" "$(cat "$dir.time")" $(($(cat "$dir.peak") / 1024))
 }
 
-for input in "$rootfs" "$xz_in"; do
-	kind=${input##*/rootfs}; kind=${kind#-*.}
+for input in "$rootfs" "$xz_in" "$xz1_in"; do
 	echo "input: $input"
 	timed mlrig "$work/m" mlrig_build "$input" "$work/m"
 	alloc=$(du -sk "$work/m/rig.img" | cut -f1)

@@ -310,7 +310,7 @@ int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_res
 	if (r < 0)
 		return r;
 
-	if (asprintf(&cmdline, "console=tty0 console=ttyS0,115200n8%s%s", p->kernel_command_line ? " " : "",
+	if (asprintf(&cmdline, RIG_CONSOLE_ARGS "%s%s", p->kernel_command_line ? " " : "",
 		     p->kernel_command_line ? p->kernel_command_line : "") < 0 ||
 	    asprintf(&timeout, "%u", p->timeout) < 0)
 		return -ENOMEM;

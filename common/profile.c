@@ -37,6 +37,7 @@ enum key_type {
 	T_INTERFACE,
 	T_RIG_PATH,     /* absolute path on the rig, or ~/... in the user's home */
 	T_DEVICE,
+	T_CMDLINE,      /* kernel arguments, also written into a shell-sourced GRUB file */
 };
 
 struct key_def {
@@ -58,7 +59,7 @@ static const struct key_def keys[] = {
 	{ "Boot", "DualBoot", T_BOOL, O(dual_boot), 0, false },
 	{ "Boot", "Default", T_BOOT_DEFAULT, O(boot_default), 0, false },
 	{ "Boot", "Timeout", T_UINT32, O(timeout), 0, false },
-	{ "Boot", "KernelCommandLine", T_STRING, O(kernel_command_line), 0, false },
+	{ "Boot", "KernelCommandLine", T_CMDLINE, O(kernel_command_line), 0, false },
 	{ "SSH", "Port", T_PORT, O(ssh_port), 0, false },
 	{ "SSH", "PasswordAuthentication", T_BOOL, O(password_authentication), 0, false },
 	{ "SSH", "PermitRootLogin", T_BOOL, O(permit_root_login), 0, false },
@@ -418,6 +419,12 @@ static int assign(struct parser *ps, Profile *p, const struct key_def *k, const 
 		if (strstr(value, "/../") || string_has_suffix(value, "/.."))
 			return fail(ps, k, value, "must not contain '..'");
 		break;
+	case T_CMDLINE:
+		if (!*value)
+			return fail(ps, k, value, "must not be empty");
+		if (strpbrk(value, "\"'`$\\"))
+			return fail(ps, k, value, "must not contain quotes, '$', '`' or '\\' (it goes into /etc/default/grub.d)");
+		break;
 	case T_DEVICE:
 		if (!string_has_prefix(value, "/dev/"))
 			return fail(ps, k, value, "must be a device path on the rig (/dev/...)");
@@ -640,7 +647,7 @@ static bool value_present(const Profile *p, const struct key_def *k) {
 
 	switch (k->type) {
 	case T_HOSTNAME: case T_FQDN: case T_USERNAME: case T_STRING: case T_FILE: case T_SECRET_FILE:
-	case T_DIR: case T_INTERFACE: case T_RIG_PATH: case T_DEVICE:
+	case T_DIR: case T_INTERFACE: case T_RIG_PATH: case T_DEVICE: case T_CMDLINE:
 		return *(char *const *)field != NULL;
 	case T_LIST:
 		return *(char *const *const *)field != NULL;

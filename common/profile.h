@@ -4,6 +4,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Every rig's kernel gets these, so a serial console (QEMU, a BMC) shows the boot. */
+#define RIG_CONSOLE_ARGS "console=tty0 console=ttyS0,115200n8"
+
 enum boot_default { BOOT_DEFAULT_LINUX, BOOT_DEFAULT_WINDOWS, BOOT_DEFAULT_SAVED };
 enum ddns_provider { DDNS_NONE, DDNS_NOIP, DDNS_DYNDNS2, DDNS_DUCKDNS, DDNS_CLOUDFLARE };
 

@@ -41,13 +41,19 @@ static int grub_defaults(struct agent *a, const char *default_entry, char **ret)
 	const Profile *p = a->p;
 	const char *def = default_entry ? default_entry : p->boot_default == BOOT_DEFAULT_SAVED ? "saved" : "0";
 
+	/* the console arguments and terminal keep update-grub's config showing the
+	 * boot on the serial console, as the builder's grub.cfg did */
 	return asprintf(ret,
 			"# Written by mlrig-firstboot from the profile's [Boot] section.\n"
 			"GRUB_DEFAULT=\"%s\"\n%s"
 			"GRUB_TIMEOUT=%u\nGRUB_TIMEOUT_STYLE=menu\nGRUB_RECORDFAIL_TIMEOUT=%u\n"
-			"GRUB_DISABLE_OS_PROBER=%s\n",
+			"GRUB_DISABLE_OS_PROBER=%s\n"
+			"GRUB_CMDLINE_LINUX=\"" RIG_CONSOLE_ARGS "%s%s\"\n"
+			"GRUB_TERMINAL=\"console serial\"\n"
+			"GRUB_SERIAL_COMMAND=\"serial --unit=0 --speed=115200\"\n",
 			def, p->boot_default == BOOT_DEFAULT_SAVED ? "GRUB_SAVEDEFAULT=true\n" : "", p->timeout, p->timeout,
-			p->dual_boot ? "false" : "true") < 0 ? -ENOMEM : 0;
+			p->dual_boot ? "false" : "true", p->kernel_command_line ? " " : "",
+			p->kernel_command_line ? p->kernel_command_line : "") < 0 ? -ENOMEM : 0;
 }
 
 static int update_grub(struct agent *a, const char *text) {

@@ -44,6 +44,15 @@ for stage in user sshd python; do
 	if [ $stage = python ]; then
 		mib=$(sed -n 's/^ROOT_MIB //p' "$T/$stage.out")
 		check "grow-root: the root file system grew onto the bigger disk (${mib} MiB)" test "${mib:-0}" -gt 2000
+		# The finished rig boots again from update-grub's config: serial console
+		# kept, the agent done, the boot order re-asserted.
+		"$MLRIG" boot "$img" --writable --expect "mlrig-ready: fb-test" --ssh "$key" --user demo \
+			--ssh-command 'cat /proc/cmdline; grep -c "BEGIN /etc/grub.d/10_linux" /boot/grub/grub.cfg' \
+			--timeout 300 --log "$T/after.log" >"$T/after.out" 2>"$T/after.err"
+		check "after update-grub: boots with the serial console and the ready marker" test $? -eq 0
+		check "after update-grub: console arguments kept" grep -q "console=ttyS0,115200n8" "$T/after.out"
+		check "after update-grub: grub.cfg is update-grub's" grep -qx "[1-9]" "$T/after.out"
+		check "after completion: the agent does not run again" eval '! grep -q "stage identity ok" "$T/after.log"'
 	fi
 done
 finish

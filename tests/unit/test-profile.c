@@ -159,6 +159,7 @@ TEST(error_bad_values) {
 	ASSERT_PROFILE_ERROR(BASE "[WakeOnLan]\nInterface=eth0/1\n", "not an interface");
 	ASSERT_PROFILE_ERROR(BASE "[Python]\nVenv=venv\n", "[Python] Venv=venv: must be an absolute path");
 	ASSERT_PROFILE_ERROR(BASE "[Install]\nDisk=sda\n", "[Install] Disk=sda: must be a device path");
+	ASSERT_PROFILE_ERROR(BASE "[Boot]\nKernelCommandLine=quiet\" $(reboot)\n", "[Boot] KernelCommandLine=quiet\" $(reboot): must not contain quotes");
 }
 
 TEST(error_missing_referenced_file) {
