@@ -1,7 +1,7 @@
 #!/bin/bash
 # Benchmark: mlrig iso vs xorriso's "-boot_image any replay" remaster vs a plain
 # cp, on a >= 1 GiB ISO shaped like Ubuntu 20.04 live-server (the fixture plus
-# 1 GiB of random casper/filesystem.squashfs). ROUNDS (default 3) rounds in one
+# 1 GiB of random casper/filesystem.squashfs). ROUNDS (default 7) rounds in one
 # run, the order rotated, all on the same file system; prints medians and ratios.
 #   bash bench/iso.sh [BUILD_DIR] [SIZE_MiB]     target: mlrig <= 1.0x xorriso
 set -euo pipefail
@@ -46,7 +46,7 @@ run() {
 }
 
 size=$(stat -c %s "$T/base.iso")
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-7}
 declare -A times=()
 # rotate the order each round so no tool always inherits the previous one's writeback
 for round in $(seq "$ROUNDS"); do
