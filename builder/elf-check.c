@@ -8,6 +8,7 @@
 
 #include "elf-check.h"
 #include "fileio.h"
+#include "log.h"
 #include "macro.h"
 #include "parse-util.h"
 
@@ -213,18 +214,6 @@ int glibc_version_cmp(const char *a, const char *b) {
 			break;
 	}
 	return 0;
-}
-
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...) {
-	va_list ap;
-
-	free(*ret_error);
-	va_start(ap, fmt);
-	if (vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
-	va_end(ap);
-	return r;
 }
 
 static const char *const libdirs[] = { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib" };

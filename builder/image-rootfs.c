@@ -19,56 +19,6 @@
 #include "process.h"
 #include "template.h"
 
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...) {
-	va_list ap;
-
-	free(*ret_error);
-	va_start(ap, fmt);
-	if (vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
-	va_end(ap);
-	return r;
-}
-
-int find_datadir(char **ret) {
-	char exe[PATH_MAX], *candidate = NULL;
-	const char *env = getenv("MLRIG_DATADIR");
-	ssize_t n;
-
-	if (env) {
-		candidate = strdup(env);
-		goto found;
-	}
-	/* running from the build tree: build/mlrig → ./overlays */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = 0;
-		for (int up = 0; up < 2 && (slash = strrchr(exe, '/')); up++) {
-			struct stat st;
-
-			*slash = 0;
-			free(candidate);
-			if (asprintf(&candidate, "%s/overlays", exe) < 0)
-				return -ENOMEM;
-			if (stat(candidate, &st) == 0 && S_ISDIR(st.st_mode)) {
-				free(candidate);
-				candidate = strdup(exe);
-				goto found;
-			}
-		}
-		free(candidate);
-	}
-	candidate = strdup(MLRIG_DATADIR);
-found:
-	if (!candidate)
-		return -ENOMEM;
-	*ret = candidate;
-	return 0;
-}
-
 /* KEY=value from an os-release text, unquoted; NULL when absent. */
 static char *os_release_value(const char *text, const char *key) {
 	size_t n = strlen(key);

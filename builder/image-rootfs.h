@@ -6,6 +6,7 @@
 
 #include "image-esp.h"
 #include "image-ext4.h"
+#include "payload.h"
 #include "profile.h"
 
 struct rootfs_plan {
@@ -33,7 +34,3 @@ void rootfs_result_release(struct rootfs_result *r);
 /* Adds the profile's user (sudo group, home, authorized_keys) to the passwd,
  * group and shadow files; keeps an existing entry. Writes the uid to *ret_uid. */
 int rootfs_add_user(Ext4 *fs, const Profile *p, uint64_t epoch, uint32_t *ret_uid, char **ret_error);
-
-/* Finds mlrig's data files (overlays/, grub/): $MLRIG_DATADIR, the source tree
- * next to the binary, then the install prefix. */
-int find_datadir(char **ret);

@@ -24,20 +24,6 @@
 #define BLOCK 2048
 #define WRITE_CHUNK (1024 * 1024)
 
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...) {
-	va_list ap;
-
-	if (!ret_error)
-		return r;
-	free(*ret_error);
-	va_start(ap, fmt);
-	if (vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
-	va_end(ap);
-	return r;
-}
-
 const char *iso_installer_to_string(enum iso_installer i) {
 	return i == ISO_INSTALLER_UBIQUITY ? "ubiquity (preseed)" : "subiquity (autoinstall)";
 }

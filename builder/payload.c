@@ -23,18 +23,6 @@ static const struct payload_unit units[] = {
 	{ "mlrig-bootorder.service", "multi-user.target" },
 };
 
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...) {
-	va_list ap;
-
-	free(*ret_error);
-	va_start(ap, fmt);
-	if (vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
-	va_end(ap);
-	return r;
-}
-
 static int add(struct payload *pl, const char *path, void *data, size_t size, uint32_t mode) {
 	struct payload_file *n = realloc(pl->files, (pl->n_files + 1) * sizeof(*n));
 	char *p = strdup(path);
@@ -167,32 +155,76 @@ static int add_overlay(struct payload *pl, const char *src, const char *dst, con
 	return 0;
 }
 
-int find_agent(char **ret) {
-	char exe[PATH_MAX], *c = NULL;
-	const char *env = getenv("MLRIG_AGENT");
-	ssize_t n;
+/* The directory of the running mlrig binary. */
+static int exe_dir(char **ret) {
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
-	if (env) {
+	if (n <= 0)
+		return n < 0 ? negative_errno() : -ENOENT;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = 0;
+	*ret = strdup(exe);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static bool is_dir(const char *path) {
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int find_datadir(char **ret) {
+	_cleanup_free_ char *dir = NULL;
+	const char *env = getenv("MLRIG_DATADIR");
+	char *c = NULL;
+
+	if (env)
 		c = strdup(env);
-		goto found;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *slash;
+	else if (exe_dir(&dir) >= 0) {
+		/* build/mlrig runs from the source tree: overlays/ is one level up */
+		for (int up = 0; up < 2 && !c; up++) {
+			_cleanup_free_ char *probe = NULL;
+			char *slash;
 
-		exe[n] = 0;
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = 0;
-			if (asprintf(&c, "%s/compat/mlrig-firstboot", exe) < 0)
+			if (asprintf(&probe, "%s/overlays", dir) < 0)
 				return -ENOMEM;
-			if (access(c, X_OK) == 0)
-				goto found;
-			free(c), c = NULL;
+			if (is_dir(probe))
+				c = strdup(dir);
+			else if ((slash = strrchr(dir, '/')))
+				*slash = 0;
+			else
+				break;
 		}
 	}
-	c = strdup(MLRIG_LIBDIR "/mlrig-firstboot");
-found:
+	if (!c)
+		c = strdup(MLRIG_DATADIR);
+	if (!c)
+		return -ENOMEM;
+	*ret = c;
+	return 0;
+}
+
+int find_agent(char **ret) {
+	_cleanup_free_ char *dir = NULL;
+	const char *env = getenv("MLRIG_AGENT");
+	char *c = NULL;
+
+	if (env)
+		c = strdup(env);
+	else if (exe_dir(&dir) >= 0) {
+		if (asprintf(&c, "%s/compat/mlrig-firstboot", dir) < 0)
+			return -ENOMEM;
+		if (access(c, X_OK) < 0) {
+			free(c);
+			c = NULL;
+		}
+	}
+	if (!c)
+		c = strdup(MLRIG_LIBDIR "/mlrig-firstboot");
 	if (!c)
 		return -ENOMEM;
 	*ret = c;

@@ -41,6 +41,10 @@ struct payload {
 int payload_collect(const Profile *p, const char *datadir, const char *agent, struct payload *ret, char **ret_error);
 void payload_release(struct payload *pl);
 
+/* Finds mlrig's data files (overlays/, grub/): $MLRIG_DATADIR, the source tree
+ * the binary was built in (build/mlrig → ./), then the install prefix. */
+int find_datadir(char **ret);
+
 /* The agent binary built for old glibc (Ubuntu 20.04): $MLRIG_AGENT, then
  * compat/mlrig-firstboot next to the mlrig binary, then the install prefix. */
 int find_agent(char **ret);

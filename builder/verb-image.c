@@ -3,7 +3,6 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +16,7 @@
 #include "image-rootfs.h"
 #include "json.h"
 #include "log.h"
+#include "output.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "profile.h"
@@ -36,16 +36,6 @@ static uint64_t arg_size;
 static uint8_t arg_seed[16];
 static bool arg_seed_set;
 static bool arg_quiet;
-
-/* The temp output, removed by the signal handler: nothing at OUT on Ctrl-C. */
-static char tmp_output[4096];
-
-static void on_signal(int sig) {
-	if (tmp_output[0])
-		unlink(tmp_output);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
 
 static void help(void) {
 	printf("Usage:\n"
@@ -262,17 +252,13 @@ static int run(void) {
 	if (pthread_create(&hasher, NULL, hash_thread, &rootfs_hash) == 0)
 		hashing = true;
 
-	fd = open_tmpfile_for(arg_output, &tmp);
+	fd = output_open(arg_output, &tmp);
 	if (fd < 0) {
 		log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output);
 		r = fd;
 		goto fail;
 	}
-	snprintf(tmp_output, sizeof(tmp_output), "%s", tmp);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-	if (fchmod(fd, 0644) < 0 || ftruncate(fd, (off_t)pl.size) < 0) {
+	if (ftruncate(fd, (off_t)pl.size) < 0) {
 		r = log_error_errno(negative_errno(), "Cannot size '%s' to %llu MiB: %m", tmp, (unsigned long long)(pl.size / MiB));
 		goto fail;
 	}
@@ -362,13 +348,12 @@ static int run(void) {
 		log_error_errno(r, "Cannot write '%s': %m", manifest);
 		goto fail;
 	}
-	r = rename_and_sync(fd, tmp, arg_output);
+	r = output_commit(fd, tmp, arg_output);
 	if (r < 0) {
 		log_error_errno(r, "Cannot rename '%s' to '%s': %m", tmp, arg_output);
 		unlink(manifest);
 		goto fail;
 	}
-	tmp_output[0] = 0;
 	log_info("image: wrote %s (%llu MiB; %s, %s; boots with %s) in %.1f s", arg_output,
 		 (unsigned long long)(pl.size / MiB), res.pretty_name, res.kernel, res.efi_loader, now_seconds() - t0);
 	rootfs_result_release(&res);
@@ -379,10 +364,7 @@ fail:
 	if (hashing)
 		pthread_join(hasher, NULL);
 	rootfs_result_release(&res);
-	if (tmp) {
-		unlink(tmp);
-		tmp_output[0] = 0;
-	}
+	output_discard(tmp);
 	return EXIT_FAIL;
 }
 

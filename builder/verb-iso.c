@@ -3,7 +3,6 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +13,7 @@
 #include "iso-autoinstall.h"
 #include "iso-remaster.h"
 #include "log.h"
+#include "output.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "payload.h"
@@ -27,16 +27,6 @@ static const char *arg_profile;
 static const char *arg_base;
 static const char *arg_output;
 static bool arg_quiet;
-
-/* The temp output, removed by the signal handler: nothing at OUT on Ctrl-C. */
-static char tmp_output[PATH_MAX];
-
-static void on_signal(int sig) {
-	if (tmp_output[0])
-		unlink(tmp_output);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
 
 static void help(void) {
 	printf("Usage:\n"
@@ -282,17 +272,9 @@ static int run(void) {
 		log_info("iso: [Install] Disk=%s Wipe=yes: the installer erases %s without asking.", p->install_disk,
 			 p->install_disk);
 
-	fd = open_tmpfile_for(arg_output, &tmp);
+	fd = output_open(arg_output, &tmp);
 	if (fd < 0)
 		return log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output), EXIT_FAIL;
-	snprintf(tmp_output, sizeof(tmp_output), "%s", tmp);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-	if (fchmod(fd, 0644) < 0) {
-		r = log_error_errno(negative_errno(), "Cannot chmod '%s': %m", tmp);
-		goto fail;
-	}
 
 	progress_init(&prog, "iso", arg_quiet);
 	free(error), error = NULL;
@@ -302,19 +284,17 @@ static int run(void) {
 		log_error_errno(r, "Cannot write %s: %s", arg_output, error ? error : strerror(-r));
 		goto fail;
 	}
-	r = rename_and_sync(fd, tmp, arg_output);
+	r = output_commit(fd, tmp, arg_output);
 	if (r < 0) {
 		log_error_errno(r, "Cannot rename '%s' to '%s': %m", tmp, arg_output);
 		goto fail;
 	}
-	tmp_output[0] = 0;
 	log_info("iso: wrote %s (seed %s, agent %s, epoch %llu) in %.1f s", arg_output, seed ? seed : "?",
 		 agent ? agent : "?", (unsigned long long)epoch, now_seconds() - t0);
 	return EXIT_OK;
 
 fail:
-	unlink(tmp);
-	tmp_output[0] = 0;
+	output_discard(tmp);
 	return EXIT_FAIL;
 }
 
