@@ -27,7 +27,6 @@
 #define ESP_START MiB
 #define ESP_SIZE (128 * MiB)
 #define DEFAULT_SIZE (4 * GiB)
-#define DEFAULT_EPOCH UINT64_C(1577836800) /* 2020-01-01, when no profile or environment says */
 
 static const char *arg_profile;
 static const char *arg_rootfs;
@@ -119,7 +118,6 @@ struct plan {
 };
 
 static int make_plan(const Profile *p, struct plan *pl) {
-	const char *env = getenv("SOURCE_DATE_EPOCH");
 	uint8_t volid[16];
 
 	pl->size = arg_size ?: p->image_size ?: DEFAULT_SIZE;
@@ -127,11 +125,8 @@ static int make_plan(const Profile *p, struct plan *pl) {
 	if (pl->size < ESP_START + ESP_SIZE + 64 * MiB + MiB)
 		return log_error_errno(EINVAL, "Image size %llu MiB is too small: the ESP alone takes %llu MiB.",
 				       (unsigned long long)(pl->size / MiB), (unsigned long long)((ESP_START + ESP_SIZE) / MiB));
-	if (env) {
-		if (safe_atou64(env, &pl->epoch) < 0)
-			return log_error_errno(EINVAL, "SOURCE_DATE_EPOCH=%s: not a number of seconds.", env);
-	} else
-		pl->epoch = p->source_date_epoch_set ? p->source_date_epoch : DEFAULT_EPOCH;
+	if (profile_source_date_epoch(p, &pl->epoch) < 0)
+		return log_error_errno(EINVAL, "SOURCE_DATE_EPOCH=%s: not a number of seconds.", getenv("SOURCE_DATE_EPOCH"));
 
 	if (arg_seed_set)
 		memcpy(pl->seed, arg_seed, 16);

@@ -21,7 +21,6 @@
 #include "progress.h"
 #include "verbs.h"
 
-#define DEFAULT_EPOCH UINT64_C(1577836800) /* 2020-01-01, when no profile or environment says */
 
 static const char *arg_profile;
 static const char *arg_base;
@@ -77,13 +76,8 @@ static int parse_argv(int argc, char **argv) {
 }
 
 static int get_epoch(const Profile *p, uint64_t *ret) {
-	const char *env = getenv("SOURCE_DATE_EPOCH");
-
-	if (env) {
-		if (safe_atou64(env, ret) < 0)
-			return log_error_errno(EINVAL, "SOURCE_DATE_EPOCH=%s: not a number of seconds.", env);
-	} else
-		*ret = p->source_date_epoch_set ? p->source_date_epoch : DEFAULT_EPOCH;
+	if (profile_source_date_epoch(p, ret) < 0)
+		return log_error_errno(EINVAL, "SOURCE_DATE_EPOCH=%s: not a number of seconds.", getenv("SOURCE_DATE_EPOCH"));
 	return 0;
 }
 

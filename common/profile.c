@@ -573,6 +573,15 @@ static int parse_text(struct parser *ps, Profile *p, char *text) {
 	return 0;
 }
 
+int profile_source_date_epoch(const Profile *p, uint64_t *ret) {
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+
+	if (env)
+		return safe_atou64(env, ret) < 0 ? -EINVAL : 0;
+	*ret = p->source_date_epoch_set ? p->source_date_epoch : PROFILE_DEFAULT_EPOCH;
+	return 0;
+}
+
 int profile_load(const char *path, Profile **ret, char **ret_error) {
 	return profile_load_root(path, NULL, ret, ret_error);
 }

@@ -73,6 +73,11 @@ typedef struct Profile {
 /* Loads and validates a profile. On a user error returns -EINVAL (or the I/O
  * error) and sets *ret_error to a message naming file:line, section and key. */
 int profile_load(const char *path, Profile **ret, char **ret_error);
+/* The time every output is stamped with: $SOURCE_DATE_EPOCH, else [Image]
+ * SourceDateEpoch=, else PROFILE_DEFAULT_EPOCH. -EINVAL for a bad environment value. */
+#define PROFILE_DEFAULT_EPOCH UINT64_C(1577836800) /* 2020-01-01 */
+int profile_source_date_epoch(const Profile *p, uint64_t *ret);
+
 /* The same, for the agent: absolute paths in the profile are taken inside root. */
 int profile_load_root(const char *path, const char *root, Profile **ret, char **ret_error);
 Profile *profile_free(Profile *p);
