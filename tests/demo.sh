@@ -23,7 +23,7 @@ install -m 600 images/keys/demo_ed25519 "$key"
 
 step "fixture: Debian bullseye rootfs tarball" get_rootfs
 step "mlrig check -p images/demo.conf" "$build/mlrig" check -p images/demo.conf
-step "mlrig image → $out/demo.img" "$build/mlrig" image -p images/demo.conf --rootfs "$rootfs" -o "$out/demo.img"
+step "mlrig image -o $out/demo.img" "$build/mlrig" image -p images/demo.conf --rootfs "$rootfs" -o "$out/demo.img"
 step "mlrig inspect $out/demo.img" "$build/mlrig" inspect "$out/demo.img"
 step "mlrig boot: wait for the rig, ssh in as demo" \
 	"$build/mlrig" boot "$out/demo.img" --expect "mlrig-ready: mlrig-demo" --ssh "$key" --user demo \
