@@ -1600,13 +1600,32 @@ finish:
 
 /* ---- helpers for the builder ---- */
 
+/* Makes room for a new file or symlink called name in dir: an old entry that
+ * is not a directory is removed, inode and all. */
+static int remove_non_directory(Ext4 *e, ext2_ino_t dir, const char *name) {
+	struct ext2_inode_large in;
+	ext2_ino_t old;
+	int r;
+
+	r = lookup_name(e, dir, name, &old);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = read_inode(e, old, &in);
+	if (r < 0)
+		return r;
+	if (LINUX_S_ISDIR(in.i_mode))
+		return -EISDIR;
+	return remove_entry(e, dir, name, old);
+}
+
 int ext4_write_file(Ext4 *e, const char *path, const void *data, size_t size, uint32_t mode, uint32_t uid,
 		    uint32_t gid) {
 	_cleanup_free_ char *norm = NULL;
 	struct buffer_source b = { data, size };
-	struct ext2_inode_large in;
 	const char *name;
-	ext2_ino_t dir, old, ino;
+	ext2_ino_t dir, ino;
 	struct meta m;
 	int r;
 
@@ -1616,16 +1635,8 @@ int ext4_write_file(Ext4 *e, const char *path, const void *data, size_t size, ui
 	r = resolve_parent(e, norm, &dir, &name);
 	if (r < 0)
 		return r;
-	r = lookup_name(e, dir, name, &old);
-	if (r >= 0) {
-		r = read_inode(e, old, &in);
-		if (r < 0)
-			return r;
-		if (LINUX_S_ISDIR(in.i_mode))
-			return -EISDIR;
-		r = remove_entry(e, dir, name, old);
-	}
-	if (r < 0 && r != -ENOENT)
+	r = remove_non_directory(e, dir, name);
+	if (r < 0)
 		return r;
 	meta_epoch(e, &m, LINUX_S_IFREG | (mode & 07777), uid, gid);
 	return make_regular(e, dir, name, &m, size, buffer_source, &b, &ino);
@@ -1679,9 +1690,8 @@ int ext4_mkdir_p(Ext4 *e, const char *path, uint32_t mode, uint32_t uid, uint32_
 
 int ext4_symlink(Ext4 *e, const char *path, const char *target) {
 	_cleanup_free_ char *norm = NULL;
-	struct ext2_inode_large in;
 	const char *name;
-	ext2_ino_t dir, old, ino;
+	ext2_ino_t dir, ino;
 	struct meta m;
 	int r;
 
@@ -1693,16 +1703,8 @@ int ext4_symlink(Ext4 *e, const char *path, const char *target) {
 	r = resolve_parent(e, norm, &dir, &name);
 	if (r < 0)
 		return r;
-	r = lookup_name(e, dir, name, &old);
-	if (r >= 0) {
-		r = read_inode(e, old, &in);
-		if (r < 0)
-			return r;
-		if (LINUX_S_ISDIR(in.i_mode))
-			return -EISDIR;
-		r = remove_entry(e, dir, name, old);
-	}
-	if (r < 0 && r != -ENOENT)
+	r = remove_non_directory(e, dir, name);
+	if (r < 0)
 		return r;
 	meta_epoch(e, &m, LINUX_S_IFLNK | 0777, 0, 0);
 	return make_symlink(e, dir, name, &m, target, &ino);

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 struct ext4_params {
-	const char *path;           /* image file for the file system (created or truncated to size when offset is 0) */
+	const char *path;           /* image file for the file system; created or truncated to size when offset is 0 */
 	uint64_t offset;            /* bytes into path where the fs starts (a partition in a disk image: the file
 	                             * is extended to offset+size if shorter, never truncated); 0: path is the fs */
 	uint64_t size;              /* bytes, a multiple of 4096 */

@@ -159,7 +159,7 @@ static int render_file(const char *src, const struct template_var *vars, unsigne
 	return r;
 }
 
-/* The payload every rig gets (overlays, agent, /etc/mlrig), written into the
+/* The payload every rig receives (overlays, agent, /etc/mlrig), written into the
  * fs, with its units enabled. */
 static int install_payload(Ext4 *fs, const struct rootfs_plan *plan, char **ret_error) {
 	struct payload pl = {};
