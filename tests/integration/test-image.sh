@@ -60,6 +60,10 @@ check "grub.cfg boots the kernel by UUID with a serial console" \
 	grep -q "linux /boot/vmlinuz-.* root=UUID=$(cat "$img.expect") ro console=tty0 console=ttyS0,115200n8" <(dbg 'cat /boot/grub/grub.cfg')
 check "times clamped to SourceDateEpoch" grep -q 'mtime: 0x6553f100' <(dbg 'stat /etc/hostname')
 
+check "/etc/mlrig is root-only (0700)" grep -Eq 'Mode: +0700' <(dbg 'stat /etc/mlrig')
+check "rendered config is 0600" grep -Eq 'Mode: +0600' <(dbg 'stat /etc/mlrig/rig.conf')
+check "agent installed and its unit enabled" eval 'dbg "stat /usr/lib/mlrig/mlrig-firstboot" | grep -Eq "Mode: +0755" && dbg "ls /etc/systemd/system/multi-user.target.wants" | grep -q mlrig-firstboot.service'
+
 export MTOOLS_SKIP_CHECK=1
 check "ESP has shim as BOOTX64.EFI" cmp -s <(mtype -i "$img@@$esp_off" ::/EFI/BOOT/BOOTX64.EFI) <(tar -xOf "$rootfs" ./usr/lib/shim/shimx64.efi.signed)
 check "ESP grub.cfg finds the root by UUID" grep -q "search --no-floppy --fs-uuid --set=root $(cat "$img.expect")" <(mtype -i "$img@@$esp_off" ::/EFI/debian/grub.cfg)
@@ -75,6 +79,14 @@ assert m["seed"] == "6d6c7269-672d-4465-8d6f-000000000001"
 assert m["partitions"][1]["fs"] == "ext4" and m["image"]["size"] == 2 * 1024**3
 assert m["kernel"].startswith("vmlinuz-")
 PY
+
+# Progress: one line redrawn on a TTY (script(1) gives the build a pty), nothing without one.
+need script
+script -qec "'$MLRIG' image -p '$T/a/demo.conf' --rootfs '$rootfs' -o '$T/a/tty.img'" /dev/null >"$T/tty.out" 2>&1
+check "progress on a TTY: MiB, rate, ETA" grep -aEq 'rootfs: [0-9]+/[0-9]+ MiB, [0-9]+ MiB/s, ETA [0-9]+ s' "$T/tty.out"
+"$MLRIG" image -p "$T/a/demo.conf" --rootfs "$rootfs" -o "$T/a/notty.img" >"$T/notty.out" 2>&1
+check "no progress line without a TTY" eval '! grep -aq "MiB/s" "$T/notty.out"'
+rm -f "$T/a/tty.img" "$T/a/notty.img"
 
 # Same inputs, another directory, another user, later: same bytes.
 mkdir -p "$T/b/elsewhere" && cp -r "$REPO/images/." "$T/b/elsewhere/" && chown -R nobody "$T/b" && chmod 755 "$T"
