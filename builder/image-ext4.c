@@ -1710,19 +1710,26 @@ int ext4_symlink(Ext4 *e, const char *path, const char *target) {
 	return make_symlink(e, dir, name, &m, target, &ino);
 }
 
-int ext4_stat(Ext4 *e, const char *path, uint32_t *ret_mode) {
+/* The inode at path (intermediate symlinks followed, the last one not). */
+static int lookup_path(Ext4 *e, const char *path, ext2_ino_t *ret_ino, struct ext2_inode_large *ret_inode) {
 	_cleanup_free_ char *norm = NULL;
-	struct ext2_inode_large in;
-	ext2_ino_t ino;
 	int r;
 
 	r = helper_path(path, &norm);
 	if (r < 0)
 		return r;
-	r = resolve(e, norm, &ino);
+	r = resolve(e, norm, ret_ino);
 	if (r < 0)
 		return r;
-	r = read_inode(e, ino, &in);
+	return read_inode(e, *ret_ino, ret_inode);
+}
+
+int ext4_stat(Ext4 *e, const char *path, uint32_t *ret_mode) {
+	struct ext2_inode_large in;
+	ext2_ino_t ino;
+	int r;
+
+	r = lookup_path(e, path, &ino, &in);
 	if (r < 0)
 		return r;
 	if (ret_mode)
@@ -1731,7 +1738,7 @@ int ext4_stat(Ext4 *e, const char *path, uint32_t *ret_mode) {
 }
 
 int ext4_read_file(Ext4 *e, const char *path, char **ret_data, size_t *ret_size) {
-	_cleanup_free_ char *norm = NULL, *buf = NULL;
+	_cleanup_free_ char *buf = NULL;
 	struct ext2_inode_large in;
 	ext2_file_t f = NULL;
 	unsigned int got = 0;
@@ -1739,13 +1746,7 @@ int ext4_read_file(Ext4 *e, const char *path, char **ret_data, size_t *ret_size)
 	ext2_ino_t ino;
 	int r;
 
-	r = helper_path(path, &norm);
-	if (r < 0)
-		return r;
-	r = resolve(e, norm, &ino);
-	if (r < 0)
-		return r;
-	r = read_inode(e, ino, &in);
+	r = lookup_path(e, path, &ino, &in);
 	if (r < 0)
 		return r;
 	if (LINUX_S_ISDIR(in.i_mode))
