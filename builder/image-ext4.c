@@ -843,11 +843,19 @@ int ext4_usage(Ext4 *e, uint64_t *ret_used, uint64_t *ret_total) {
 
 /* ---- mke2fs ---- */
 
-static int spawn_wait(char **argv, char **envp) {
+/* Runs argv with fd as the child's descriptor child_fd (which must differ from fd). */
+static int spawn_wait(char **argv, char **envp, int fd, int child_fd) {
+	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int r, status;
 
-	r = posix_spawnp(&pid, argv[0], NULL, NULL, argv, envp);
+	r = posix_spawn_file_actions_init(&fa);
+	if (r == 0) {
+		r = posix_spawn_file_actions_adddup2(&fa, fd, child_fd);
+		if (r == 0)
+			r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp);
+		posix_spawn_file_actions_destroy(&fa);
+	}
 	if (r != 0)
 		return log_debug_errno(-r, "Failed to run %s: %m", argv[0]);
 	while (waitpid(pid, &status, 0) < 0)
@@ -864,8 +872,9 @@ int ext4_create(const struct ext4_params *p) {
 	_cleanup_free_ char *blocks = NULL, *ratio = NULL, *ext = NULL, *env_sde = NULL, *env_fake = NULL;
 	_cleanup_free_ char **envp = NULL;
 	_cleanup_close_ int fd = -1;
-	char uuid[37], seed[37];
+	char uuid[37], seed[37], fd_path[32];
 	size_t n_env = 0, k = 0;
+	int child_fd;
 	struct stat st;
 	int r;
 
@@ -883,7 +892,6 @@ int ext4_create(const struct ext4_params *p) {
 		return negative_errno();
 	if ((uint64_t) st.st_size < p->offset + p->size && ftruncate(fd, (off_t) (p->offset + p->size)) < 0)
 		return log_debug_errno(negative_errno(), "Failed to size '%s': %m", p->path);
-	close(TAKE_FD(fd));
 
 	uuid_format(p->uuid, uuid);
 	uuid_format(p->hash_seed, seed);
@@ -918,7 +926,12 @@ int ext4_create(const struct ext4_params *p) {
 		argv[a++] = "-L";
 		argv[a++] = (char *) p->label;
 	}
-	argv[a++] = (char *) p->path;
+	/* mke2fs gets the file we made as its descriptor, not by name: were the name
+	 * unlinked meanwhile (Ctrl-C removes the temp file), mke2fs would create it anew
+	 * and leave it behind after we are gone. */
+	child_fd = fd == 3 ? 4 : 3;
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", child_fd);
+	argv[a++] = fd_path;
 	argv[a++] = blocks;
 	argv[a] = NULL;
 
@@ -936,7 +949,7 @@ int ext4_create(const struct ext4_params *p) {
 	envp[k++] = env_fake;
 	envp[k] = NULL;
 
-	r = spawn_wait(argv, envp);
+	r = spawn_wait(argv, envp, fd, child_fd);
 	if (r < 0)
 		return log_debug_errno(r, "mke2fs failed on '%s'", p->path);
 	return 0;

@@ -22,20 +22,32 @@ static void on_signal(int sig) {
 
 int output_open(const char *path, char **ret_tmp) {
 	_cleanup_free_ char *tmp = NULL;
-	int fd = open_tmpfile_for(path, &tmp);
+	sigset_t block, old;
+	int fd, r = 0;
 
+	/* A signal between creating the temp file and arming the handler would leave
+	 * the file behind: held back until both are done, then delivered. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	fd = open_tmpfile_for(path, &tmp);
 	if (fd < 0)
-		return fd;
-	if (fchmod(fd, 0644) < 0) {
-		int r = negative_errno();
+		r = fd;
+	else if (fchmod(fd, 0644) < 0) {
+		r = negative_errno();
 		close(fd);
 		unlink(tmp);
-		return r;
+	} else {
+		snprintf(armed, sizeof(armed), "%s", tmp);
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		signal(SIGHUP, on_signal);
 	}
-	snprintf(armed, sizeof(armed), "%s", tmp);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		return r;
 	*ret_tmp = TAKE_PTR(tmp);
 	return fd;
 }
