@@ -11,8 +11,7 @@
 /* The first MiB holds the partition tables and boot code: written last, so an
  * interrupted flash leaves nothing that boots into a half-written disk. */
 #define FLASH_HEAD_SIZE MiB
-/* Unit of hashing for verification: the image's digest per chunk is taken
- * while writing, the device's while reading back. */
+/* Unit of work for writing and reading back: each thread takes the next chunk. */
 #define FLASH_CHUNK_SIZE (4 * MiB)
 
 /* One piece of the image span: data to copy, or a hole that must read back as zeros. */
@@ -83,3 +82,8 @@ struct flash_stats {
  * -EBADMSG when the read-back differs, with stats->bad_offset set. */
 int flash_write(int image_fd, int device_fd, const struct flash_target *target, const struct flash_options *opts,
 		struct flash_stats *stats);
+/* Reads device_fd back over the image's span and compares: data byte for byte with
+ * the image, holes against zeros. 0 and stats->verified when equal; -EBADMSG with
+ * stats->bad_offset set to the lowest differing byte. */
+int flash_verify(int image_fd, int device_fd, const struct flash_target *target, bool quiet,
+		 struct flash_stats *stats);

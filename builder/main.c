@@ -47,7 +47,7 @@ static void help(void) {
 	       " boot IMAGE [--expect TEXT] [--ssh KEYFILE] [--user NAME] [--forward H:G]...\n"
 	       "            [--timeout SECONDS] [--log FILE] [--cdrom] [--bios] [--writable]\n"
 	       "                              boot an image in QEMU, headless, with checks\n"
-	       " flash IMAGE DEVICE [--yes] [--force] [--no-verify]\n"
+	       " flash IMAGE DEVICE [--yes] [--force] [--no-verify | --verify-only]\n"
 	       "                              write an image or ISO to a disk, verified\n"
 	       " fetch URL|NAME [-o DIR] [--sha256 HEX | --sums URL]\n"
 	       "                              download Ubuntu media, resumable, verified\n"

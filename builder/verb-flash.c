@@ -21,16 +21,18 @@ static const char *arg_device;
 static bool arg_yes;
 static bool arg_force;
 static bool arg_verify = true;
+static bool arg_verify_only;
 static bool arg_quiet;
 
 static void help(void) {
 	printf("Usage:\n"
 	       " mlrig flash IMAGE DEVICE [--yes] [--force] [--no-verify]\n"
+	       " mlrig flash --verify-only IMAGE DEVICE\n"
 	       "\n"
 	       "Write a disk image (mlrig image) or hybrid ISO (mlrig iso) to a USB stick or disk.\n"
 	       "Only the image's data is written; its holes are zeroed on the device, and the first\n"
 	       "MiB goes last, so an interrupted flash leaves nothing bootable. The device is then\n"
-	       "read back and compared with the image.\n"
+	       "read back and compared with the image: data byte for byte, holes against zeros.\n"
 	       "\n"
 	       "Refused (exit 2) when DEVICE or a partition of it is mounted, used as swap, held by\n"
 	       "LVM/RAID/dm, holds / or /boot or the image itself, or is smaller than the image.\n"
@@ -39,16 +41,18 @@ static void help(void) {
 	       " -y, --yes         do not ask for the device name on a terminal\n"
 	       "     --force       allow a non-removable disk, or a regular file as DEVICE\n"
 	       "     --no-verify   skip reading the device back\n"
+	       "     --verify-only only read DEVICE back and compare it with IMAGE; writes nothing\n"
 	       " -q, --quiet       no progress line\n"
 	       " -h, --help        display this help\n");
 }
 
 static int parse_argv(int argc, char **argv) {
-	enum { ARG_FORCE = 0x100, ARG_NO_VERIFY };
+	enum { ARG_FORCE = 0x100, ARG_NO_VERIFY, ARG_VERIFY_ONLY };
 	static const struct option options[] = {
 		{ "yes", no_argument, NULL, 'y' },
 		{ "force", no_argument, NULL, ARG_FORCE },
 		{ "no-verify", no_argument, NULL, ARG_NO_VERIFY },
+		{ "verify-only", no_argument, NULL, ARG_VERIFY_ONLY },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -60,12 +64,15 @@ static int parse_argv(int argc, char **argv) {
 		case 'y': arg_yes = true; break;
 		case ARG_FORCE: arg_force = true; break;
 		case ARG_NO_VERIFY: arg_verify = false; break;
+		case ARG_VERIFY_ONLY: arg_verify_only = true; break;
 		case 'q': arg_quiet = true; break;
 		case 'h': help(); return 0;
 		default: return -usage_error("flash: bad option");
 		}
 	if (argc - optind != 2)
 		return -usage_error("flash: needs IMAGE and DEVICE");
+	if (arg_verify_only && !arg_verify)
+		return -usage_error("flash: --verify-only and --no-verify contradict each other");
 	arg_image = argv[optind];
 	arg_device = argv[optind + 1];
 	return 1;
@@ -84,6 +91,53 @@ static int confirm(const struct flash_target *t) {
 	if (strcmp(line, base) != 0 && strcmp(line, t->path) != 0)
 		return -ECANCELED;
 	return 0;
+}
+
+static int report_difference(const struct flash_stats *stats) {
+	log_error("Verification failed: %s differs from %s at offset %" PRIu64 " (0x%" PRIx64 ").", arg_device,
+		  arg_image, stats->bad_offset, stats->bad_offset);
+	return EXIT_FAIL;
+}
+
+/* --verify-only: reads the device, never opens it for writing, so none of the refusals apply. */
+static int verify_only(int image_fd, uint64_t image_size) {
+	struct flash_target target = { .path = (char *)arg_device, .sector_size = 512 };
+	_cleanup_close_ int fd = open(arg_device, O_RDONLY | O_CLOEXEC);
+	struct flash_stats stats = {};
+	struct stat st;
+	double start = now_seconds();
+	int r;
+
+	if (fd < 0) {
+		log_error_errno(-errno, "Failed to open '%s': %m", arg_device);
+		return EXIT_USAGE;
+	}
+	if (fstat(fd, &st) < 0)
+		return log_error_errno(-errno, "Failed to stat '%s': %m", arg_device), EXIT_FAIL;
+	if (S_ISBLK(st.st_mode)) {
+		target.block = true;
+		if (ioctl(fd, BLKGETSIZE64, &target.size) < 0 || ioctl(fd, BLKSSZGET, &target.sector_size) < 0)
+			return log_error_errno(-errno, "Failed to get the size of '%s': %m", arg_device), EXIT_FAIL;
+	} else if (S_ISREG(st.st_mode))
+		target.size = (uint64_t)st.st_size;
+	else {
+		log_error("'%s' is neither a block device nor a regular file.", arg_device);
+		return EXIT_USAGE;
+	}
+	if (target.size < image_size) {
+		log_error("Verification failed: %s is smaller than %s (%" PRIu64 " < %" PRIu64 " bytes).", arg_device,
+			  arg_image, target.size, image_size);
+		return EXIT_FAIL;
+	}
+	r = flash_verify(image_fd, fd, &target, arg_quiet, &stats);
+	if (r == -EBADMSG)
+		return report_difference(&stats);
+	if (r < 0)
+		return EXIT_FAIL; /* flash_verify said what */
+	if (!arg_quiet)
+		printf("%s: the first %" PRIu64 " bytes match %s, verified in %.1f s\n", arg_device, stats.span, arg_image,
+		       now_seconds() - start);
+	return EXIT_OK;
 }
 
 static int run(void) {
@@ -131,6 +185,9 @@ static int run(void) {
 		return EXIT_USAGE;
 	}
 
+	if (arg_verify_only)
+		return verify_only(image_fd, image_size);
+
 	r = flash_check_target(arg_image, image_size, arg_device, arg_force, &target, &reason);
 	if (r == -EPERM) {
 		log_error("Refusing to flash: %s.", reason);
@@ -161,11 +218,8 @@ static int run(void) {
 
 	start = now_seconds();
 	r = flash_write(image_fd, fd, &target, &opts, &stats);
-	if (r == -EBADMSG) {
-		log_error("Verification failed: %s differs from %s at offset %" PRIu64 " (0x%" PRIx64 ").", arg_device,
-			  arg_image, stats.bad_offset, stats.bad_offset);
-		return EXIT_FAIL;
-	}
+	if (r == -EBADMSG)
+		return report_difference(&stats);
 	if (r < 0)
 		return EXIT_FAIL; /* flash_write said what */
 	if (!arg_quiet)

@@ -40,6 +40,34 @@ check "reports data and zeroed holes" grep -q "wrote .* MiB of data, zeroed .* M
 check "device reads back byte-identical to the image, holes included" cmp -n "$img_size" "$img" "$dev"
 check "bytes after the image are untouched" cmp -i "$img_size:$img_size" -n 1M "$T/dev.back" "$dev"
 
+# --verify-only reads the device back and names the first byte that differs
+out=$("$MLRIG" flash --verify-only "$img" "$dev" 2>&1)
+check "--verify-only: the device just flashed matches (exit 0)" test $? -eq 0
+check "--verify-only: says it matches" grep -q "match" <<<"$out"
+flip() { # DEVICE OFFSET: writes the complement of the image's byte at OFFSET
+	local b
+	b=$(dd if="$img" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
+	printf "\\$(printf %o $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc,fsync status=none
+}
+bad_data=$((9 * 1024 * 1024 + 4097)) bad_hole=$((20 * 1024 * 1024 + 5)) bad_late=$((40 * 1024 * 1024))
+flip "$dev" "$bad_data"
+err=$("$MLRIG" flash -q --verify-only "$img" "$dev" 2>&1)
+rc=$?
+check "--verify-only: a flipped data byte fails (exit 1)" test $rc -eq 1
+check "--verify-only: names the flipped data byte's offset" grep -q "differs from $img at offset $bad_data " <<<"$err"
+dd if="$img" of="$dev" bs=1 skip="$bad_data" seek="$bad_data" count=1 conv=notrunc,fsync status=none # back
+flip "$dev" "$bad_late"
+flip "$dev" "$bad_hole"
+err=$("$MLRIG" flash -q --verify-only "$img" "$dev" 2>&1)
+check "--verify-only: a byte in a hole, and a later one, report the hole's offset" grep -q "at offset $bad_hole " <<<"$err"
+"$MLRIG" flash -q --yes --force "$img" "$dev" && cmp -n "$img_size" "$img" "$dev"
+check "flashing again repairs the device" test $? -eq 0
+
+# an image whose size is not a multiple of the sector size: the tail goes through the page cache
+head -c $((5 * 1024 * 1024 + 1234)) /dev/urandom >"$T/odd.img"
+"$MLRIG" flash -q --yes --force "$T/odd.img" "$dev" && cmp -n $((5 * 1024 * 1024 + 1234)) "$T/odd.img" "$dev"
+check "an image of odd size flashes and verifies" test $? -eq 0
+
 # the same for a regular file with --force
 head -c 64M /dev/urandom >"$T/disk.raw"
 "$MLRIG" flash -q --yes --force "$img" "$T/disk.raw"
@@ -99,12 +127,17 @@ refuses "a non-removable disk without --force" "$dev" "not a removable disk" "$i
 err=$("$MLRIG" flash --yes --force "$img" "$T/nonexistent" 2>&1)
 check "a missing target: exit 2, nothing created" test $? -eq 2 -a ! -e "$T/nonexistent"
 
-# interrupted: kill -9 while the data goes out (slowed down), the first MiB must not be the image's
+# interrupted: kill -9 once data has gone out (each chunk slowed down to 1 s), the first MiB must not be the image's
 head -c 64M /dev/urandom >"$T/dev2.back"
 loop dev2 "$T/dev2.back"
-MLRIG_FLASH_TEST_DELAY=300 "$MLRIG" flash -q --yes --force "$img" "$dev2" &
+MLRIG_FLASH_TEST_DELAY=1000 "$MLRIG" flash -q --yes --force "$img" "$dev2" &
 pid=$!
-sleep 1.2
+for _ in $(seq 100); do
+	cmp -s -i $((9 * 1024 * 1024)) -n 3M "$img" "$dev2" && break
+	sleep 0.1
+done
+check "interrupted: data reached the device before the kill" cmp -s -i $((9 * 1024 * 1024)) -n 3M "$img" "$dev2"
+check "interrupted: mlrig was still running" kill -0 $pid
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 cmp -s -n 1M "$img" "$dev2"
