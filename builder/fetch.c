@@ -222,151 +222,269 @@ int fetch_resume_decide(uint64_t have, const struct curl_response *resp, enum fe
 	return -EILSEQ; /* a range we did not ask for: do not glue it onto the file */
 }
 
-/* ---- hashing behind the writer ----
- * The file is hashed by a second thread that reads what was written back from the
- * page cache, so the sha256 costs no time on a download of several GiB. */
+/* ---- writing and hashing beside the download ----
+ * The download thread only copies what arrives into 4 MiB slots. One thread hashes
+ * each slot while another writes it, both in order: the sha256 runs on the other
+ * core, nothing is read twice, and the writes use O_DIRECT where the file system and
+ * the alignment allow, which saves the copy into the page cache and the write-back
+ * after it. A resumed file's existing part is read back and hashed first. */
 
-struct hasher {
-	pthread_t thread;
+#define SLOTS 8
+#define SLOT_SIZE (4 * MiB)
+#define DIRECT_ALIGN 4096
+
+enum { STAGE_HASH, STAGE_WRITE, _STAGE_MAX };
+
+struct sink {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool running, finish;
-	int fd;
-	uint64_t hashed, available, synced;
-	int error;
+	pthread_cond_t cond; /* broadcast whenever a slot is queued or finished */
+	pthread_t threads[_STAGE_MAX];
+	bool started[_STAGE_MAX];
+	bool finish;
+	int fd, direct_fd;        /* direct_fd: the same file with O_DIRECT, or -1 */
+	uint64_t prefix;          /* bytes already in the file: hashed from it before any slot */
+	uint8_t *slots[SLOTS];
+	size_t lens[SLOTS];
+	uint64_t offsets[SLOTS];
+	uint64_t queued;          /* slots handed over so far; slot number n lives in slots[n % SLOTS] */
+	uint64_t done[_STAGE_MAX]; /* slots each stage has finished */
+	int error[_STAGE_MAX];
+	uint64_t synced;          /* buffered writes: write-back started up to here */
 	EVP_MD_CTX *ctx;
 };
 
-static void *hasher_main(void *userdata) {
-	struct hasher *h = userdata;
-	uint8_t *buf = malloc(MiB);
-	int r = buf ? 0 : -ENOMEM;
+static int hash_prefix(struct sink *k) {
+	_cleanup_free_ uint8_t *buf = malloc(SLOT_SIZE);
+	uint64_t pos = 0;
 
-	while (r >= 0) {
-		uint64_t avail;
-		bool fin;
-		size_t got;
-
-		pthread_mutex_lock(&h->lock);
-		while (h->hashed == h->available && !h->finish)
-			pthread_cond_wait(&h->cond, &h->lock);
-		avail = h->available;
-		fin = h->finish;
-		pthread_mutex_unlock(&h->lock);
-		if (h->hashed == avail) {
-			if (fin)
-				break;
-			continue;
-		}
-		r = loop_pread(h->fd, buf, (size_t)MIN(avail - h->hashed, MiB), h->hashed, &got);
-		if (r >= 0 && got == 0)
-			r = -EIO;
-		if (r < 0)
-			break;
-		if (EVP_DigestUpdate(h->ctx, buf, got) != 1) {
-			r = -EIO;
-			break;
-		}
-		pthread_mutex_lock(&h->lock);
-		h->hashed += got;
-		pthread_mutex_unlock(&h->lock);
-		/* start write-back early, so the fsync before the rename has little left to do */
-		if (h->hashed - h->synced >= 32 * MiB) {
-			(void)sync_file_range(h->fd, (off_t)h->synced, (off_t)(h->hashed - h->synced),
-					      SYNC_FILE_RANGE_WRITE);
-			h->synced = h->hashed;
-		}
-	}
-	free(buf);
-	pthread_mutex_lock(&h->lock);
-	h->error = r;
-	pthread_mutex_unlock(&h->lock);
-	return NULL;
-}
-
-static int hasher_start(struct hasher *h, int fd, uint64_t available) {
-	int r;
-
-	*h = (struct hasher){ .fd = fd, .available = available };
-	h->ctx = EVP_MD_CTX_new();
-	if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(h->ctx);
+	if (!buf)
 		return -ENOMEM;
+	while (pos < k->prefix) {
+		size_t got;
+		int r = loop_pread(k->fd, buf, (size_t)MIN(k->prefix - pos, SLOT_SIZE), pos, &got);
+
+		if (r < 0)
+			return r;
+		if (got == 0)
+			return -EIO; /* shorter than it was a moment ago */
+		if (EVP_DigestUpdate(k->ctx, buf, got) != 1)
+			return -EIO;
+		pos += got;
 	}
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->cond, NULL);
-	r = -pthread_create(&h->thread, NULL, hasher_main, h);
-	if (r < 0) {
-		EVP_MD_CTX_free(h->ctx);
-		return r;
-	}
-	h->running = true;
 	return 0;
 }
 
-static void hasher_advance(struct hasher *h, uint64_t available) {
-	pthread_mutex_lock(&h->lock);
-	h->available = available;
-	pthread_cond_signal(&h->cond);
-	pthread_mutex_unlock(&h->lock);
-}
-
-/* Waits for the thread; with ret_hex, the digest of everything made available. */
-static int hasher_stop(struct hasher *h, char ret_hex[65]) {
-	uint8_t md[32];
-	unsigned len = 32;
+static int write_slot(struct sink *k, const uint8_t *buf, size_t n, uint64_t offset) {
 	int r;
 
-	if (!h->running)
-		return -ESRCH;
-	pthread_mutex_lock(&h->lock);
-	h->finish = true;
-	pthread_cond_signal(&h->cond);
-	pthread_mutex_unlock(&h->lock);
-	pthread_join(h->thread, NULL);
-	h->running = false;
-	r = h->error;
-	if (r >= 0 && ret_hex) {
-		if (EVP_DigestFinal_ex(h->ctx, md, &len) != 1)
+	if (k->direct_fd >= 0 && ((offset | n) & (DIRECT_ALIGN - 1)) == 0)
+		return loop_pwrite(k->direct_fd, buf, n, offset);
+	/* the ends of the file, where a slot is not aligned: through the page cache */
+	r = loop_pwrite(k->fd, buf, n, offset);
+	if (r >= 0 && offset + n - k->synced >= 32 * MiB) {
+		/* start write-back early, so the fsync before the rename has little left to do */
+		(void)sync_file_range(k->fd, (off_t)k->synced, (off_t)(offset + n - k->synced), SYNC_FILE_RANGE_WRITE);
+		k->synced = offset + n;
+	}
+	return r;
+}
+
+struct stage {
+	struct sink *sink;
+	unsigned which;
+};
+
+static void *stage_main(void *userdata) {
+	struct stage *st = userdata;
+	struct sink *k = st->sink;
+	unsigned s = st->which;
+	int r = s == STAGE_HASH ? hash_prefix(k) : 0;
+
+	free(st);
+	for (;;) {
+		uint64_t n;
+		unsigned i;
+
+		pthread_mutex_lock(&k->lock);
+		while (k->done[s] == k->queued && !k->finish)
+			pthread_cond_wait(&k->cond, &k->lock);
+		if (k->done[s] == k->queued) {
+			k->error[s] = r;
+			pthread_mutex_unlock(&k->lock);
+			return NULL;
+		}
+		n = k->done[s];
+		pthread_mutex_unlock(&k->lock);
+
+		/* after an error the slots are still passed on, so the download never waits forever */
+		i = (unsigned)(n % SLOTS);
+		if (r >= 0 && s == STAGE_HASH && EVP_DigestUpdate(k->ctx, k->slots[i], k->lens[i]) != 1)
 			r = -EIO;
-		else {
+		if (r >= 0 && s == STAGE_WRITE)
+			r = write_slot(k, k->slots[i], k->lens[i], k->offsets[i]);
+
+		pthread_mutex_lock(&k->lock);
+		k->done[s] = n + 1;
+		if (r < 0 && k->error[s] == 0)
+			k->error[s] = r; /* seen by the download at its next slot */
+		pthread_cond_broadcast(&k->cond);
+		pthread_mutex_unlock(&k->lock);
+	}
+}
+
+static void sink_free(struct sink *k) {
+	for (size_t i = 0; i < SLOTS; i++)
+		free(k->slots[i]);
+	EVP_MD_CTX_free(k->ctx);
+	closep(&k->direct_fd);
+	*k = (struct sink){ .direct_fd = -1 };
+}
+
+static int sink_stop(struct sink *k, char ret_hex[65]);
+
+/* Starts the two stages on fd, whose first prefix bytes are hashed first. With path,
+ * slots are written to it (O_DIRECT where possible); without, only prefix is hashed. */
+static int sink_start(struct sink *k, int fd, const char *path, uint64_t prefix) {
+	*k = (struct sink){ .fd = fd, .direct_fd = -1, .prefix = prefix, .synced = prefix };
+	k->ctx = EVP_MD_CTX_new();
+	if (!k->ctx || EVP_DigestInit_ex(k->ctx, EVP_sha256(), NULL) != 1) {
+		sink_free(k);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < SLOTS; i++)
+		if (posix_memalign((void **)&k->slots[i], DIRECT_ALIGN, SLOT_SIZE) != 0) {
+			sink_free(k);
+			return -ENOMEM;
+		}
+	if (path) {
+		k->direct_fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+		if (k->direct_fd < 0)
+			log_debug_errno(-errno, "No O_DIRECT for %s, writing through the page cache: %m", path);
+	}
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->cond, NULL);
+	for (unsigned s = 0; s < _STAGE_MAX; s++) {
+		struct stage *st = malloc(sizeof(*st));
+		int r = -ENOMEM;
+
+		if (st) {
+			*st = (struct stage){ k, s };
+			r = -pthread_create(&k->threads[s], NULL, stage_main, st);
+		}
+		if (r < 0) {
+			free(st);
+			(void)sink_stop(k, NULL);
+			return r;
+		}
+		k->started[s] = true;
+	}
+	return 0;
+}
+
+/* The slot to fill next (SLOT_SIZE bytes): waits until both stages are done with it.
+ * An error either stage met comes back here, so the download stops at the next slot. */
+static int sink_slot(struct sink *k, uint8_t **ret) {
+	int r = 0;
+
+	pthread_mutex_lock(&k->lock);
+	while (k->queued - MIN(k->done[STAGE_HASH], k->done[STAGE_WRITE]) == SLOTS)
+		pthread_cond_wait(&k->cond, &k->lock);
+	for (unsigned s = 0; s < _STAGE_MAX; s++)
+		if (k->error[s] < 0 && r == 0)
+			r = k->error[s];
+	*ret = k->slots[k->queued % SLOTS];
+	pthread_mutex_unlock(&k->lock);
+	return r;
+}
+
+/* Hands over the slot from sink_slot(): n bytes that belong at offset in the file. */
+static void sink_queue(struct sink *k, size_t n, uint64_t offset) {
+	pthread_mutex_lock(&k->lock);
+	k->lens[k->queued % SLOTS] = n;
+	k->offsets[k->queued % SLOTS] = offset;
+	k->queued++;
+	pthread_cond_broadcast(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+}
+
+/* Waits until every slot is hashed and written; with ret_hex, the digest of it all. */
+static int sink_stop(struct sink *k, char ret_hex[65]) {
+	uint8_t md[32];
+	unsigned len = 32;
+	int r = 0;
+
+	pthread_mutex_lock(&k->lock);
+	k->finish = true;
+	pthread_cond_broadcast(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+	for (unsigned s = 0; s < _STAGE_MAX; s++)
+		if (k->started[s]) {
+			pthread_join(k->threads[s], NULL);
+			if (k->error[s] < 0 && r == 0)
+				r = k->error[s];
+		}
+	if (r >= 0 && ret_hex) {
+		if (EVP_DigestFinal_ex(k->ctx, md, &len) != 1)
+			r = -EIO;
+		else
 			for (size_t i = 0; i < 32; i++)
 				snprintf(ret_hex + 2 * i, 3, "%02x", md[i]);
-		}
 	}
-	EVP_MD_CTX_free(h->ctx);
-	pthread_mutex_destroy(&h->lock);
-	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&k->lock);
+	pthread_cond_destroy(&k->cond);
+	sink_free(k);
 	return r;
 }
 
 /* ---- one download into NAME.part ---- */
 
-#define WRITE_BUFFER_SIZE MiB
-
 struct download {
 	const char *part;
 	int fd;
-	uint64_t have;     /* bytes on disk */
-	uint8_t *buf;      /* written in 1 MiB pieces: fewer syscalls than libcurl's 16 KiB callbacks */
-	size_t fill;
+	uint64_t have;     /* bytes handed to the sink: on disk once it stops */
+	uint8_t *buf;      /* the sink's slot being filled */
+	size_t fill, cap;  /* cap: slots end at SLOT_SIZE boundaries of the file, so O_DIRECT lines up */
+	double slot_start; /* when the slot was taken: a slow download still reaches the disk every second */
 	uint64_t total;    /* expected size, 0 when unknown */
-	struct hasher hasher;
+	struct sink sink;
+	bool sinking;
 	struct progress prog;
 };
 
-static int download_flush(struct download *d) {
+static int download_next_slot(struct download *d) {
 	int r;
 
+	d->fill = 0;
+	d->cap = SLOT_SIZE - (size_t)(d->have % SLOT_SIZE);
+	r = sink_slot(&d->sink, &d->buf);
+	d->slot_start = now_seconds();
+	return r;
+}
+
+static int download_flush(struct download *d) {
 	if (d->fill == 0)
 		return 0;
-	r = loop_pwrite(d->fd, d->buf, d->fill, d->have);
+	sink_queue(&d->sink, d->fill, d->have);
+	d->have += d->fill;
+	return download_next_slot(d);
+}
+
+static int download_start(struct download *d) {
+	int r = sink_start(&d->sink, d->fd, d->part, d->have);
+
 	if (r < 0)
 		return r;
-	d->have += d->fill;
-	d->fill = 0;
-	hasher_advance(&d->hasher, d->have);
-	return 0;
+	d->sinking = true;
+	return download_next_slot(d);
+}
+
+/* Everything handed over written and hashed; with ret_hex, the file's sha256. */
+static int download_stop(struct download *d, char ret_hex[65]) {
+	if (!d->sinking)
+		return -ESRCH;
+	d->sinking = false;
+	d->buf = NULL;
+	return sink_stop(&d->sink, ret_hex);
 }
 
 static int download_on_response(void *userdata, const struct curl_response *resp) {
@@ -379,11 +497,11 @@ static int download_on_response(void *userdata, const struct curl_response *resp
 		return -EILSEQ; /* said by log_transfer_error() */
 	if (action == FETCH_RESTART) {
 		log_info("The server does not resume downloads; starting %s over.", d->part);
-		(void)hasher_stop(&d->hasher, NULL);
+		(void)download_stop(d, NULL);
 		if (ftruncate(d->fd, 0) < 0)
 			return negative_errno();
 		d->have = 0;
-		r = hasher_start(&d->hasher, d->fd, 0);
+		r = download_start(d);
 		if (r < 0)
 			return r;
 	}
@@ -399,17 +517,22 @@ static int download_on_data(void *userdata, const void *data, size_t size) {
 	const uint8_t *p = data;
 
 	while (size > 0) {
-		size_t k = MIN(size, WRITE_BUFFER_SIZE - d->fill);
+		size_t k = MIN(size, d->cap - d->fill);
 
 		memcpy(d->buf + d->fill, p, k);
 		d->fill += k;
 		p += k;
 		size -= k;
-		if (d->fill == WRITE_BUFFER_SIZE) {
+		if (d->fill == d->cap) {
 			int r = download_flush(d);
 			if (r < 0)
 				return r;
 		}
+	}
+	if (d->fill > 0 && now_seconds() - d->slot_start >= 1.0) {
+		int r = download_flush(d);
+		if (r < 0)
+			return r;
 	}
 	progress_update(&d->prog, d->have + d->fill, d->total);
 	return 0;
@@ -468,7 +591,8 @@ static int file_get(void *u, char **detail) {
 
 	r = curl_util_get(g->url, g->d->have, &ops, g->d, detail);
 	k = download_flush(g->d); /* what arrived before a dropped connection is kept for the next try */
-	return r < 0 ? r : k;
+	/* a failed write or hash ends the fetch, whatever the transfer did: a retry would leave a gap */
+	return k < 0 ? k : r;
 }
 
 static uint64_t file_progress(void *u) {
@@ -477,7 +601,7 @@ static uint64_t file_progress(void *u) {
 
 static int hash_existing(const char *path, char ret_hex[65]) {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct hasher h;
+	struct sink k;
 	struct stat st;
 	int r;
 
@@ -485,16 +609,15 @@ static int hash_existing(const char *path, char ret_hex[65]) {
 		return negative_errno();
 	if (fstat(fd, &st) < 0)
 		return negative_errno();
-	r = hasher_start(&h, fd, (uint64_t)st.st_size);
+	r = sink_start(&k, fd, NULL, (uint64_t)st.st_size);
 	if (r < 0)
 		return r;
-	return hasher_stop(&h, ret_hex);
+	return sink_stop(&k, ret_hex);
 }
 
 int fetch_file(const char *url, const char *path, const char *expected_hex, const struct fetch_options *opts,
 	       char ret_hex[65]) {
 	_cleanup_free_ char *part = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_close_ int fd = -1;
 	struct download d = {};
 	struct file_get g = { url, &d };
@@ -526,16 +649,13 @@ int fetch_file(const char *url, const char *path, const char *expected_hex, cons
 	if (fstat(fd, &st) < 0)
 		return log_error_errno(-errno, "Failed to stat %s: %m", part);
 
-	buf = malloc(WRITE_BUFFER_SIZE);
-	if (!buf)
-		return log_oom();
-	d = (struct download){ .part = part, .fd = fd, .have = (uint64_t)st.st_size, .buf = buf };
+	d = (struct download){ .part = part, .fd = fd, .have = (uint64_t)st.st_size };
 	if (d.have > 0)
 		log_info("Resuming %s from %.1f MiB.", part, (double)d.have / (double)MiB);
 	/* what is already there is hashed while the rest arrives */
-	r = hasher_start(&d.hasher, fd, d.have);
+	r = download_start(&d);
 	if (r < 0)
-		return log_error_errno(r, "Failed to start hashing: %m");
+		return log_error_errno(r, "Failed to start writing %s: %m", part);
 	progress_init(&d.prog, path, opts->quiet);
 
 	r = with_retries(url, opts, file_get, file_progress, &g);
@@ -547,14 +667,14 @@ int fetch_file(const char *url, const char *path, const char *expected_hex, cons
 	} else if (r == -ERANGE)
 		r = log_transfer_error(r, url, NULL);
 	if (r < 0) {
-		(void)hasher_stop(&d.hasher, NULL);
+		(void)download_stop(&d, NULL);
 		if (d.have == 0)
 			(void)unlink(part); /* nothing arrived: no reason to leave an empty .part behind */
 		return r;
 	}
-	r = hasher_stop(&d.hasher, hex);
+	r = download_stop(&d, hex);
 	if (r < 0)
-		return log_error_errno(r, "Failed to hash %s: %m", part);
+		return log_error_errno(r, "Failed to write or hash %s: %m", part);
 	if (d.total > 0 && d.have != d.total)
 		return log_error_errno(EIO, "%s has %" PRIu64 " bytes, the server announced %" PRIu64 ".", part, d.have,
 				       d.total);

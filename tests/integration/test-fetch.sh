@@ -5,6 +5,7 @@ need nginx python3 sha256sum
 www=$T/www
 mkdir -p "$www/20.04" "$www/rel" "$T/out"
 _fetch_cleanup() {
+	mountpoint -q "$T/full" 2>/dev/null && umount "$T/full"
 	bash "$REPO/tests/fixtures/http-server.sh" stop "$T/http"
 	[ -n "${GNUPGHOME:-}" ] && gpgconf --kill all 2>/dev/null
 	_cleanup
@@ -57,6 +58,19 @@ check "wrong checksum: the user's files are untouched" grep -qx mine "$T/out/bad
 echo "user data" >"$T/out/bad/small.bin"
 "$MLRIG" fetch -q --sums "$base/rel/SHA256SUMS" -o "$T/out/bad" "$base/rel/small.bin" 2>/dev/null
 check "an existing different file: exit 1 and kept" test $? -eq 1 -a "$(cat "$T/out/bad/small.bin")" = "user data"
+
+# a full disk ends the fetch with the reason, and no final file (a retry must not skip what was not written)
+mkdir "$T/full"
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=1M tmpfs "$T/full" 2>/dev/null; then
+	err=$("$MLRIG" fetch -q --sha256 "$big_sha" -o "$T/full" "$base/rel/big.bin" 2>&1)
+	rc=$?
+	check "disk full: exit 1" test $rc -eq 1
+	check "disk full: says so" grep -q "No space left on device" <<<"$err"
+	check "disk full: no final file" test ! -e "$T/full/big.bin"
+	umount "$T/full"
+else
+	echo "SKIP disk-full check: mounting a small tmpfs needs root"
+fi
 
 # errors that say what happened
 err=$("$MLRIG" fetch -q -o "$T/out" "$base/rel/missing.iso" 2>&1)
