@@ -1,15 +1,22 @@
 #!/bin/bash
-# bench/flash.sh: a 1 GiB sparse image with ~40% data to a loop device, in one run: `mlrig flash` (verifying)
-# vs `bmaptool copy` (with its bmap, verifying) vs `dd bs=4M conv=fsync`. Prints times and ratios.
-# Target: mlrig <= 1.0x bmaptool and <= 0.5x dd.
+# bench/flash.sh: a 1 GiB sparse image with ~40% data to a loop device: `mlrig flash` (verifying by reading
+# the whole span back) vs `bmaptool copy` (with its bmap, verifying its checksums) vs `dd bs=4M conv=fsync`.
+# ROUNDS rounds (default 5), the order rotated; each command gets a fresh loop device over a new sparse file,
+# an empty page cache with the image read in, and warm memory (bench/lib.sh). Prints every time, the medians
+# and their ratios.   Target: mlrig <= 1.0x bmaptool and <= 0.5x dd.
+#   bash bench/flash.sh [BUILD_DIR]     LOOP_DIO=1 for loop devices with direct I/O on their file
 set -euo pipefail
 build=${1:-build}
-runs=${RUNS:-2}
+rounds=${ROUNDS:-5}
+here=$(dirname "$0")
+. "$here/lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "bench/flash.sh: needs root (loop devices)"; exit 1; }
-for c in bmaptool losetup bc; do command -v $c >/dev/null || { echo "bench/flash.sh: $c missing (make deps)"; exit 1; }; done
+for c in bmaptool losetup bc cmp; do command -v $c >/dev/null || { echo "bench/flash.sh: $c missing (make deps)"; exit 1; }; done
+mlrig=$(realpath "$build/mlrig")
 work=$(mktemp -d /var/tmp/mlrig-bench-flash.XXXXXX)
 dev=
-trap '[ -n "$dev" ] && losetup -d "$dev"; rm -rf "$work"' EXIT
+detach() { [ -z "$dev" ] || losetup -d "$dev"; dev=; }
+trap 'detach; rm -rf "$work"' EXIT
 
 # 1 GiB, 40% data in 8 MiB runs spread over the span (like file systems in a disk image)
 img=$work/rig.img
@@ -19,27 +26,42 @@ for i in $(seq 0 127); do
 	head -c 8M /dev/urandom | dd of="$img" bs=8M seek=$i conv=notrunc status=none
 done
 bmaptool -q create -o "$work/rig.bmap" "$img"
-echo "image: $(du -BM --apparent-size "$img" | cut -f1) apparent, $(du -BM "$img" | cut -f1) data"
+echo "image: $(du -BM --apparent-size "$img" | cut -f1) apparent, $(du -BM "$img" | cut -f1) data; loop direct I/O: ${LOOP_DIO:-0}"
 
-truncate -s 1100M "$work/dev.back"
-dev=$(losetup -f --show "$work/dev.back")
-
-timed() { # name cmd...: seconds on stdout
-	local s e
+fresh_device() { # a new loop device over a new sparse 1100 MiB file: every tool starts from the same state
+	detach
+	rm -f "$work/dev.back"
 	sync
-	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+	sleep 2 # the file system frees (and discards) the last device's blocks before the next timing
+	truncate -s 1100M "$work/dev.back"
+	dev=$(losetup -f --show --direct-io="$([ "${LOOP_DIO:-0}" = 1 ] && echo on || echo off)" "$work/dev.back")
+}
+run() { # tool: seconds on stdout (after fresh_device)
+	settle
 	cat "$img" >/dev/null # the image in the page cache for all three alike
-	s=$(date +%s.%N)
-	"$@" >/dev/null 2>&1
-	e=$(date +%s.%N)
-	echo "$e - $s" | bc -l
+	case $1 in
+	mlrig) seconds "$mlrig" flash -q --yes --force "$img" "$dev" ;;
+	bmaptool) seconds bmaptool -q copy --bmap "$work/rig.bmap" "$img" "$dev" ;;
+	dd) seconds dd if="$img" of="$dev" bs=4M conv=fsync status=none ;;
+	esac
 }
 
-for run in $(seq "$runs"); do
-	t_mlrig=$(timed "$build/mlrig" flash -q --yes --force "$img" "$dev")
-	cmp -n 1G "$img" "$dev" || { echo "mlrig flash: device differs from the image"; exit 1; }
-	t_bmap=$(timed bmaptool -q copy --bmap "$work/rig.bmap" "$img" "$dev")
-	t_dd=$(timed dd if="$img" of="$dev" bs=4M conv=fsync status=none)
-	printf 'run %d: mlrig flash %6.2f s   bmaptool copy %6.2f s   dd %6.2f s   mlrig/bmaptool %.2f (<= 1.00)   mlrig/dd %.2f (<= 0.50)\n' \
-		"$run" "$t_mlrig" "$t_bmap" "$t_dd" "$(echo "$t_mlrig / $t_bmap" | bc -l)" "$(echo "$t_mlrig / $t_dd" | bc -l)"
+tools=(mlrig bmaptool dd)
+declare -A times
+for round in $(seq "$rounds"); do
+	line="round $round:"
+	for k in 0 1 2; do
+		tool=${tools[$(((round + k) % 3))]}
+		fresh_device
+		t=$(run "$tool") || { echo "bench/flash.sh: $tool failed"; exit 1; }
+		cmp -n 1G "$img" "$dev" || { echo "bench/flash.sh: after $tool the device differs from the image"; exit 1; }
+		times[$tool]+="$t "
+		line+=$(printf '  %s %.2f s' "$tool" "$t")
+	done
+	echo "$line"
 done
+m=$(echo ${times[mlrig]} | tr ' ' '\n' | median)
+b=$(echo ${times[bmaptool]} | tr ' ' '\n' | median)
+d=$(echo ${times[dd]} | tr ' ' '\n' | median)
+printf 'median of %d: mlrig flash %.2f s   bmaptool copy %.2f s   dd %.2f s   mlrig/bmaptool %.2f (<= 1.00)   mlrig/dd %.2f (<= 0.50)\n' \
+	"$rounds" "$m" "$b" "$d" "$(echo "$m / $b" | bc -l)" "$(echo "$m / $d" | bc -l)"
