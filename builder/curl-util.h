@@ -12,8 +12,8 @@
  *   -ENXIO    DNS: host not found     -ECONNREFUSED  could not connect
  *   -EPROTO   TLS handshake or certificate failure
  *   -ETIMEDOUT, -ECONNRESET (connection dropped mid-way), -EINVAL (bad URL),
- *   -ENOMEM, -ECANCELED, and what a callback returned. */
-int curl_util_global_init(void);
+ *   -ENOMEM, -ECANCELED, -ELIBACC (libcurl could not be loaded: *ret_detail says why),
+ *   and what a callback returned. */
 
 struct curl_response {
 	long status;          /* HTTP status of the final response (after redirects) */
