@@ -6,7 +6,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -36,18 +35,6 @@ static void easy_cleanupp(CURL **h) {
 
 /* Loads and initialises libcurl once; on failure, *ret_detail says what the loader said. */
 static int curl_util_load(char **ret_detail) {
-	static const struct {
-		const char *name;
-		size_t offset;
-	} syms[] = {
-		{ "curl_global_init", offsetof(typeof(lc), global_init) },
-		{ "curl_easy_init", offsetof(typeof(lc), easy_init) },
-		{ "curl_easy_setopt", offsetof(typeof(lc), easy_setopt) },
-		{ "curl_easy_perform", offsetof(typeof(lc), easy_perform) },
-		{ "curl_easy_getinfo", offsetof(typeof(lc), easy_getinfo) },
-		{ "curl_easy_cleanup", offsetof(typeof(lc), easy_cleanup) },
-		{ "curl_easy_strerror", offsetof(typeof(lc), easy_strerror) },
-	};
 	const char *error;
 	void *h;
 
@@ -56,13 +43,16 @@ static int curl_util_load(char **ret_detail) {
 	h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (!h)
 		goto fail;
-	for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
-		void *f = dlsym(h, syms[i].name);
-
-		if (!f)
-			goto fail;
-		memcpy((char *)&lc + syms[i].offset, &f, sizeof(f));
-	}
+	lc.global_init = dlsym(h, "curl_global_init");
+	lc.easy_init = dlsym(h, "curl_easy_init");
+	lc.easy_setopt = dlsym(h, "curl_easy_setopt");
+	lc.easy_perform = dlsym(h, "curl_easy_perform");
+	lc.easy_getinfo = dlsym(h, "curl_easy_getinfo");
+	lc.easy_cleanup = dlsym(h, "curl_easy_cleanup");
+	lc.easy_strerror = dlsym(h, "curl_easy_strerror");
+	if (!lc.global_init || !lc.easy_init || !lc.easy_setopt || !lc.easy_perform || !lc.easy_getinfo ||
+	    !lc.easy_cleanup || !lc.easy_strerror)
+		goto fail;
 	if (lc.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		dlclose(h);
 		return -ENOMEM;

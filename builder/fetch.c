@@ -235,11 +235,19 @@ int fetch_resume_decide(uint64_t have, const struct curl_response *resp, enum fe
 
 enum { STAGE_HASH, STAGE_WRITE, _STAGE_MAX };
 
+struct sink;
+
+struct stage {
+	struct sink *sink;
+	unsigned which;
+	pthread_t thread;
+	bool started;
+};
+
 struct sink {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* broadcast whenever a slot is queued or finished */
-	pthread_t threads[_STAGE_MAX];
-	bool started[_STAGE_MAX];
+	struct stage stages[_STAGE_MAX];
 	bool finish;
 	int fd, direct_fd;        /* direct_fd: the same file with O_DIRECT, or -1 */
 	uint64_t prefix;          /* bytes already in the file: hashed from it before any slot */
@@ -289,18 +297,12 @@ static int write_slot(struct sink *k, const uint8_t *buf, size_t n, uint64_t off
 	return r;
 }
 
-struct stage {
-	struct sink *sink;
-	unsigned which;
-};
-
 static void *stage_main(void *userdata) {
 	struct stage *st = userdata;
 	struct sink *k = st->sink;
 	unsigned s = st->which;
 	int r = s == STAGE_HASH ? hash_prefix(k) : 0;
 
-	free(st);
 	for (;;) {
 		uint64_t n;
 		unsigned i;
@@ -364,19 +366,16 @@ static int sink_start(struct sink *k, int fd, const char *path, uint64_t prefix)
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
 	for (unsigned s = 0; s < _STAGE_MAX; s++) {
-		struct stage *st = malloc(sizeof(*st));
-		int r = -ENOMEM;
+		struct stage *st = &k->stages[s];
+		int r;
 
-		if (st) {
-			*st = (struct stage){ k, s };
-			r = -pthread_create(&k->threads[s], NULL, stage_main, st);
-		}
+		*st = (struct stage){ .sink = k, .which = s };
+		r = -pthread_create(&st->thread, NULL, stage_main, st);
 		if (r < 0) {
-			free(st);
 			(void)sink_stop(k, NULL);
 			return r;
 		}
-		k->started[s] = true;
+		st->started = true;
 	}
 	return 0;
 }
@@ -418,8 +417,8 @@ static int sink_stop(struct sink *k, char ret_hex[65]) {
 	pthread_cond_broadcast(&k->cond);
 	pthread_mutex_unlock(&k->lock);
 	for (unsigned s = 0; s < _STAGE_MAX; s++)
-		if (k->started[s]) {
-			pthread_join(k->threads[s], NULL);
+		if (k->stages[s].started) {
+			pthread_join(k->stages[s].thread, NULL);
 			if (k->error[s] < 0 && r == 0)
 				r = k->error[s];
 		}

@@ -1081,7 +1081,7 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 		  now_seconds() - t0);
 
 	/* everything else is on the medium: now the first MiB, which makes it bootable */
-	r = dev_pwrite(fd, t, false, head, p.head_len, 0);
+	r = loop_pwrite(fd, head, p.head_len, 0);
 	if (r < 0)
 		return log_error_errno(r, "Failed to write the first MiB of %s: %m", t->path);
 	if (fsync(fd) < 0)

@@ -1613,16 +1613,14 @@ finish:
 
 /* ---- helpers for the builder ---- */
 
-/* Makes room for a new file or symlink called name in dir: an old entry that
- * is not a directory is removed, inode and all. */
+/* Removes the entry name in dir, inode and all, unless it is a directory (-EISDIR);
+ * -ENOENT if there is none. Also makes room for a new file or symlink. */
 static int remove_non_directory(Ext4 *e, ext2_ino_t dir, const char *name) {
 	struct ext2_inode_large in;
 	ext2_ino_t old;
 	int r;
 
 	r = lookup_name(e, dir, name, &old);
-	if (r == -ENOENT)
-		return 0;
 	if (r < 0)
 		return r;
 	r = read_inode(e, old, &in);
@@ -1649,7 +1647,7 @@ int ext4_write_file(Ext4 *e, const char *path, const void *data, size_t size, ui
 	if (r < 0)
 		return r;
 	r = remove_non_directory(e, dir, name);
-	if (r < 0)
+	if (r < 0 && r != -ENOENT)
 		return r;
 	meta_epoch(e, &m, LINUX_S_IFREG | (mode & 07777), uid, gid);
 	return make_regular(e, dir, name, &m, size, buffer_source, &b, &ino);
@@ -1717,7 +1715,7 @@ int ext4_symlink(Ext4 *e, const char *path, const char *target) {
 	if (r < 0)
 		return r;
 	r = remove_non_directory(e, dir, name);
-	if (r < 0)
+	if (r < 0 && r != -ENOENT)
 		return r;
 	meta_epoch(e, &m, LINUX_S_IFLNK | 0777, 0, 0);
 	return make_symlink(e, dir, name, &m, target, &ino);
@@ -1796,9 +1794,8 @@ int ext4_read_file(Ext4 *e, const char *path, char **ret_data, size_t *ret_size)
 
 int ext4_unlink(Ext4 *e, const char *path) {
 	_cleanup_free_ char *norm = NULL;
-	struct ext2_inode_large in;
 	const char *name;
-	ext2_ino_t dir, ino;
+	ext2_ino_t dir;
 	int r;
 
 	r = helper_path(path, &norm);
@@ -1807,15 +1804,7 @@ int ext4_unlink(Ext4 *e, const char *path) {
 	r = resolve_parent(e, norm, &dir, &name);
 	if (r < 0)
 		return r;
-	r = lookup_name(e, dir, name, &ino);
-	if (r < 0)
-		return r;
-	r = read_inode(e, ino, &in);
-	if (r < 0)
-		return r;
-	if (LINUX_S_ISDIR(in.i_mode))
-		return -EISDIR;
-	return remove_entry(e, dir, name, ino);
+	return remove_non_directory(e, dir, name);
 }
 
 struct list_ctx {

@@ -21,7 +21,6 @@
 #include "progress.h"
 #include "verbs.h"
 
-
 static const char *arg_profile;
 static const char *arg_base;
 static const char *arg_output;
