@@ -36,9 +36,12 @@ FIRSTBOOT_OBJ := $(FIRSTBOOT_SRC:%.c=$(BUILD)/%.o)
 
 all: $(BUILD)/mlrig $(BUILD)/mlrig-firstboot $(BUILD)/compat/mlrig-firstboot
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h builder/*.h firstboot/*.h tests/unit/*.h) Makefile
+# -MMD: each object depends on the headers it includes, found by the compiler
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d)
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^

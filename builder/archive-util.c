@@ -3,15 +3,12 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #include "archive-util.h"
 #include "log.h"
+#include "process.h"
 
 int archive_status_to_errno(struct archive *a, int status) {
 	int e;
@@ -58,8 +55,7 @@ static int fd_close(struct archive *a, void *userdata) {
 	if (s->input.decompressor > 0) {
 		/* closing its stdout ends it if it is still writing; a corrupt stream already failed the read */
 		(void)kill(s->input.decompressor, SIGTERM);
-		while (waitpid(s->input.decompressor, NULL, 0) < 0 && errno == EINTR)
-			;
+		(void)process_wait(s->input.decompressor, NULL);
 	}
 	free(s->buf);
 	free(s);
@@ -83,23 +79,19 @@ static bool is_xz(int fd) {
  * progress) and returns the read end of its stdout, or -errno. */
 static int spawn_xz(int file_fd, pid_t *ret_pid) {
 	char *argv[] = { "xz", "--decompress", "--stdout", "--threads=0", "--quiet", NULL };
-	posix_spawn_file_actions_t fa;
 	int p[2], r;
-	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return negative_errno();
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, file_fd, 0);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	r = posix_spawnp(&pid, "xz", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
+	r = process_spawn(&(struct process_options){
+				  .argv = argv, .stdin_mode = PROCESS_FD, .stdin_fd = file_fd,
+				  .stdout_mode = PROCESS_FD, .stdout_fd = p[1],
+			  }, ret_pid);
 	close(p[1]);
-	if (r != 0) {
+	if (r < 0) {
 		close(p[0]);
-		return -r;
+		return r;
 	}
-	*ret_pid = pid;
 	return p[0];
 }
 

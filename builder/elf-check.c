@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
 #include "elf-check.h"
 #include "fileio.h"
 #include "log.h"

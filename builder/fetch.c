@@ -1,8 +1,8 @@
 /* Fetching: known Ubuntu media names, SHA256SUMS lookup, NAME.part resumed with Range, sha256 before the rename, retries. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,11 +12,15 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "error.h"
 #include "fileio.h"
+#include "fs-util.h"
+#include "hash-util.h"
 #include "log.h"
 #include "macro.h"
 #include "process.h"
 #include "progress.h"
+#include "time-util.h"
 
 static const struct fetch_known known[] = {
 	{ "ubuntu-20.04-live-server", "https://releases.ubuntu.com", "/20.04/", "ubuntu-20.04", "-live-server-amd64.iso" },
@@ -89,7 +93,8 @@ int fetch_parse_sha256(const char *s, char ret_hex[65]) {
 		hex[i] = (char)tolower((unsigned char)s[i]);
 	}
 	hex[64] = 0;
-	memcpy(ret_hex, hex, 65);
+	if (ret_hex)
+		memcpy(ret_hex, hex, 65);
 	return 0;
 }
 
@@ -187,7 +192,7 @@ static int find_release_cb(const char *name, size_t name_len, const char *hex, v
 	return 0;
 }
 
-int fetch_sums_find_release(const char *sums, const char *prefix, const char *suffix, char **ret_name,
+int fetch_sums_find_point_release(const char *sums, const char *prefix, const char *suffix, char **ret_name,
 			    char ret_hex[65]) {
 	struct find_release f = { .prefix = prefix, .suffix = suffix, .best = -2 };
 	int r = sums_foreach(sums, find_release_cb, &f);
@@ -233,11 +238,11 @@ int fetch_resume_decide(uint64_t have, const struct curl_response *resp, enum fe
 #define SLOT_SIZE (4 * MiB)
 #define DIRECT_ALIGN 4096
 
-enum { STAGE_HASH, STAGE_WRITE, _STAGE_MAX };
+enum { WORKER_HASH, WORKER_WRITE, _WORKER_MAX };
 
 struct sink;
 
-struct stage {
+struct sink_worker {
 	struct sink *sink;
 	unsigned which;
 	pthread_t thread;
@@ -247,7 +252,7 @@ struct stage {
 struct sink {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* broadcast whenever a slot is queued or finished */
-	struct stage stages[_STAGE_MAX];
+	struct sink_worker workers[_WORKER_MAX];
 	bool finish;
 	int fd, direct_fd;        /* direct_fd: the same file with O_DIRECT, or -1 */
 	uint64_t prefix;          /* bytes already in the file: hashed from it before any slot */
@@ -255,10 +260,10 @@ struct sink {
 	size_t lens[SLOTS];
 	uint64_t offsets[SLOTS];
 	uint64_t queued;          /* slots handed over so far; slot number n lives in slots[n % SLOTS] */
-	uint64_t done[_STAGE_MAX]; /* slots each stage has finished */
-	int error[_STAGE_MAX];
+	uint64_t done[_WORKER_MAX]; /* slots each worker has finished */
+	int error[_WORKER_MAX];
 	uint64_t synced;          /* buffered writes: write-back started up to here */
-	EVP_MD_CTX *ctx;
+	Hash *hash;
 };
 
 static int hash_prefix(struct sink *k) {
@@ -275,8 +280,9 @@ static int hash_prefix(struct sink *k) {
 			return r;
 		if (got == 0)
 			return -EIO; /* shorter than it was a moment ago */
-		if (EVP_DigestUpdate(k->ctx, buf, got) != 1)
-			return -EIO;
+		r = hash_update(k->hash, buf, got);
+		if (r < 0)
+			return r;
 		pos += got;
 	}
 	return 0;
@@ -297,11 +303,11 @@ static int write_slot(struct sink *k, const uint8_t *buf, size_t n, uint64_t off
 	return r;
 }
 
-static void *stage_main(void *userdata) {
-	struct stage *st = userdata;
-	struct sink *k = st->sink;
-	unsigned s = st->which;
-	int r = s == STAGE_HASH ? hash_prefix(k) : 0;
+static void *worker_main(void *userdata) {
+	struct sink_worker *wk = userdata;
+	struct sink *k = wk->sink;
+	unsigned s = wk->which;
+	int r = s == WORKER_HASH ? hash_prefix(k) : 0;
 
 	for (;;) {
 		uint64_t n;
@@ -320,9 +326,9 @@ static void *stage_main(void *userdata) {
 
 		/* after an error the slots are still passed on, so the download never waits forever */
 		i = (unsigned)(n % SLOTS);
-		if (r >= 0 && s == STAGE_HASH && EVP_DigestUpdate(k->ctx, k->slots[i], k->lens[i]) != 1)
-			r = -EIO;
-		if (r >= 0 && s == STAGE_WRITE)
+		if (r >= 0 && s == WORKER_HASH)
+			r = hash_update(k->hash, k->slots[i], k->lens[i]);
+		if (r >= 0 && s == WORKER_WRITE)
 			r = write_slot(k, k->slots[i], k->lens[i], k->offsets[i]);
 
 		pthread_mutex_lock(&k->lock);
@@ -337,19 +343,18 @@ static void *stage_main(void *userdata) {
 static void sink_free(struct sink *k) {
 	for (size_t i = 0; i < SLOTS; i++)
 		free(k->slots[i]);
-	EVP_MD_CTX_free(k->ctx);
+	hash_free(k->hash);
 	closep(&k->direct_fd);
 	*k = (struct sink){ .direct_fd = -1 };
 }
 
 static int sink_stop(struct sink *k, char ret_hex[65]);
 
-/* Starts the two stages on fd, whose first prefix bytes are hashed first. With path,
+/* Starts the two workers on fd, whose first prefix bytes are hashed first. With path,
  * slots are written to it (O_DIRECT where possible); without, only prefix is hashed. */
 static int sink_start(struct sink *k, int fd, const char *path, uint64_t prefix) {
 	*k = (struct sink){ .fd = fd, .direct_fd = -1, .prefix = prefix, .synced = prefix };
-	k->ctx = EVP_MD_CTX_new();
-	if (!k->ctx || EVP_DigestInit_ex(k->ctx, EVP_sha256(), NULL) != 1) {
+	if (hash_new(HASH_SHA256, &k->hash) < 0) {
 		sink_free(k);
 		return -ENOMEM;
 	}
@@ -365,30 +370,30 @@ static int sink_start(struct sink *k, int fd, const char *path, uint64_t prefix)
 	}
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
-	for (unsigned s = 0; s < _STAGE_MAX; s++) {
-		struct stage *st = &k->stages[s];
+	for (unsigned s = 0; s < _WORKER_MAX; s++) {
+		struct sink_worker *wk = &k->workers[s];
 		int r;
 
-		*st = (struct stage){ .sink = k, .which = s };
-		r = -pthread_create(&st->thread, NULL, stage_main, st);
+		*wk = (struct sink_worker){ .sink = k, .which = s };
+		r = -pthread_create(&wk->thread, NULL, worker_main, wk);
 		if (r < 0) {
 			(void)sink_stop(k, NULL);
 			return r;
 		}
-		st->started = true;
+		wk->started = true;
 	}
 	return 0;
 }
 
-/* The slot to fill next (SLOT_SIZE bytes): waits until both stages are done with it.
- * An error either stage met comes back here, so the download stops at the next slot. */
+/* The slot to fill next (SLOT_SIZE bytes): waits until both workers are done with it.
+ * An error either worker met comes back here, so the download stops at the next slot. */
 static int sink_slot(struct sink *k, uint8_t **ret) {
 	int r = 0;
 
 	pthread_mutex_lock(&k->lock);
-	while (k->queued - MIN(k->done[STAGE_HASH], k->done[STAGE_WRITE]) == SLOTS)
+	while (k->queued - MIN(k->done[WORKER_HASH], k->done[WORKER_WRITE]) == SLOTS)
 		pthread_cond_wait(&k->cond, &k->lock);
-	for (unsigned s = 0; s < _STAGE_MAX; s++)
+	for (unsigned s = 0; s < _WORKER_MAX; s++)
 		if (k->error[s] < 0 && r == 0)
 			r = k->error[s];
 	*ret = k->slots[k->queued % SLOTS];
@@ -408,27 +413,20 @@ static void sink_queue(struct sink *k, size_t n, uint64_t offset) {
 
 /* Waits until every slot is hashed and written; with ret_hex, the digest of it all. */
 static int sink_stop(struct sink *k, char ret_hex[65]) {
-	uint8_t md[32];
-	unsigned len = 32;
 	int r = 0;
 
 	pthread_mutex_lock(&k->lock);
 	k->finish = true;
 	pthread_cond_broadcast(&k->cond);
 	pthread_mutex_unlock(&k->lock);
-	for (unsigned s = 0; s < _STAGE_MAX; s++)
-		if (k->stages[s].started) {
-			pthread_join(k->stages[s].thread, NULL);
+	for (unsigned s = 0; s < _WORKER_MAX; s++)
+		if (k->workers[s].started) {
+			pthread_join(k->workers[s].thread, NULL);
 			if (k->error[s] < 0 && r == 0)
 				r = k->error[s];
 		}
-	if (r >= 0 && ret_hex) {
-		if (EVP_DigestFinal_ex(k->ctx, md, &len) != 1)
-			r = -EIO;
-		else
-			for (size_t i = 0; i < 32; i++)
-				snprintf(ret_hex + 2 * i, 3, "%02x", md[i]);
-	}
+	if (r >= 0 && ret_hex)
+		r = hash_final_hex(k->hash, ret_hex);
 	pthread_mutex_destroy(&k->lock);
 	pthread_cond_destroy(&k->cond);
 	sink_free(k);
@@ -438,6 +436,7 @@ static int sink_stop(struct sink *k, char ret_hex[65]) {
 /* ---- one download into NAME.part ---- */
 
 struct download {
+	const struct fetch_options *opts;
 	const char *part;
 	int fd;
 	uint64_t have;     /* bytes handed to the sink: on disk once it stops */
@@ -486,6 +485,21 @@ static int download_stop(struct download *d, char ret_hex[65]) {
 	return sink_stop(&d->sink, ret_hex);
 }
 
+/* Tells the caller's notify() what is going on, when it wants to know. */
+static void notify(const struct fetch_options *opts, bool warning, const char *fmt, ...) _printf_(3, 4);
+static void notify(const struct fetch_options *opts, bool warning, const char *fmt, ...) {
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	if (!opts->notify)
+		return;
+	va_start(ap, fmt);
+	set_errorv(&msg, 0, fmt, ap);
+	va_end(ap);
+	if (msg)
+		opts->notify(warning, msg);
+}
+
 static int download_on_response(void *userdata, const struct curl_response *resp) {
 	struct download *d = userdata;
 	enum fetch_resume action;
@@ -493,9 +507,9 @@ static int download_on_response(void *userdata, const struct curl_response *resp
 
 	r = fetch_resume_decide(d->have, resp, &action);
 	if (r < 0)
-		return -EILSEQ; /* said by log_transfer_error() */
+		return -EILSEQ; /* said by transfer_error() */
 	if (action == FETCH_RESTART) {
-		log_info("The server does not resume downloads; starting %s over.", d->part);
+		notify(d->opts, false, "The server does not resume downloads; starting %s over.", d->part);
 		(void)download_stop(d, NULL);
 		if (ftruncate(d->fd, 0) < 0)
 			return negative_errno();
@@ -537,24 +551,21 @@ static int download_on_data(void *userdata, const void *data, size_t size) {
 	return 0;
 }
 
-static void pause_ms(unsigned ms) {
-	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L }, NULL);
-}
-
 static const char *transfer_error_to_string(int r) {
 	if (r == -EILSEQ)
 		return "the server sent another part of the file than the one asked for; not appending it";
 	return curl_util_error_to_string(r);
 }
 
-static int log_transfer_error(int r, const char *url, const char *detail) {
-	return log_error_errno(r, "Failed to fetch %s: %s%s%s%s", url, transfer_error_to_string(r), detail ? " (" : "",
-			       detail ? detail : "", detail ? ")" : "");
+static int transfer_error(char **ret_error, int r, const char *url, const char *detail) {
+	return set_error(ret_error, r, "Failed to fetch %s: %s%s%s%s", url, transfer_error_to_string(r),
+			 detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
 }
 
-/* Runs get() until it succeeds, fails for good, or the tries are used up; pauses double each time. */
+/* Runs get() until it succeeds, fails for good, or the tries are used up; pauses double each time.
+ * -ERANGE (416) is returned unsaid: the caller knows what it means for its request. */
 static int with_retries(const char *url, const struct fetch_options *opts, int (*get)(void *u, char **detail),
-			uint64_t (*progress_of)(void *u), void *u) {
+			uint64_t (*progress_of)(void *u), void *u, char **ret_error) {
 	unsigned delay = opts->backoff_ms, failures = 0;
 
 	for (;;) {
@@ -563,17 +574,17 @@ static int with_retries(const char *url, const struct fetch_options *opts, int (
 		int r = get(u, &detail);
 
 		if (r >= 0 || !curl_util_error_is_transient(r))
-			return r < 0 && r != -ERANGE ? log_transfer_error(r, url, detail) : r;
+			return r < 0 && r != -ERANGE ? transfer_error(ret_error, r, url, detail) : r;
 		/* a try that made progress does not count against the limit */
 		if (progress_of && progress_of(u) > before) {
 			failures = 0;
 			delay = opts->backoff_ms;
 		}
 		if (failures++ >= opts->retries)
-			return log_transfer_error(r, url, detail);
-		log_warning("Fetching %s: %s%s%s%s; trying again in %.1f s.", url, transfer_error_to_string(r),
-			    detail ? " (" : "", detail ? detail : "", detail ? ")" : "", delay / 1000.0);
-		pause_ms(delay);
+			return transfer_error(ret_error, r, url, detail);
+		notify(opts, true, "Fetching %s: %s%s%s%s; trying again in %.1f s.", url, transfer_error_to_string(r),
+		       detail ? " (" : "", detail ? detail : "", detail ? ")" : "", delay / 1000.0);
+		sleep_ms(delay);
 		delay = MIN(delay * 2, 60000u);
 	}
 }
@@ -615,7 +626,7 @@ static int hash_existing(const char *path, char ret_hex[65]) {
 }
 
 int fetch_file(const char *url, const char *path, const char *expected_hex, const struct fetch_options *opts,
-	       char ret_hex[65]) {
+	       char ret_hex[65], char **ret_error) {
 	_cleanup_free_ char *part = NULL;
 	_cleanup_close_ int fd = -1;
 	struct download d = {};
@@ -626,45 +637,45 @@ int fetch_file(const char *url, const char *path, const char *expected_hex, cons
 
 	if (access(path, F_OK) == 0) {
 		if (!expected_hex)
-			return log_error_errno(EEXIST, "%s already exists and there is no checksum to check it against; remove it to download again.", path);
+			return set_error(ret_error, -EEXIST, "%s already exists and there is no checksum to check it against; remove it to download again.", path);
 		r = hash_existing(path, hex);
 		if (r < 0)
-			return log_error_errno(r, "Failed to read %s: %m", path);
+			return set_error(ret_error, r, "Failed to read %s: %m", path);
 		if (strcmp(hex, expected_hex) != 0)
-			return log_error_errno(EEXIST, "%s already exists and its sha256 %s is not the expected %s; left as it is. Move it away to download again.",
-					       path, hex, expected_hex);
-		log_info("%s is already here and its sha256 matches.", path);
+			return set_error(ret_error, -EEXIST, "%s already exists and its sha256 %s is not the expected %s; left as it is. Move it away to download again.",
+					 path, hex, expected_hex);
+		notify(opts, false, "%s is already here and its sha256 matches.", path);
 		memcpy(ret_hex, hex, 65);
 		return 0;
 	}
 
 	if (asprintf(&part, "%s.part", path) < 0)
-		return log_oom();
+		return -ENOMEM;
 	fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return log_error_errno(-errno, "Failed to open %s: %m", part);
+		return set_error(ret_error, negative_errno(), "Failed to open %s: %m", part);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-		return log_error_errno(-errno, "Failed to lock %s (is another mlrig fetch writing it?): %m", part);
+		return set_error(ret_error, negative_errno(), "Failed to lock %s (is another mlrig fetch writing it?): %m", part);
 	if (fstat(fd, &st) < 0)
-		return log_error_errno(-errno, "Failed to stat %s: %m", part);
+		return set_error(ret_error, negative_errno(), "Failed to stat %s: %m", part);
 
-	d = (struct download){ .part = part, .fd = fd, .have = (uint64_t)st.st_size };
+	d = (struct download){ .opts = opts, .part = part, .fd = fd, .have = (uint64_t)st.st_size };
 	if (d.have > 0)
-		log_info("Resuming %s from %.1f MiB.", part, (double)d.have / (double)MiB);
+		notify(opts, false, "Resuming %s from %.1f MiB.", part, (double)d.have / (double)MiB);
 	/* what is already there is hashed while the rest arrives */
 	r = download_start(&d);
 	if (r < 0)
-		return log_error_errno(r, "Failed to start writing %s: %m", part);
+		return set_error(ret_error, r, "Failed to start writing %s: %m", part);
 	progress_init(&d.prog, path, opts->quiet);
 
-	r = with_retries(url, opts, file_get, file_progress, &g);
+	r = with_retries(url, opts, file_get, file_progress, &g, ret_error);
 	progress_done(&d.prog);
 	if (r == -ERANGE && d.have > 0) {
 		/* 416 for "bytes=N-": the partial file already holds the whole file */
-		log_info("%s is already complete.", part);
+		notify(opts, false, "%s is already complete.", part);
 		r = 0;
 	} else if (r == -ERANGE)
-		r = log_transfer_error(r, url, NULL);
+		r = transfer_error(ret_error, r, url, NULL);
 	if (r < 0) {
 		(void)download_stop(&d, NULL);
 		if (d.have == 0)
@@ -673,28 +684,28 @@ int fetch_file(const char *url, const char *path, const char *expected_hex, cons
 	}
 	r = download_stop(&d, hex);
 	if (r < 0)
-		return log_error_errno(r, "Failed to write or hash %s: %m", part);
+		return set_error(ret_error, r, "Failed to write or hash %s: %m", part);
 	if (d.total > 0 && d.have != d.total)
-		return log_error_errno(EIO, "%s has %" PRIu64 " bytes, the server announced %" PRIu64 ".", part, d.have,
-				       d.total);
+		return set_error(ret_error, -EIO, "%s has %" PRIu64 " bytes, the server announced %" PRIu64 ".", part, d.have,
+				 d.total);
 
 	if (expected_hex && strcmp(hex, expected_hex) != 0)
-		return log_error_errno(EBADMSG, "sha256 mismatch for %s: expected %s, got %s. %s is kept (remove it to download from scratch); %s was not created.",
-				       url, expected_hex, hex, part, path);
+		return set_error(ret_error, -EBADMSG, "sha256 mismatch for %s: expected %s, got %s. %s is kept (remove it to download from scratch); %s was not created.",
+				 url, expected_hex, hex, part, path);
 
 	if (fsync(fd) < 0)
-		return log_error_errno(-errno, "Failed to write %s: %m", part);
+		return set_error(ret_error, negative_errno(), "Failed to write %s: %m", part);
 	/* never over a file that appeared meanwhile: that one is the user's */
 	if (renameat2(AT_FDCWD, part, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
 		if (errno != EINVAL && errno != ENOSYS)
-			return log_error_errno(-errno, "Failed to rename %s to %s: %m", part, path);
+			return set_error(ret_error, negative_errno(), "Failed to rename %s to %s: %m", part, path);
 		if (link(part, path) < 0)
-			return log_error_errno(-errno, "Failed to rename %s to %s: %m", part, path);
+			return set_error(ret_error, negative_errno(), "Failed to rename %s to %s: %m", part, path);
 		(void)unlink(part);
 	}
 	r = fsync_directory_of(path);
 	if (r < 0)
-		return log_error_errno(r, "Failed to sync the directory of %s: %m", path);
+		return set_error(ret_error, r, "Failed to sync the directory of %s: %m", path);
 	memcpy(ret_hex, hex, 65);
 	return 0;
 }
@@ -736,15 +747,16 @@ static int memory_get(void *u, char **detail) {
 	return curl_util_get(m->url, 0, &ops, m, detail);
 }
 
-int fetch_memory(const char *url, size_t max, const struct fetch_options *opts, char **ret, size_t *ret_size) {
+int fetch_memory(const char *url, size_t max, const struct fetch_options *opts, char **ret, size_t *ret_size,
+		 char **ret_error) {
 	struct memory_get m = { .url = url, .max = max };
 	int r;
 
-	r = with_retries(url, opts, memory_get, NULL, &m);
+	r = with_retries(url, opts, memory_get, NULL, &m, ret_error);
 	if (r == -ERANGE)
-		r = log_transfer_error(r, url, NULL);
+		r = transfer_error(ret_error, r, url, NULL);
 	if (r >= 0 && !m.buf && !(m.buf = strdup("")))
-		r = log_oom();
+		r = -ENOMEM;
 	if (r < 0) {
 		free(m.buf);
 		return r;
@@ -755,36 +767,26 @@ int fetch_memory(const char *url, size_t max, const struct fetch_options *opts, 
 	return 0;
 }
 
-static void rm_rf_tmpdir(char **dir) {
-	char *data = NULL, *sig = NULL;
-
-	if (!*dir)
-		return;
-	if (asprintf(&data, "%s/SHA256SUMS", *dir) >= 0)
-		unlink(data);
-	if (asprintf(&sig, "%s/SHA256SUMS.gpg", *dir) >= 0)
-		unlink(sig);
-	free(data);
-	free(sig);
-	rmdir(*dir);
+static void rm_rf_freep(char **dir) {
+	if (*dir)
+		(void)rm_rf(*dir);
 	free(*dir);
 }
 
 int fetch_check_signature(const char *keyring, const char *data, size_t data_size, const char *sig,
 			  size_t sig_size, char **ret_output) {
-	_cleanup_(rm_rf_tmpdir) char *dir = NULL;
-	_cleanup_free_ char *tmpl = NULL, *data_path = NULL, *sig_path = NULL, *abs_keyring = NULL;
+	_cleanup_(rm_rf_freep) char *dir = NULL;
+	_cleanup_free_ char *data_path = NULL, *sig_path = NULL, *abs_keyring = NULL;
+	struct process_result res = {};
 	int r;
 
 	/* gpgv looks up a keyring name without a slash in ~/.gnupg: always pass a path */
 	abs_keyring = realpath(keyring, NULL);
 	if (!abs_keyring)
 		return negative_errno();
-	if (asprintf(&tmpl, "%s/mlrig-gpgv.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") < 0)
-		return -ENOMEM;
-	if (!mkdtemp(tmpl))
-		return negative_errno();
-	dir = TAKE_PTR(tmpl);
+	r = make_tmpdir("mlrig-gpgv", &dir);
+	if (r < 0)
+		return r;
 	if (asprintf(&data_path, "%s/SHA256SUMS", dir) < 0 || asprintf(&sig_path, "%s/SHA256SUMS.gpg", dir) < 0)
 		return -ENOMEM;
 	r = write_file_atomic(data_path, data, data_size, 0600);
@@ -792,7 +794,13 @@ int fetch_check_signature(const char *keyring, const char *data, size_t data_siz
 		r = write_file_atomic(sig_path, sig, sig_size, 0600);
 	if (r < 0)
 		return r;
-	r = run_command((char *[]){ "gpgv", "--keyring", abs_keyring, sig_path, data_path, NULL }, NULL, ret_output);
+	r = process_run(&(struct process_options){
+				.argv = (char *[]){ "gpgv", "--keyring", abs_keyring, sig_path, data_path, NULL },
+				.stdin_mode = PROCESS_NULL, .stdout_mode = PROCESS_CAPTURE, .stderr_mode = PROCESS_TO_STDOUT,
+			}, &res);
+	if (ret_output)
+		*ret_output = TAKE_PTR(res.out);
+	process_result_release(&res);
 	if (r < 0)
 		return r;
 	return r == 0 ? 0 : -EBADMSG;

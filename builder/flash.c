@@ -23,6 +23,7 @@
 #include "macro.h"
 #include "parse-util.h"
 #include "progress.h"
+#include "time-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 

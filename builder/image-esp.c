@@ -8,29 +8,31 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fileio.h"
+#include "fs-util.h"
 #include "image-esp.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "process.h"
 
+/* Runs one of the FAT tools; on failure *ret_error holds its own words. */
 static int tool(char *const argv[], char *const env[], char **ret_error) {
-	_cleanup_free_ char *out = NULL;
-	int r = run_command(argv, env, &out);
+	_cleanup_(process_result_release) struct process_result res = {};
+	char status[64];
+	int r;
 
-	if (r == 0)
-		return 0;
-	free(*ret_error);
-	*ret_error = NULL;
-	if (r < 0) {
-		if (asprintf(ret_error, "cannot run %s: %s", argv[0], strerror(-r)) < 0)
-			*ret_error = NULL;
-		return r;
-	}
-	if (asprintf(ret_error, "%s failed (exit %d): %s", argv[0], r, out ? string_trim_end(out) : "") < 0)
-		*ret_error = NULL;
-	return -EIO;
+	r = process_run(&(struct process_options){
+				.argv = argv, .env_set = env, .stdin_mode = PROCESS_NULL,
+				.stdout_mode = PROCESS_CAPTURE, .stderr_mode = PROCESS_TO_STDOUT,
+			}, &res);
+	if (r < 0)
+		return set_error(ret_error, r, "cannot run %s: %m (install dosfstools and mtools)", argv[0]);
+	if (r > 0)
+		return set_error(ret_error, -EIO, "%s %s: %s", argv[0], process_status_to_string(r, status, sizeof(status)),
+				 string_trim_end(res.out));
+	return 0;
 }
 
 static int mkdirs_for(const char *dir, const char *path) {
@@ -49,7 +51,8 @@ static int mkdirs_for(const char *dir, const char *path) {
 
 int esp_build(const char *image, uint64_t offset, uint64_t size, uint32_t volid, uint64_t epoch,
 	      const struct esp_file *files, size_t n, char **ret_error) {
-	char volid_s[9], sector_s[32], kib_s[32], epoch_s[48], target[4096 + 32], stage[] = "/tmp/mlrig-esp.XXXXXX";
+	char volid_s[9], sector_s[32], kib_s[32], epoch_s[48];
+	_cleanup_free_ char *stage = NULL, *target = NULL;
 	char *env[] = { epoch_s, "MTOOLS_SKIP_CHECK=1", NULL };
 	_cleanup_close_ int fd = -1;
 	int r;
@@ -61,7 +64,8 @@ int esp_build(const char *image, uint64_t offset, uint64_t size, uint32_t volid,
 	snprintf(sector_s, sizeof(sector_s), "--offset=%llu", (unsigned long long)(offset / 512));
 	snprintf(kib_s, sizeof(kib_s), "%llu", (unsigned long long)(size / 1024));
 	snprintf(epoch_s, sizeof(epoch_s), "SOURCE_DATE_EPOCH=%llu", (unsigned long long)epoch);
-	snprintf(target, sizeof(target), "%s@@%llu", image, (unsigned long long)offset);
+	if (asprintf(&target, "%s@@%llu", image, (unsigned long long)offset) < 0)
+		return -ENOMEM;
 	{
 		/* one sector per cluster keeps a small ESP above FAT32's minimum cluster count */
 		char *argv[] = { "mkfs.vfat", "-F", "32", "-S", "512", "-s", "1", "-i", volid_s, "-n", "ESP",
@@ -71,8 +75,9 @@ int esp_build(const char *image, uint64_t offset, uint64_t size, uint32_t volid,
 			return r;
 	}
 
-	if (!mkdtemp(stage))
-		return negative_errno();
+	r = make_tmpdir("mlrig-esp", &stage);
+	if (r < 0)
+		return set_error(ret_error, r, "cannot create a directory in %s: %m", tmp_dir());
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		_cleanup_free_ char *src = NULL, *dst = NULL;
 
@@ -114,10 +119,7 @@ int esp_build(const char *image, uint64_t offset, uint64_t size, uint32_t volid,
 		}
 		unlink(src);
 	}
-	{
-		char *argv[] = { "rm", "-rf", stage, NULL };
-		(void)run_command(argv, NULL, NULL);
-	}
+	(void)rm_rf(stage);
 	if (r < 0)
 		return r;
 

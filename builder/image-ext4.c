@@ -4,13 +4,11 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <inttypes.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <ext2fs/ext2_fs.h>
@@ -18,14 +16,14 @@
 #include <ext2fs/ext3_extents.h>
 
 #include "archive-util.h"
+#include "error.h"
 #include "ext2-util.h"
 #include "fileio.h"
 #include "image-ext4.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
-
-extern char **environ;
+#include "process.h"
 
 /* File data is gathered per file in STAGE_SIZE pieces (zero blocks become holes), and writes to physically
  * adjacent blocks are merged up to WRITE_BUF_SIZE, so a tree of small files costs few large writes. */
@@ -843,38 +841,11 @@ int ext4_usage(Ext4 *e, uint64_t *ret_used, uint64_t *ret_total) {
 
 /* ---- mke2fs ---- */
 
-/* Runs argv with fd as the child's descriptor child_fd (which must differ from fd). */
-static int spawn_wait(char **argv, char **envp, int fd, int child_fd) {
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int r, status;
-
-	r = posix_spawn_file_actions_init(&fa);
-	if (r == 0) {
-		r = posix_spawn_file_actions_adddup2(&fa, fd, child_fd);
-		if (r == 0)
-			r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp);
-		posix_spawn_file_actions_destroy(&fa);
-	}
-	if (r != 0)
-		return log_debug_errno(-r, "Failed to run %s: %m", argv[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return negative_errno();
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		log_debug("%s failed (status %d)", argv[0], status);
-		return -EIO;
-	}
-	return 0;
-}
-
-int ext4_create(const struct ext4_params *p) {
+int ext4_create(const struct ext4_params *p, char **ret_error) {
 	_cleanup_free_ char *blocks = NULL, *ratio = NULL, *ext = NULL, *env_sde = NULL, *env_fake = NULL;
-	_cleanup_free_ char **envp = NULL;
+	_cleanup_(process_result_release) struct process_result res = {};
 	_cleanup_close_ int fd = -1;
-	char uuid[37], seed[37], fd_path[32];
-	size_t n_env = 0, k = 0;
-	int child_fd;
+	char uuid[37], seed[37], status[64];
 	struct stat st;
 	int r;
 
@@ -887,11 +858,11 @@ int ext4_create(const struct ext4_params *p) {
 	 * the rest of the file (the partition table) is left alone */
 	fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | (p->offset == 0 ? O_TRUNC : 0), 0644);
 	if (fd < 0)
-		return log_debug_errno(negative_errno(), "Failed to create '%s': %m", p->path);
+		return set_error(ret_error, negative_errno(), "cannot create '%s': %m", p->path);
 	if (fstat(fd, &st) < 0)
-		return negative_errno();
+		return set_error(ret_error, negative_errno(), "cannot stat '%s': %m", p->path);
 	if ((uint64_t) st.st_size < p->offset + p->size && ftruncate(fd, (off_t) (p->offset + p->size)) < 0)
-		return log_debug_errno(negative_errno(), "Failed to size '%s': %m", p->path);
+		return set_error(ret_error, negative_errno(), "cannot size '%s': %m", p->path);
 
 	uuid_format(p->uuid, uuid);
 	uuid_format(p->hash_seed, seed);
@@ -926,32 +897,26 @@ int ext4_create(const struct ext4_params *p) {
 		argv[a++] = "-L";
 		argv[a++] = (char *) p->label;
 	}
-	/* mke2fs gets the file we made as its descriptor, not by name: were the name
+	/* mke2fs gets the file we made as its descriptor 3, not by name: were the name
 	 * unlinked meanwhile (Ctrl-C removes the temp file), mke2fs would create it anew
 	 * and leave it behind after we are gone. */
-	child_fd = fd == 3 ? 4 : 3;
-	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", child_fd);
-	argv[a++] = fd_path;
+	argv[a++] = "/proc/self/fd/3";
 	argv[a++] = blocks;
 	argv[a] = NULL;
 
-	/* the caller's environment, less what we pin */
-	for (char **v = environ; v && *v; v++)
-		n_env++;
-	envp = calloc(n_env + 3, sizeof(char *));
-	if (!envp)
-		return -ENOMEM;
-	for (char **v = environ; v && *v; v++)
-		if (!string_has_prefix(*v, "SOURCE_DATE_EPOCH=") && !string_has_prefix(*v, "E2FSPROGS_FAKE_TIME=") &&
-		    !string_has_prefix(*v, "MKE2FS_CONFIG=") && !string_has_prefix(*v, "MKE2FS_DEVICE_SECTSIZE="))
-			envp[k++] = *v;
-	envp[k++] = env_sde;
-	envp[k++] = env_fake;
-	envp[k] = NULL;
-
-	r = spawn_wait(argv, envp, fd, child_fd);
+	/* the caller's environment, less what would change the file system */
+	char *env_set[] = { env_sde, env_fake, NULL };
+	static const char *const env_unset[] = { "MKE2FS_CONFIG", "MKE2FS_DEVICE_SECTSIZE", NULL };
+	r = process_run(&(struct process_options){
+				.argv = argv, .env_set = env_set, .env_unset = env_unset,
+				.stdin_mode = PROCESS_NULL, .stdout_mode = PROCESS_CAPTURE, .stderr_mode = PROCESS_TO_STDOUT,
+				.pass_fds = &fd, .n_pass_fds = 1,
+			}, &res);
 	if (r < 0)
-		return log_debug_errno(r, "mke2fs failed on '%s'", p->path);
+		return set_error(ret_error, r, "cannot run mke2fs: %m (install e2fsprogs)");
+	if (r > 0)
+		return set_error(ret_error, -EIO, "mke2fs %s: %s", process_status_to_string(r, status, sizeof(status)),
+				 string_strip(res.out));
 	return 0;
 }
 

@@ -20,8 +20,9 @@ struct ext4_params {
  * (Ubuntu 20.04): -O none,has_journal,ext_attr,resize_inode,dir_index,filetype,extent,64bit,flex_bg,
  * sparse_super,large_file,huge_file,dir_nlink,extra_isize,metadata_csum (no orphan_file, no
  * metadata_csum_seed), -b 4096, -I 256, -U, -L, -E hash_seed=...,root_owner=0:0, -F -q; SOURCE_DATE_EPOCH
- * and E2FSPROGS_FAKE_TIME are set to the epoch so mke2fs's output is reproducible. The file stays sparse. */
-int ext4_create(const struct ext4_params *p);
+ * and E2FSPROGS_FAKE_TIME are set to the epoch so mke2fs's output is reproducible. The file stays sparse.
+ * On failure *ret_error (may be NULL) says why, with mke2fs's own words. */
+int ext4_create(const struct ext4_params *p, char **ret_error);
 
 typedef struct Ext4 Ext4;
 

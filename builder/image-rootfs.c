@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fileio.h"
+#include "fs-util.h"
 #include "elf-check.h"
 #include "image-rootfs.h"
 #include "payload.h"
@@ -212,27 +214,33 @@ static int esp_loader(Ext4 *fs, struct rootfs_result *res, char **ret_error) {
 	}
 	free(shim);
 
-	char dir[] = "/tmp/mlrig-grub.XXXXXX", out[64];
-	_cleanup_free_ char *log = NULL;
-	char *data = NULL;
+	_cleanup_(process_result_release) struct process_result log = {};
+	_cleanup_free_ char *dir = NULL, *out = NULL;
+	char *data = NULL, status[64];
 	size_t size;
 
-	if (!mkdtemp(dir))
-		return negative_errno();
-	snprintf(out, sizeof(out), "%s/BOOTX64.EFI", dir);
+	r = make_tmpdir("mlrig-grub", &dir);
+	if (r < 0)
+		return set_error(ret_error, r, "cannot create a directory in %s: %m", tmp_dir());
+	if (asprintf(&out, "%s/BOOTX64.EFI", dir) < 0) {
+		(void)rm_rf(dir);
+		return -ENOMEM;
+	}
 	char *argv[] = { "grub-mkimage", "-O", "x86_64-efi", "-p", "/EFI/BOOT", "-o", out,
 			 "part_gpt", "part_msdos", "fat", "ext2", "normal", "linux", "search", "search_fs_uuid",
 			 "configfile", "echo", "gzio", "serial", "terminal", "test", "all_video", "efi_gop", NULL };
-	r = run_command(argv, NULL, &log);
+	r = process_run(&(struct process_options){
+				.argv = argv, .stdin_mode = PROCESS_NULL, .stdout_mode = PROCESS_CAPTURE,
+				.stderr_mode = PROCESS_TO_STDOUT,
+			}, &log);
 	if (r == 0)
 		r = read_full_file(out, &data, &size);
 	else if (r > 0)
-		r = set_error(ret_error, -EIO, "grub-mkimage failed: %s (rootfs has no signed shim + GRUB; install grub-efi-amd64-bin on this machine)",
-			      log ? string_trim_end(log) : "");
+		r = set_error(ret_error, -EIO, "grub-mkimage %s: %s (rootfs has no signed shim + GRUB; install grub-efi-amd64-bin on this machine)",
+			      process_status_to_string(r, status, sizeof(status)), string_trim_end(log.out));
 	else
-		r = set_error(ret_error, r, "cannot run grub-mkimage: %s (install grub-efi-amd64-bin)", strerror(-r));
-	unlink(out);
-	rmdir(dir);
+		r = set_error(ret_error, r, "cannot run grub-mkimage: %m (install grub-efi-amd64-bin)");
+	(void)rm_rf(dir);
 	if (r < 0)
 		return r;
 	res->efi_loader = "GRUB from grub-mkimage";

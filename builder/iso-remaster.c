@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fileio.h"
 #include "iso-remaster.h"
 #include "isofs-util.h"

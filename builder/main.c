@@ -1,35 +1,14 @@
-/* mlrig: the builder's command line; dispatches to one verb per subcommand. */
+/* mlrig: the builder's command line; global options, then one verb per subcommand. */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
+#include "cli.h"
 #include "log.h"
 #include "verbs.h"
 
-static const struct verb {
-	const char *name;
-	int (*run)(int argc, char **argv);
-} verbs[] = {
-	{ "check", verb_check },
-	{ "image", verb_image },
-	{ "inspect", verb_inspect },
-	{ "boot", verb_boot },
-	{ "flash", verb_flash },
-	{ "fetch", verb_fetch },
-	{ "iso", verb_iso },
+static const struct cli_verb *const verbs[] = {
+	&verb_check, &verb_image, &verb_inspect, &verb_boot, &verb_flash, &verb_fetch, &verb_iso,
 };
-
-int usage_error(const char *fmt, ...) {
-	va_list ap;
-
-	fputs("mlrig: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'mlrig --help'.\n", stderr);
-	return EXIT_USAGE;
-}
 
 static void help(void) {
 	printf("Usage:\n"
@@ -61,31 +40,41 @@ static void help(void) {
 	       "See mlrig(1), docs/profile.md and docs/firstboot.md.\n");
 }
 
-int main(int argc, char **argv) {
-	int i = 1;
+/* The options before the command; <0 usage error, 0 done, >0 go on. */
+static int parse_argv(int argc, char **argv) {
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{}
+	};
+	int c;
 
-	log_set_prefix("mlrig");
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+	while ((c = getopt_long(argc, argv, "+:hVv", options, NULL)) >= 0)
+		switch (c) {
+		case 'h':
 			help();
-			return EXIT_OK;
-		}
-		if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+			return 0;
+		case 'V':
 			printf("mlrig %s\n", MLRIG_VERSION);
-			return EXIT_OK;
-		}
-		if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+			return 0;
+		case 'v':
 			log_set_max_level(LOG_LEVEL_DEBUG);
-			continue;
+			break;
+		default:
+			return cli_option_error(NULL, c, argv);
 		}
-		return usage_error("unrecognized option '%s'", argv[i]);
-	}
-	if (i >= argc)
-		return usage_error("no command given");
-	for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
-		if (strcmp(argv[i], verbs[v].name) == 0) {
-			optind = 0; /* each verb runs getopt afresh */
-			return verbs[v].run(argc - i, argv + i);
-		}
-	return usage_error("unknown command '%s'", argv[i]);
+	if (optind >= argc)
+		return cli_usage_error(NULL, "no command given");
+	return 1;
+}
+
+int main(int argc, char **argv) {
+	int r;
+
+	cli_init("mlrig");
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	return cli_dispatch(verbs, ELEMENTSOF(verbs), argc - optind, argv + optind);
 }

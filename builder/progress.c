@@ -1,16 +1,9 @@
 /* Progress line for long work, redrawn at most 5 times a second. */
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "progress.h"
-
-double now_seconds(void) {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "time-util.h"
 
 void progress_init(struct progress *p, const char *what, bool quiet) {
 	p->what = what;

@@ -13,4 +13,3 @@ struct progress {
 void progress_init(struct progress *p, const char *what, bool quiet);
 void progress_update(struct progress *p, uint64_t done, uint64_t total);
 void progress_done(struct progress *p);
-double now_seconds(void);

@@ -6,19 +6,17 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "process.h"
 #include "qemu.h"
+#include "time-util.h"
 
 const char *const qemu_kvm_failure_markers[] = {
 	"KVM internal error",
@@ -303,86 +301,6 @@ void expect_matcher_release(struct expect_matcher *m) {
 	*m = (struct expect_matcher){};
 }
 
-int qemu_spawn(char **argv, int stdout_fd, int stderr_fd, bool new_pgrp, pid_t *ret_pid) {
-	pid_t parent = getpid(), pid;
-	_cleanup_close_ int null_fd = -1;
-
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0)
-		return negative_errno();
-
-	pid = fork();
-	if (pid < 0)
-		return negative_errno();
-	if (pid == 0) {
-		sigset_t none;
-
-		/* Only async-signal-safe calls from here on. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-			_exit(127);
-		if (new_pgrp)
-			(void)setpgid(0, 0);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(null_fd, STDIN_FILENO) < 0)
-			_exit(127);
-		if (stdout_fd != -1 && dup2(stdout_fd == -2 ? null_fd : stdout_fd, STDOUT_FILENO) < 0)
-			_exit(127);
-		if (stderr_fd != -1 && dup2(stderr_fd == -2 ? null_fd : stderr_fd, STDERR_FILENO) < 0)
-			_exit(127);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (new_pgrp)
-		(void)setpgid(pid, pid); /* also from here, so there is no window before the child does it */
-	*ret_pid = pid;
-	return 0;
-}
-
-static int safe_close_fd(int fd) {
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
-static uint64_t now_ms(void) {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void qemu_kill_and_wait(pid_t pid, unsigned grace_ms) {
-	uint64_t until;
-
-	if (pid <= 0)
-		return;
-	if (kill(pid, grace_ms ? SIGTERM : SIGKILL) < 0 && errno == ESRCH) {
-		/* gone already, but maybe not reaped */
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return;
-	}
-	until = now_ms() + grace_ms;
-	for (;;) {
-		pid_t r = waitpid(pid, NULL, WNOHANG);
-
-		if (r == pid || (r < 0 && errno != EINTR))
-			return;
-		if (now_ms() >= until)
-			break;
-		(void)poll(NULL, 0, 20);
-	}
-	(void)kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-}
-
 static const char *find_kvm_failure(const char *out) {
 	for (size_t i = 0; qemu_kvm_failure_markers[i]; i++)
 		if (strstr(out, qemu_kvm_failure_markers[i]))
@@ -415,10 +333,13 @@ int qemu_probe_kvm(const struct qemu_config *c, unsigned probe_ms, char **ret_re
 		return negative_errno();
 	rfd = fds[0];
 	wfd = fds[1];
-	r = qemu_spawn(argv, wfd, wfd, true, &pid);
+	r = process_spawn(&(struct process_options){
+				  .argv = argv, .stdin_mode = PROCESS_NULL, .stdout_mode = PROCESS_FD, .stdout_fd = wfd,
+				  .stderr_mode = PROCESS_TO_STDOUT, .new_process_group = true,
+			  }, &pid);
 	if (r < 0)
 		return r;
-	wfd = safe_close_fd(wfd);
+	closep(&wfd);
 
 	until = now_ms() + probe_ms;
 	for (;;) {
@@ -445,18 +366,18 @@ int qemu_probe_kvm(const struct qemu_config *c, unsigned probe_ms, char **ret_re
 					fill = 0; /* only the start of QEMU's output matters */
 			}
 		}
-		if (waitpid(pid, &status, WNOHANG) == pid) {
+		if (process_try_wait(pid, &status) > 0) {
+			char how[64];
+
 			pid = 0;
 			out[fill] = 0;
 			result = 0;
-			r = asprintf(&reason, "QEMU exited %s %d during the probe%s%s",
-				     WIFEXITED(status) ? "with status" : "on signal",
-				     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			r = asprintf(&reason, "QEMU %s during the probe%s%s", process_status_to_string(status, how, sizeof(how)),
 				     fill ? ": " : "", fill ? string_strip(out) : "");
 			break;
 		}
 	}
-	qemu_kill_and_wait(pid, 2000);
+	process_kill_and_wait(pid, 2000);
 	if (result == 0) {
 		if (r < 0 || !reason)
 			return -ENOMEM;

@@ -72,15 +72,6 @@ bool expect_matcher_feed(struct expect_matcher *m, const void *buf, size_t n);
 void expect_matcher_reset(struct expect_matcher *m);
 void expect_matcher_release(struct expect_matcher *m);
 
-/* fork + execvp of argv with signals unblocked and defaulted, SIGKILL when we die,
- * stdin from /dev/null, stdout/stderr to the given fds (-1: inherit, -2: /dev/null).
- * With new_pgrp the child leads its own process group (a terminal's ^C reaches only us). */
-int qemu_spawn(char **argv, int stdout_fd, int stderr_fd, bool new_pgrp, pid_t *ret_pid);
-
-/* SIGTERM, up to grace_ms for it to exit, then SIGKILL (at once when grace_ms is 0);
- * always reaps. pid <= 0 is a no-op. */
-void qemu_kill_and_wait(pid_t pid, unsigned grace_ms);
-
 /* Starts QEMU with KVM and this firmware for up to probe_ms without a disk: KVM works
  * when the VM is still running and QEMU has not reported a KVM failure.
  * Returns 1 usable, 0 broken (ret_reason says why), <0 could not run the probe. */

@@ -17,7 +17,9 @@
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "process.h"
 #include "qemu.h"
+#include "time-util.h"
 #include "verbs.h"
 
 #define DEFAULT_TIMEOUT_S 300
@@ -119,29 +121,25 @@ static int parse_argv(int argc, char **argv) {
 		{ "power-cut", no_argument, NULL, ARG_POWER_CUT },
 		{}
 	};
-	int c;
+	int c, r;
 
 	reset_args();
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h':
 			help();
 			return 0;
 		case ARG_EXPECT:
-			if (!*optarg) {
-				usage_error("boot: --expect needs a non-empty text");
-				return -EINVAL;
-			}
+			if (!*optarg)
+				return cli_usage_error("boot", "--expect needs a non-empty text");
 			arg_expect = optarg;
 			break;
 		case ARG_SSH:
 			arg_ssh_key = optarg;
 			break;
 		case ARG_USER:
-			if (!*optarg) {
-				usage_error("boot: --user needs a name");
-				return -EINVAL;
-			}
+			if (!*optarg)
+				return cli_usage_error("boot", "--user needs a name");
 			arg_user = optarg;
 			break;
 		case ARG_SSH_COMMAND:
@@ -150,10 +148,8 @@ static int parse_argv(int argc, char **argv) {
 		case ARG_FORWARD: {
 			struct qemu_forward f, *n;
 
-			if (qemu_parse_forward(optarg, &f) < 0) {
-				usage_error("boot: --forward '%s': expected HOSTPORT:GUESTPORT, ports 1-65535", optarg);
-				return -EINVAL;
-			}
+			if (qemu_parse_forward(optarg, &f) < 0)
+				return cli_usage_error("boot", "--forward '%s': expected HOSTPORT:GUESTPORT, ports 1-65535", optarg);
 			n = realloc(arg_forwards, (arg_n_forwards + 1) * sizeof(*n));
 			if (!n)
 				return log_oom();
@@ -162,24 +158,18 @@ static int parse_argv(int argc, char **argv) {
 			break;
 		}
 		case ARG_TIMEOUT:
-			if (safe_atou64(optarg, &arg_timeout_s) < 0 || arg_timeout_s == 0 || arg_timeout_s > 86400) {
-				usage_error("boot: --timeout '%s': expected seconds, 1-86400", optarg);
-				return -EINVAL;
-			}
+			if (safe_atou64(optarg, &arg_timeout_s) < 0 || arg_timeout_s == 0 || arg_timeout_s > 86400)
+				return cli_usage_error("boot", "--timeout '%s': expected seconds, 1-86400", optarg);
 			break;
 		case ARG_LOG:
-			if (!*optarg) {
-				usage_error("boot: --log needs a file name");
-				return -EINVAL;
-			}
+			if (!*optarg)
+				return cli_usage_error("boot", "--log needs a file name");
 			arg_log = optarg;
 			break;
 		case ARG_MEMORY:
 			if (safe_atou64(optarg, &arg_memory_mib) < 0 || arg_memory_mib < 64 ||
-			    arg_memory_mib > 1024 * 1024) {
-				usage_error("boot: --memory '%s': expected MiB, 64-1048576", optarg);
-				return -EINVAL;
-			}
+			    arg_memory_mib > 1024 * 1024)
+				return cli_usage_error("boot", "--memory '%s': expected MiB, 64-1048576", optarg);
 			break;
 		case ARG_WRITABLE:
 			arg_writable = true;
@@ -193,36 +183,23 @@ static int parse_argv(int argc, char **argv) {
 		case ARG_CDROM:
 			arg_cdrom = true;
 			break;
-		case '?':
-			return -EINVAL; /* getopt printed why */
 		default:
-			return -EINVAL;
+			return cli_option_error("boot", c, argv);
 		}
 	}
 
-	if (optind >= argc) {
-		usage_error("boot: no image given");
-		return -EINVAL;
-	}
-	if (optind + 1 < argc) {
-		usage_error("boot: unexpected argument '%s'", argv[optind + 1]);
-		return -EINVAL;
-	}
+	r = cli_positional("boot", argc, argv, (const char *const[]){ "IMAGE" }, 1, 1);
+	if (r < 0)
+		return r;
 	arg_image = argv[optind];
-	if (arg_user && !arg_ssh_key) {
-		usage_error("boot: --user needs --ssh");
-		return -EINVAL;
-	}
-	if (arg_ssh_command && !arg_ssh_key) {
-		usage_error("boot: --ssh-command needs --ssh");
-		return -EINVAL;
-	}
+	if (arg_user && !arg_ssh_key)
+		return cli_usage_error("boot", "--user needs --ssh");
+	if (arg_ssh_command && !arg_ssh_key)
+		return cli_usage_error("boot", "--ssh-command needs --ssh");
 	for (size_t i = 0; i < arg_n_forwards; i++)
 		for (size_t j = i + 1; j < arg_n_forwards; j++)
-			if (arg_forwards[i].host == arg_forwards[j].host) {
-				usage_error("boot: host port %u is forwarded twice", (unsigned)arg_forwards[i].host);
-				return -EINVAL;
-			}
+			if (arg_forwards[i].host == arg_forwards[j].host)
+				return cli_usage_error("boot", "host port %u is forwarded twice", (unsigned)arg_forwards[i].host);
 	if (!arg_user) {
 		const char *e = getenv("MLRIG_BOOT_USER");
 
@@ -231,36 +208,14 @@ static int parse_argv(int argc, char **argv) {
 	return 1;
 }
 
-static uint64_t now_ms(void) {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static double secs(uint64_t ms) {
 	return (double)ms / 1000.0;
 }
 
-/* Is NAME an executable in $PATH (or a path to one)? */
 static bool have_program(const char *name) {
-	const char *path = getenv("PATH");
+	_cleanup_free_ char *path = NULL;
 
-	if (strchr(name, '/'))
-		return access(name, X_OK) == 0;
-	if (!path)
-		path = "/usr/bin:/bin";
-	while (*path) {
-		const char *end = strchrnul(path, ':');
-		_cleanup_free_ char *p = NULL;
-
-		if (asprintf(&p, "%.*s/%s", (int)(end - path), end == path ? "." : path, name) < 0)
-			return false;
-		if (access(p, X_OK) == 0)
-			return true;
-		path = *end ? end + 1 : end;
-	}
-	return false;
+	return process_find_program(name, &path) >= 0;
 }
 
 static int copy_file(const char *from, const char *to) {
@@ -389,9 +344,9 @@ struct boot {
 
 static void boot_release(struct boot *b, bool keep_log) {
 	if (b->ssh_pid > 0)
-		qemu_kill_and_wait(b->ssh_pid, 0);
+		process_kill_and_wait(b->ssh_pid, 0);
 	if (b->qemu_pid > 0)
-		qemu_kill_and_wait(b->qemu_pid, 5000);
+		process_kill_and_wait(b->qemu_pid, 5000);
 	b->ssh_pid = b->qemu_pid = 0;
 	if (b->serial_fd >= 0)
 		close(b->serial_fd);
@@ -471,7 +426,10 @@ static int boot_start_qemu(struct boot *b) {
 	expect_matcher_reset(&b->expect);
 	b->echo_mid_line = false;
 
-	r = qemu_spawn(argv, wfd, wfd, true, &b->qemu_pid);
+	r = process_spawn(&(struct process_options){
+				  .argv = argv, .stdin_mode = PROCESS_NULL, .stdout_mode = PROCESS_FD, .stdout_fd = wfd,
+				  .stderr_mode = PROCESS_TO_STDOUT, .new_process_group = true,
+			  }, &b->qemu_pid);
 	if (r < 0)
 		return log_error_errno(r, "Failed to start %s: %m", argv[0]);
 	return 0;
@@ -586,7 +544,12 @@ static int boot_spawn_ssh(struct boot *b, const char *command, bool capture) {
 		if (err_fd < 0)
 			return log_error_errno(negative_errno(), "Failed to create '%s': %m", b->ssh_err_path);
 	}
-	r = qemu_spawn(argv, capture ? -2 : -1, capture ? err_fd : -1, true, &b->ssh_pid);
+	r = process_spawn(&(struct process_options){
+				  .argv = argv, .stdin_mode = PROCESS_NULL,
+				  .stdout_mode = capture ? PROCESS_NULL : PROCESS_INHERIT,
+				  .stderr_mode = capture ? PROCESS_FD : PROCESS_INHERIT, .stderr_fd = err_fd,
+				  .new_process_group = true,
+			  }, &b->ssh_pid);
 	if (r < 0)
 		return log_error_errno(r, "Failed to start ssh: %m");
 	return 0;
@@ -607,15 +570,6 @@ static char *boot_ssh_error(const struct boot *b) {
 	return *line ? strdup(line) : NULL;
 }
 
-static void format_exit(int status, char *buf, size_t size) {
-	if (WIFEXITED(status))
-		snprintf(buf, size, "with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "on signal %s", strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, size, "(wait status 0x%x)", (unsigned)status);
-}
-
 static int run(void) {
 	struct boot b = { .serial_fd = -1, .sig_fd = -1, .qemu_out_fd = -1 };
 	enum phase phase, first_phase;
@@ -631,22 +585,21 @@ static int run(void) {
 	start = t0 = now_ms();
 	deadline = start + arg_timeout_s * 1000;
 
-	if (check_image(arg_image) < 0)
-		return EXIT_FAIL;
+	r = check_image(arg_image);
+	if (r < 0)
+		return r;
 	if (!have_program(QEMU_BINARY))
 		return log_error_errno(ENOENT, "%s not found in $PATH (Debian: apt install qemu-system-x86).",
-				       QEMU_BINARY),
-		       EXIT_FAIL;
+				       QEMU_BINARY);
 	if (!arg_bios && (access(QEMU_OVMF_CODE, R_OK) < 0 || access(QEMU_OVMF_VARS, R_OK) < 0))
 		return log_error_errno(negative_errno(), "Failed to access OVMF firmware '%s': %m (Debian: apt install ovmf; or use --bios).",
-				       access(QEMU_OVMF_CODE, R_OK) < 0 ? QEMU_OVMF_CODE : QEMU_OVMF_VARS),
-		       EXIT_FAIL;
+				       access(QEMU_OVMF_CODE, R_OK) < 0 ? QEMU_OVMF_CODE : QEMU_OVMF_VARS);
 	if (arg_ssh_key) {
-		if (check_ssh_key(arg_ssh_key) < 0)
-			return EXIT_FAIL;
+		r = check_ssh_key(arg_ssh_key);
+		if (r < 0)
+			return r;
 		if (!have_program("ssh"))
-			return log_error_errno(ENOENT, "ssh not found in $PATH (Debian: apt install openssh-client)."),
-			       EXIT_FAIL;
+			return log_error_errno(ENOENT, "ssh not found in $PATH (Debian: apt install openssh-client).");
 	}
 
 	if (asprintf(&b.tmpdir, "%s/mlrig-boot-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0 || !mkdtemp(b.tmpdir)) {
@@ -726,7 +679,7 @@ static int run(void) {
 	b.config.ovmf_vars = b.vars_path;
 	if (r < 0) {
 		boot_release(&b, false);
-		return EXIT_USAGE;
+		return EXIT_USAGE; /* a bad MLRIG_ACCEL, said by choose_accel() */
 	}
 	accel_forced = r > 0;
 
@@ -799,10 +752,10 @@ restart:
 				goto finish;
 			}
 			log_warning("KVM failed during boot (QEMU: \"%s\"), restarting with TCG.", kvm_failure);
-			qemu_kill_and_wait(b.qemu_pid, 2000);
+			process_kill_and_wait(b.qemu_pid, 2000);
 			b.qemu_pid = 0;
 			if (b.ssh_pid > 0)
-				qemu_kill_and_wait(b.ssh_pid, 0);
+				process_kill_and_wait(b.ssh_pid, 0);
 			b.ssh_pid = 0;
 			b.config.accel = QEMU_ACCEL_TCG;
 			goto restart;
@@ -815,10 +768,10 @@ restart:
 		} else if (phase != PHASE_EXPECT)
 			(void)boot_read_serial(&b);
 
-		if (b.ssh_pid > 0 && waitpid(b.ssh_pid, &status, WNOHANG) == b.ssh_pid) {
+		if (b.ssh_pid > 0 && process_try_wait(b.ssh_pid, &status) > 0) {
 			b.ssh_pid = 0;
 			if (phase == PHASE_SSH) {
-				if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+				if (status == 0) {
 					ssh_ms = now_ms() - t0;
 					log_info("ssh works after %.1f s (%u attempts).", secs(ssh_ms), ssh_attempts);
 					if (arg_ssh_command) {
@@ -836,11 +789,11 @@ restart:
 			} else if (phase == PHASE_SSH_COMMAND) {
 				char how[64];
 
-				if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+				if (status == 0) {
 					phase = PHASE_DONE;
 				} else {
-					format_exit(status, how, sizeof(how));
-					if (asprintf(&failure, "ssh command '%s' failed %s", arg_ssh_command, how) < 0)
+					process_status_to_string(status, how, sizeof(how));
+					if (asprintf(&failure, "ssh command '%s' %s", arg_ssh_command, how) < 0)
 						failure = NULL;
 					goto finish;
 				}
@@ -848,7 +801,7 @@ restart:
 		}
 		if (phase == PHASE_SSH && b.ssh_pid > 0 && now_ms() - ssh_started > SSH_ATTEMPT_MAX_MS) {
 			log_debug("ssh attempt %u hangs, killing it.", ssh_attempts);
-			qemu_kill_and_wait(b.ssh_pid, 0);
+			process_kill_and_wait(b.ssh_pid, 0);
 			b.ssh_pid = 0;
 			ssh_next = now_ms() + SSH_RETRY_MS;
 		}
@@ -859,7 +812,7 @@ restart:
 			ssh_attempts++;
 		}
 
-		if (phase != PHASE_DONE && waitpid(b.qemu_pid, &status, WNOHANG) == b.qemu_pid) {
+		if (phase != PHASE_DONE && process_try_wait(b.qemu_pid, &status) > 0) {
 			char how[64];
 
 			b.qemu_pid = 0;
@@ -872,7 +825,7 @@ restart:
 			}
 			if (phase == PHASE_DONE)
 				break;
-			if (phase == PHASE_POWEROFF && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			if (phase == PHASE_POWEROFF && status == 0) {
 				phase = PHASE_DONE;
 				break;
 			}
@@ -882,8 +835,8 @@ restart:
 				b.config.accel = QEMU_ACCEL_TCG;
 				goto restart;
 			}
-			format_exit(status, how, sizeof(how));
-			if (asprintf(&failure, "QEMU exited %s after %.1f s%s%s%s%s", how, secs(now_ms() - t0),
+			process_status_to_string(status, how, sizeof(how));
+			if (asprintf(&failure, "QEMU %s after %.1f s%s%s%s%s", how, secs(now_ms() - t0),
 				     phase == PHASE_POWEROFF ? "" : " before ",
 				     phase == PHASE_EXPECT ? "the expected text was seen"
 				     : phase == PHASE_SSH  ? "ssh succeeded"
@@ -902,10 +855,10 @@ finish:
 
 		/* A clean shutdown is not part of the check: SIGTERM makes QEMU quit at once. */
 		if (b.ssh_pid > 0)
-			qemu_kill_and_wait(b.ssh_pid, 0);
+			process_kill_and_wait(b.ssh_pid, 0);
 		/* --power-cut: no grace at all, like pulling the plug */
 		if (b.qemu_pid > 0)
-			qemu_kill_and_wait(b.qemu_pid, arg_power_cut ? 0 : 10000);
+			process_kill_and_wait(b.qemu_pid, arg_power_cut ? 0 : 10000);
 		b.ssh_pid = b.qemu_pid = 0;
 		(void)boot_read_serial(&b);
 		if (b.echo && b.echo_mid_line)
@@ -928,9 +881,9 @@ finish:
 
 	/* kill first, so the log is complete when we point at it */
 	if (b.ssh_pid > 0)
-		qemu_kill_and_wait(b.ssh_pid, 0);
+		process_kill_and_wait(b.ssh_pid, 0);
 	if (b.qemu_pid > 0)
-		qemu_kill_and_wait(b.qemu_pid, 5000);
+		process_kill_and_wait(b.qemu_pid, 5000);
 	b.ssh_pid = b.qemu_pid = 0;
 	if (b.echo && b.echo_mid_line) {
 		fputs("\033[0m\n", stdout);
@@ -942,18 +895,7 @@ finish:
 	else if (b.serial_path)
 		log_error("boot: failed; serial log kept at %s", b.serial_path);
 	boot_release(&b, true);
-	return EXIT_FAIL;
+	return -ECANCELED;
 }
 
-int verb_boot(int argc, char **argv) {
-	int r;
-
-	r = parse_argv(argc, argv);
-	if (r <= 0) {
-		reset_args();
-		return r < 0 ? EXIT_USAGE : EXIT_OK;
-	}
-	r = run();
-	reset_args();
-	return r;
-}
+const struct cli_verb verb_boot = { "boot", parse_argv, run };

@@ -34,19 +34,20 @@ static int parse_argv(int argc, char **argv) {
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	int c;
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:h", options, NULL)) >= 0)
+	while ((c = getopt_long(argc, argv, ":p:h", options, NULL)) >= 0)
 		switch (c) {
 		case 'p': arg_profile = optarg; break;
 		case ARG_STRICT: arg_strict = true; break;
 		case 'h': help(); return 0;
-		default: return -usage_error("check: bad option");
+		default: return cli_option_error("check", c, argv);
 		}
-	if (optind < argc)
-		return -usage_error("check: unexpected argument '%s'", argv[optind]);
+	r = cli_positional("check", argc, argv, NULL, 0, 0);
+	if (r < 0)
+		return r;
 	if (!arg_profile)
-		return -usage_error("check: needs -p PROFILE");
+		return cli_usage_error("check", "needs -p PROFILE");
 	return 1;
 }
 
@@ -89,14 +90,12 @@ static void check_secret_file(const char *what, const char *path) {
 
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
-	_cleanup_free_ char *error = NULL, *keys = NULL;
+	_cleanup_free_ char *keys = NULL;
 	int r;
 
-	r = profile_load(arg_profile, &p, &error);
-	if (r < 0) {
-		log_error("%s", error ? error : strerror(-r));
-		return EXIT_USAGE;
-	}
+	r = verb_load_profile(arg_profile, &p);
+	if (r != 0)
+		return r;
 	if (p->password_authentication)
 		warn("[SSH] PasswordAuthentication=yes: password SSH login is enabled; anyone who reaches port %u can guess passwords. Use keys only.",
 		     p->ssh_port);
@@ -120,10 +119,4 @@ static int run(void) {
 	return arg_strict && warnings ? EXIT_FAIL : EXIT_OK;
 }
 
-int verb_check(int argc, char **argv) {
-	int r = parse_argv(argc, argv);
-
-	if (r <= 0)
-		return -r;
-	return run();
-}
+const struct cli_verb verb_check = { "check", parse_argv, run };

@@ -14,6 +14,7 @@
 #include "macro.h"
 #include "parse-util.h"
 #include "progress.h"
+#include "time-util.h"
 #include "verbs.h"
 
 static const char *arg_image;
@@ -57,9 +58,9 @@ static int parse_argv(int argc, char **argv) {
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	int c;
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "yqh", options, NULL)) >= 0)
+	while ((c = getopt_long(argc, argv, ":yqh", options, NULL)) >= 0)
 		switch (c) {
 		case 'y': arg_yes = true; break;
 		case ARG_FORCE: arg_force = true; break;
@@ -67,12 +68,13 @@ static int parse_argv(int argc, char **argv) {
 		case ARG_VERIFY_ONLY: arg_verify_only = true; break;
 		case 'q': arg_quiet = true; break;
 		case 'h': help(); return 0;
-		default: return -usage_error("flash: bad option");
+		default: return cli_option_error("flash", c, argv);
 		}
-	if (argc - optind != 2)
-		return -usage_error("flash: needs IMAGE and DEVICE");
+	r = cli_positional("flash", argc, argv, (const char *const[]){ "IMAGE", "DEVICE" }, 2, 2);
+	if (r < 0)
+		return r;
 	if (arg_verify_only && !arg_verify)
-		return -usage_error("flash: --verify-only and --no-verify contradict each other");
+		return cli_usage_error("flash", "--verify-only and --no-verify contradict each other");
 	arg_image = argv[optind];
 	arg_device = argv[optind + 1];
 	return 1;
@@ -94,9 +96,8 @@ static int confirm(const struct flash_target *t) {
 }
 
 static int report_difference(const struct flash_stats *stats) {
-	log_error("Verification failed: %s differs from %s at offset %" PRIu64 " (0x%" PRIx64 ").", arg_device,
-		  arg_image, stats->bad_offset, stats->bad_offset);
-	return EXIT_FAIL;
+	return log_error_errno(EBADMSG, "Verification failed: %s differs from %s at offset %" PRIu64 " (0x%" PRIx64 ").",
+			       arg_device, arg_image, stats->bad_offset, stats->bad_offset);
 }
 
 /* --verify-only: reads the device, never opens it for writing, so none of the refusals apply. */
@@ -108,32 +109,26 @@ static int verify_only(int image_fd, uint64_t image_size) {
 	double start = now_seconds();
 	int r;
 
-	if (fd < 0) {
-		log_error_errno(-errno, "Failed to open '%s': %m", arg_device);
-		return EXIT_USAGE;
-	}
+	if (fd < 0)
+		return cli_input_error_errno(errno, "Failed to open '%s': %m", arg_device);
 	if (fstat(fd, &st) < 0)
-		return log_error_errno(-errno, "Failed to stat '%s': %m", arg_device), EXIT_FAIL;
+		return log_error_errno(negative_errno(), "Failed to stat '%s': %m", arg_device);
 	if (S_ISBLK(st.st_mode)) {
 		target.block = true;
 		if (ioctl(fd, BLKGETSIZE64, &target.size) < 0 || ioctl(fd, BLKSSZGET, &target.sector_size) < 0)
-			return log_error_errno(-errno, "Failed to get the size of '%s': %m", arg_device), EXIT_FAIL;
+			return log_error_errno(negative_errno(), "Failed to get the size of '%s': %m", arg_device);
 	} else if (S_ISREG(st.st_mode))
 		target.size = (uint64_t)st.st_size;
-	else {
-		log_error("'%s' is neither a block device nor a regular file.", arg_device);
-		return EXIT_USAGE;
-	}
-	if (target.size < image_size) {
-		log_error("Verification failed: %s is smaller than %s (%" PRIu64 " < %" PRIu64 " bytes).", arg_device,
-			  arg_image, target.size, image_size);
-		return EXIT_FAIL;
-	}
+	else
+		return cli_input_error("'%s' is neither a block device nor a regular file.", arg_device);
+	if (target.size < image_size)
+		return log_error_errno(EBADMSG, "Verification failed: %s is smaller than %s (%" PRIu64 " < %" PRIu64 " bytes).",
+				       arg_device, arg_image, target.size, image_size);
 	r = flash_verify(image_fd, fd, &target, arg_quiet, &stats);
 	if (r == -EBADMSG)
 		return report_difference(&stats);
 	if (r < 0)
-		return EXIT_FAIL; /* flash_verify said what */
+		return r; /* flash_verify said what */
 	if (!arg_quiet)
 		printf("%s: the first %" PRIu64 " bytes match %s, verified in %.1f s\n", arg_device, stats.span, arg_image,
 		       now_seconds() - start);
@@ -156,72 +151,55 @@ static int run(void) {
 		uint32_t ms;
 
 		if (safe_atou32(delay, &ms) < 0)
-			return usage_error("flash: MLRIG_FLASH_TEST_DELAY=%s is not a number of milliseconds", delay);
+			return cli_input_error("MLRIG_FLASH_TEST_DELAY=%s is not a number of milliseconds", delay);
 		opts.test_delay_ms = ms;
 	}
 
 	image_fd = open(arg_image, O_RDONLY | O_CLOEXEC);
-	if (image_fd < 0) {
-		log_error_errno(-errno, "Failed to open image '%s': %m", arg_image);
-		return EXIT_USAGE;
-	}
-	if (fstat(image_fd, &st) < 0) {
-		log_error_errno(-errno, "Failed to stat '%s': %m", arg_image);
-		return EXIT_FAIL;
-	}
+	if (image_fd < 0)
+		return cli_input_error_errno(errno, "Failed to open image '%s': %m", arg_image);
+	if (fstat(image_fd, &st) < 0)
+		return log_error_errno(negative_errno(), "Failed to stat '%s': %m", arg_image);
 	if (S_ISBLK(st.st_mode)) {
-		if (ioctl(image_fd, BLKGETSIZE64, &image_size) < 0) {
-			log_error_errno(-errno, "Failed to get the size of '%s': %m", arg_image);
-			return EXIT_FAIL;
-		}
+		if (ioctl(image_fd, BLKGETSIZE64, &image_size) < 0)
+			return log_error_errno(negative_errno(), "Failed to get the size of '%s': %m", arg_image);
 	} else if (S_ISREG(st.st_mode))
 		image_size = (uint64_t)st.st_size;
-	else {
-		log_error("'%s' is not a regular file or block device.", arg_image);
-		return EXIT_USAGE;
-	}
-	if (image_size == 0) {
-		log_error("'%s' is empty.", arg_image);
-		return EXIT_USAGE;
-	}
+	else
+		return cli_input_error("'%s' is not a regular file or block device.", arg_image);
+	if (image_size == 0)
+		return cli_input_error("'%s' is empty.", arg_image);
 
 	if (arg_verify_only)
 		return verify_only(image_fd, image_size);
 
 	r = flash_check_target(arg_image, image_size, arg_device, arg_force, &target, &reason);
-	if (r == -EPERM) {
-		log_error("Refusing to flash: %s.", reason);
-		return EXIT_USAGE;
-	}
-	if (r < 0) {
-		log_error_errno(r, "Failed to check '%s': %m", arg_device);
-		return r == -ENOENT || r == -EACCES ? EXIT_USAGE : EXIT_FAIL;
-	}
+	if (r == -EPERM)
+		return cli_input_error("Refusing to flash: %s.", reason);
+	if (r == -ENOENT || r == -EACCES)
+		return cli_input_error_errno(r, "Failed to check '%s': %m", arg_device);
+	if (r < 0)
+		return log_error_errno(r, "Failed to check '%s': %m", arg_device);
 
-	if (!arg_yes && isatty(STDIN_FILENO) && confirm(&target) < 0) {
-		log_error("Not confirmed; %s is untouched.", arg_device);
-		return EXIT_FAIL;
-	}
+	if (!arg_yes && isatty(STDIN_FILENO) && confirm(&target) < 0)
+		return log_error_errno(ECANCELED, "Not confirmed; %s is untouched.", arg_device);
 
 	/* O_EXCL on a block device fails while anything mounts or claims it, closing
 	 * the window between the checks above and the first write */
 	flags = O_RDWR | O_CLOEXEC | (target.block ? O_EXCL : 0);
 	fd = open(arg_device, flags);
-	if (fd < 0) {
-		if (errno == EBUSY) {
-			log_error("Refusing to flash: %s is in use (mounted, or claimed by another program).", arg_device);
-			return EXIT_USAGE;
-		}
-		log_error_errno(-errno, "Failed to open '%s': %m", arg_device);
-		return EXIT_FAIL;
-	}
+	if (fd < 0 && errno == EBUSY)
+		return cli_input_error("Refusing to flash: %s is in use (mounted, or claimed by another program).",
+				       arg_device);
+	if (fd < 0)
+		return log_error_errno(negative_errno(), "Failed to open '%s': %m", arg_device);
 
 	start = now_seconds();
 	r = flash_write(image_fd, fd, &target, &opts, &stats);
 	if (r == -EBADMSG)
 		return report_difference(&stats);
 	if (r < 0)
-		return EXIT_FAIL; /* flash_write said what */
+		return r; /* flash_write said what */
 	if (!arg_quiet)
 		printf("%s: wrote %.1f MiB of data, zeroed %.1f MiB of holes%s in %.1f s\n", arg_device,
 		       (double)stats.data / (double)MiB, (double)stats.zeroed / (double)MiB,
@@ -229,10 +207,4 @@ static int run(void) {
 	return EXIT_OK;
 }
 
-int verb_flash(int argc, char **argv) {
-	int r = parse_argv(argc, argv);
-
-	if (r <= 0)
-		return -r;
-	return run();
-}
+const struct cli_verb verb_flash = { "flash", parse_argv, run };

@@ -22,6 +22,7 @@
 #include "profile.h"
 #include "progress.h"
 #include "sha256.h"
+#include "time-util.h"
 #include "verbs.h"
 
 #define ESP_START MiB
@@ -65,9 +66,9 @@ static int parse_argv(int argc, char **argv) {
 		{ "seed", required_argument, NULL, ARG_SEED }, { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },          {}
 	};
-	int c;
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:o:qh", options, NULL)) >= 0)
+	while ((c = getopt_long(argc, argv, ":p:o:qh", options, NULL)) >= 0)
 		switch (c) {
 		case 'p': arg_profile = optarg; break;
 		case 'o': arg_output = optarg; break;
@@ -75,33 +76,34 @@ static int parse_argv(int argc, char **argv) {
 		case ARG_ROOTFS: arg_rootfs = optarg; break;
 		case ARG_SIZE:
 			if (parse_size(optarg, &arg_size) < 0 || arg_size == 0)
-				return -usage_error("image: --size=%s: not a size (e.g. 4G, 512M)", optarg);
+				return cli_usage_error("image", "--size=%s: not a size (e.g. 4G, 512M)", optarg);
 			break;
 		case ARG_SEED:
 			if (uuid_parse(optarg, arg_seed) < 0)
-				return -usage_error("image: --seed=%s: not a UUID", optarg);
+				return cli_usage_error("image", "--seed=%s: not a UUID", optarg);
 			arg_seed_set = true;
 			break;
 		case 'h': help(); return 0;
-		default: return -usage_error("image: bad option");
+		default: return cli_option_error("image", c, argv);
 		}
-	if (optind < argc)
-		return -usage_error("image: unexpected argument '%s'", argv[optind]);
+	r = cli_positional("image", argc, argv, NULL, 0, 0);
+	if (r < 0)
+		return r;
 	if (!arg_profile || !arg_rootfs || !arg_output)
-		return -usage_error("image: needs -p PROFILE, --rootfs TARBALL and -o OUT.img");
+		return cli_usage_error("image", "needs -p PROFILE, --rootfs TARBALL and -o OUT.img");
 	return 1;
 }
 
 struct hash_job {
 	const char *path;
-	char hex[65];
+	char hex[HASH_HEX_MAX];
 	int r;
 };
 
 static void *hash_thread(void *userdata) {
 	struct hash_job *j = userdata;
 
-	j->r = sha256_file_fast(j->path, j->hex);
+	j->r = hash_file_hex(HASH_SHA256, j->path, j->hex);
 	return NULL;
 }
 
@@ -117,16 +119,17 @@ struct plan {
 	char root_uuid[37], esp_uuid[10];
 };
 
+/* Sizes and every identifier, all from the seed; EXIT_USAGE (said) for a size or epoch that cannot work. */
 static int make_plan(const Profile *p, struct plan *pl) {
 	uint8_t volid[16];
 
 	pl->size = arg_size ?: p->image_size ?: DEFAULT_SIZE;
 	pl->size = pl->size / MiB * MiB;
 	if (pl->size < ESP_START + ESP_SIZE + 64 * MiB + MiB)
-		return log_error_errno(EINVAL, "Image size %llu MiB is too small: the ESP alone takes %llu MiB.",
+		return cli_input_error("Image size %llu MiB is too small: the ESP alone takes %llu MiB.",
 				       (unsigned long long)(pl->size / MiB), (unsigned long long)((ESP_START + ESP_SIZE) / MiB));
 	if (profile_source_date_epoch(p, &pl->epoch) < 0)
-		return log_error_errno(EINVAL, "SOURCE_DATE_EPOCH=%s: not a number of seconds.", getenv("SOURCE_DATE_EPOCH"));
+		return cli_input_error("SOURCE_DATE_EPOCH=%s: not a number of seconds.", getenv("SOURCE_DATE_EPOCH"));
 
 	if (arg_seed_set)
 		memcpy(pl->seed, arg_seed, 16);
@@ -155,93 +158,184 @@ static int make_plan(const Profile *p, struct plan *pl) {
 	return 0;
 }
 
+static void json_input(JsonWriter *w, const char *key, const char *name, const char *hex) {
+	json_key(w, key);
+	json_object_begin(w);
+	if (name)
+		json_field_string(w, "name", name);
+	json_field_string(w, "sha256", hex);
+	json_object_end(w);
+}
+
 static int write_manifest(const char *path, const struct plan *pl, const Profile *p, const struct hash_job *rootfs,
 			  const char *profile_hex, const char *keys_hex, const struct rootfs_result *res,
 			  const struct ext4_stream_stats *st) {
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL, *profile_copy = strdup(p->path), *rootfs_copy = strdup(rootfs->path);
 	size_t size = 0;
 	FILE *f = open_memstream(&text, &size);
 	char guid[37], seed[37];
+	JsonWriter w;
+	int r;
 
-	if (!f)
+	if (!f || !profile_copy || !rootfs_copy) {
+		if (f)
+			fclose(f);
 		return -ENOMEM;
+	}
 	uuid_format(pl->seed, seed);
 	uuid_format(pl->disk_guid, guid);
-	fputs("{\n  \"mlrig_version\": ", f);
-	json_string(f, MLRIG_VERSION);
-	fprintf(f, ",\n  \"image\": {\"size\": %llu},\n", (unsigned long long)pl->size);
-	fputs("  \"inputs\": {\n    \"profile\": {\"name\": ", f);
-	json_string(f, basename(p->path));
-	fputs(", \"sha256\": ", f);
-	json_string(f, profile_hex);
-	fputs("},\n    \"authorized_keys\": {\"sha256\": ", f);
-	json_string(f, keys_hex);
-	fputs("},\n    \"rootfs\": {\"name\": ", f);
-	json_string(f, basename((char *)rootfs->path));
-	fputs(", \"sha256\": ", f);
-	json_string(f, rootfs->hex);
-	fprintf(f, "}\n  },\n  \"seed\": \"%s\",\n  \"source_date_epoch\": %llu,\n", seed,
-		(unsigned long long)pl->epoch);
-	fprintf(f, "  \"disk_guid\": \"%s\",\n  \"partitions\": [\n", guid);
-	for (unsigned i = 0; i < 2; i++) {
+	json_init(&w, f);
+	json_object_begin(&w);
+	json_field_string(&w, "mlrig_version", MLRIG_VERSION);
+	json_key(&w, "image");
+	json_object_begin(&w);
+	json_field_uint(&w, "size", pl->size);
+	json_object_end(&w);
+	json_key(&w, "inputs");
+	json_object_begin(&w);
+	json_input(&w, "profile", basename(profile_copy), profile_hex);
+	json_input(&w, "authorized_keys", NULL, keys_hex);
+	json_input(&w, "rootfs", basename(rootfs_copy), rootfs->hex);
+	json_object_end(&w);
+	json_field_string(&w, "seed", seed);
+	json_field_uint(&w, "source_date_epoch", pl->epoch);
+	json_field_string(&w, "disk_guid", guid);
+	json_key(&w, "partitions");
+	json_array_begin(&w);
+	for (unsigned i = 0; i < ELEMENTSOF(pl->parts); i++) {
 		char u[37];
 
 		uuid_format(pl->parts[i].uuid, u);
-		fprintf(f, "    {\"name\": \"%s\", \"type\": \"%s\", \"uuid\": \"%s\", \"start\": %llu, \"size\": %llu, "
-			   "\"fs\": \"%s\", \"fs_uuid\": \"%s\"}%s\n",
-			pl->parts[i].name, pl->parts[i].type, u, (unsigned long long)pl->parts[i].start,
-			(unsigned long long)pl->parts[i].size, i == 0 ? "vfat" : "ext4",
-			i == 0 ? pl->esp_uuid : pl->root_uuid, i == 0 ? "," : "");
+		json_object_begin(&w);
+		json_field_string(&w, "name", pl->parts[i].name);
+		json_field_string(&w, "type", pl->parts[i].type);
+		json_field_string(&w, "uuid", u);
+		json_field_uint(&w, "start", pl->parts[i].start);
+		json_field_uint(&w, "size", pl->parts[i].size);
+		json_field_string(&w, "fs", i == 0 ? "vfat" : "ext4");
+		json_field_string(&w, "fs_uuid", i == 0 ? pl->esp_uuid : pl->root_uuid);
+		json_object_end(&w);
 	}
-	fputs("  ],\n  \"os\": ", f);
-	json_string(f, res->pretty_name);
-	fputs(",\n  \"kernel\": ", f);
-	json_string(f, res->kernel);
-	fputs(",\n  \"efi_loader\": ", f);
-	json_string(f, res->efi_loader);
-	fprintf(f, ",\n  \"rootfs_entries\": {\"files\": %llu, \"dirs\": %llu, \"symlinks\": %llu, \"hardlinks\": %llu, "
-		   "\"devices\": %llu, \"bytes\": %llu, \"skipped\": %llu}\n}\n",
-		(unsigned long long)st->files, (unsigned long long)st->dirs, (unsigned long long)st->symlinks,
-		(unsigned long long)st->hardlinks, (unsigned long long)st->devices, (unsigned long long)st->bytes,
-		(unsigned long long)st->skipped);
+	json_array_end(&w);
+	json_field_string(&w, "os", res->pretty_name);
+	json_field_string(&w, "kernel", res->kernel);
+	json_field_string(&w, "efi_loader", res->efi_loader);
+	json_key(&w, "rootfs_entries");
+	json_object_begin(&w);
+	json_field_uint(&w, "files", st->files);
+	json_field_uint(&w, "dirs", st->dirs);
+	json_field_uint(&w, "symlinks", st->symlinks);
+	json_field_uint(&w, "hardlinks", st->hardlinks);
+	json_field_uint(&w, "devices", st->devices);
+	json_field_uint(&w, "bytes", st->bytes);
+	json_field_uint(&w, "skipped", st->skipped);
+	json_object_end(&w);
+	json_object_end(&w);
+	r = json_finish(&w);
 	if (fclose(f) != 0)
 		return -ENOMEM;
+	if (r < 0)
+		return r;
 	return write_file_atomic(path, text, size, 0644);
+}
+
+/* The build itself, into the temp file at tmp; -errno once it has said why. */
+static int build(const Profile *p, const struct plan *pl, const char *datadir, int fd, const char *tmp,
+		 struct rootfs_result *res, struct ext4_stream_stats *stats) {
+	_cleanup_free_ char *error = NULL;
+	struct ext4_params ep = {
+		.path = tmp, .offset = pl->parts[1].start, .size = pl->parts[1].size, .label = "rootfs",
+		.source_date_epoch = pl->epoch,
+	};
+	struct rootfs_plan rp = { .profile = p, .datadir = datadir, .epoch = pl->epoch };
+	struct progress prog;
+	double t0 = now_seconds();
+	Ext4 *fs = NULL;
+	char seed[37];
+	int r;
+
+	if (ftruncate(fd, (off_t)pl->size) < 0)
+		return log_error_errno(negative_errno(), "Cannot size '%s' to %llu MiB: %m", tmp,
+				       (unsigned long long)(pl->size / MiB));
+	r = gpt_write(tmp, pl->disk_guid, pl->parts, ELEMENTSOF(pl->parts));
+	if (r < 0)
+		return log_error_errno(r, "Cannot write the partition table: %m");
+	memcpy(ep.uuid, pl->fs_uuid, 16);
+	memcpy(ep.hash_seed, pl->hash_seed, 16);
+	r = ext4_create(&ep, &error);
+	if (r < 0)
+		return log_error_errno(r, "Cannot create the root file system: %s", error ?: strerror(-r));
+	r = ext4_open(tmp, pl->parts[1].start, pl->epoch, &fs);
+	if (r < 0)
+		return log_error_errno(r, "Cannot open the new root file system: %m");
+
+	uuid_format(pl->seed, seed);
+	log_info("image: %s → %s (%llu MiB, seed %s, epoch %llu)", arg_rootfs, arg_output,
+		 (unsigned long long)(pl->size / MiB), seed, (unsigned long long)pl->epoch);
+	progress_init(&prog, "rootfs", arg_quiet);
+	r = ext4_stream_tarball(fs, arg_rootfs, on_progress, &prog, stats, &error);
+	progress_done(&prog);
+	if (r == -ENOSPC) {
+		ext4_free(fs);
+		return log_error_errno(r, "%s does not fit in the image: %s. Use a larger --size or [Image] Size=.",
+				       arg_rootfs, error ?: "file system full");
+	}
+	if (r < 0) {
+		ext4_free(fs);
+		return log_error_errno(r, "%s", error ?: strerror(-r));
+	}
+	log_info("image: rootfs streamed: %llu files, %llu MiB, %llu entries left out by image hygiene (%.1f s)",
+		 (unsigned long long)stats->files, (unsigned long long)(stats->bytes / MiB),
+		 (unsigned long long)stats->skipped, now_seconds() - t0);
+
+	memcpy(rp.root_uuid, pl->root_uuid, sizeof(pl->root_uuid));
+	memcpy(rp.esp_uuid, pl->esp_uuid, sizeof(pl->esp_uuid));
+	r = rootfs_customise(fs, &rp, res, &error);
+	if (r < 0) {
+		ext4_free(fs);
+		if (r == -ENOSPC)
+			return log_error_errno(r, "The rig's files do not fit in the image: use a larger --size or [Image] Size=.");
+		return log_error_errno(r, "%s", error ?: strerror(-r));
+	}
+	r = ext4_close(fs);
+	if (r < 0)
+		return log_error_errno(r, "Cannot write the root file system: %m");
+	r = esp_build(tmp, pl->parts[0].start, pl->parts[0].size, pl->esp_volid, pl->epoch, res->esp, res->n_esp, &error);
+	if (r < 0)
+		return log_error_errno(r, "Cannot build the ESP: %s", error ?: strerror(-r));
+	return 0;
 }
 
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
-	_cleanup_free_ char *error = NULL, *datadir = NULL, *manifest = NULL, *tmp = NULL;
+	_cleanup_free_ char *datadir = NULL, *manifest = NULL, *tmp = NULL;
 	_cleanup_close_ int fd = -1;
 	struct rootfs_result res = {};
 	struct ext4_stream_stats stats = {};
 	struct hash_job rootfs_hash = { .path = arg_rootfs };
-	char profile_hex[65], keys_hex[65];
+	char profile_hex[HASH_HEX_MAX], keys_hex[HASH_HEX_MAX];
 	struct plan pl = {};
-	struct progress prog;
 	pthread_t hasher;
 	bool hashing = false;
-	Ext4 *fs = NULL;
 	double t0 = now_seconds();
 	struct stat st;
 	int r;
 
-	r = profile_load(arg_profile, &p, &error);
-	if (r < 0) {
-		log_error("%s", error ? error : strerror(-r));
-		return EXIT_USAGE;
-	}
-	if (stat(arg_rootfs, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_error("Cannot use rootfs tarball '%s': %s", arg_rootfs, errno ? strerror(errno) : "not a regular file");
-		return EXIT_USAGE;
-	}
-	if (make_plan(p, &pl) < 0)
-		return EXIT_USAGE;
+	r = verb_load_profile(arg_profile, &p);
+	if (r != 0)
+		return r;
+	if (stat(arg_rootfs, &st) < 0)
+		return cli_input_error_errno(errno, "Cannot use rootfs tarball '%s': %m", arg_rootfs);
+	if (!S_ISREG(st.st_mode))
+		return cli_input_error("Cannot use rootfs tarball '%s': not a regular file", arg_rootfs);
+	r = make_plan(p, &pl);
+	if (r != 0)
+		return r;
 	r = find_datadir(&datadir);
 	if (r < 0)
-		return log_oom(), EXIT_FAIL;
+		return log_oom();
 	if (asprintf(&manifest, "%s.json", arg_output) < 0)
-		return log_oom(), EXIT_FAIL;
+		return log_oom();
 
 	/* hash the tarball on the other core while the main thread streams it */
 	if (pthread_create(&hasher, NULL, hash_thread, &rootfs_hash) == 0)
@@ -249,83 +343,12 @@ static int run(void) {
 
 	fd = output_open(arg_output, &tmp);
 	if (fd < 0) {
-		log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output);
-		r = fd;
+		r = log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output);
 		goto fail;
 	}
-	if (ftruncate(fd, (off_t)pl.size) < 0) {
-		r = log_error_errno(negative_errno(), "Cannot size '%s' to %llu MiB: %m", tmp, (unsigned long long)(pl.size / MiB));
+	r = build(p, &pl, datadir, fd, tmp, &res, &stats);
+	if (r < 0)
 		goto fail;
-	}
-
-	r = gpt_write(tmp, pl.disk_guid, pl.parts, 2);
-	if (r < 0) {
-		log_error_errno(r, "Cannot write the partition table: %m");
-		goto fail;
-	}
-	struct ext4_params ep = {
-		.path = tmp, .offset = pl.parts[1].start, .size = pl.parts[1].size, .label = "rootfs",
-		.source_date_epoch = pl.epoch,
-	};
-	memcpy(ep.uuid, pl.fs_uuid, 16);
-	memcpy(ep.hash_seed, pl.hash_seed, 16);
-	r = ext4_create(&ep);
-	if (r < 0) {
-		log_error_errno(r, "Cannot create the root file system: %m");
-		goto fail;
-	}
-	r = ext4_open(tmp, pl.parts[1].start, pl.epoch, &fs);
-	if (r < 0) {
-		log_error_errno(r, "Cannot open the new root file system: %m");
-		goto fail;
-	}
-	{
-		char seed[37];
-		uuid_format(pl.seed, seed);
-		log_info("image: %s → %s (%llu MiB, seed %s, epoch %llu)", arg_rootfs, arg_output,
-			 (unsigned long long)(pl.size / MiB), seed, (unsigned long long)pl.epoch);
-	}
-	progress_init(&prog, "rootfs", arg_quiet);
-	r = ext4_stream_tarball(fs, arg_rootfs, on_progress, &prog, &stats, &error);
-	progress_done(&prog);
-	if (r < 0) {
-		if (r == -ENOSPC)
-			log_error("%s does not fit in the image: %s. Use a larger --size or [Image] Size=.", arg_rootfs,
-				  error ? error : "file system full");
-		else
-			log_error_errno(r, "%s", error ? error : "Cannot stream the rootfs tarball: %m");
-		goto fail;
-	}
-	log_info("image: rootfs streamed: %llu files, %llu MiB, %llu entries left out by image hygiene (%.1f s)",
-		 (unsigned long long)stats.files, (unsigned long long)(stats.bytes / MiB),
-		 (unsigned long long)stats.skipped, now_seconds() - t0);
-
-	struct rootfs_plan rp = { .profile = p, .datadir = datadir, .epoch = pl.epoch };
-	memcpy(rp.root_uuid, pl.root_uuid, sizeof(pl.root_uuid));
-	memcpy(rp.esp_uuid, pl.esp_uuid, sizeof(pl.esp_uuid));
-	free(error), error = NULL;
-	r = rootfs_customise(fs, &rp, &res, &error);
-	if (r < 0) {
-		if (r == -ENOSPC)
-			log_error("The rig's files do not fit in the image: use a larger --size or [Image] Size=.");
-		else
-			log_error_errno(r, "%s", error ? error : "Cannot customise the rootfs: %m");
-		goto fail;
-	}
-	r = ext4_close(fs);
-	fs = NULL;
-	if (r < 0) {
-		log_error_errno(r, "Cannot write the root file system: %m");
-		goto fail;
-	}
-
-	free(error), error = NULL;
-	r = esp_build(tmp, pl.parts[0].start, pl.parts[0].size, pl.esp_volid, pl.epoch, res.esp, res.n_esp, &error);
-	if (r < 0) {
-		log_error_errno(r, "Cannot build the ESP: %s", error ? error : strerror(-r));
-		goto fail;
-	}
-
 	if (hashing) {
 		pthread_join(hasher, NULL);
 		hashing = false;
@@ -334,7 +357,8 @@ static int run(void) {
 			goto fail;
 		}
 	}
-	if ((r = sha256_file(arg_profile, profile_hex)) < 0 || (r = sha256_file(p->authorized_keys, keys_hex)) < 0) {
+	if ((r = hash_file_hex(HASH_SHA256, arg_profile, profile_hex)) < 0 ||
+	    (r = hash_file_hex(HASH_SHA256, p->authorized_keys, keys_hex)) < 0) {
 		log_error_errno(r, "Cannot hash the inputs: %m");
 		goto fail;
 	}
@@ -355,18 +379,11 @@ static int run(void) {
 	return EXIT_OK;
 
 fail:
-	ext4_free(fs);
 	if (hashing)
 		pthread_join(hasher, NULL);
 	rootfs_result_release(&res);
 	output_discard(tmp);
-	return EXIT_FAIL;
+	return r;
 }
 
-int verb_image(int argc, char **argv) {
-	int r = parse_argv(argc, argv);
-
-	if (r <= 0)
-		return -r;
-	return run();
-}
+const struct cli_verb verb_image = { "image", parse_argv, run };

@@ -8,6 +8,7 @@
 
 #include "blkid-util.h"
 #include "fileio.h"
+#include "json.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -37,30 +38,17 @@ static int parse_argv(int argc, char **argv) {
 		{ "json", no_argument, NULL, ARG_JSON },
 		{}
 	};
-	int c;
+	int c, r;
 
-	arg_path = NULL;
-	arg_json = false;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
 		switch (c) {
-		case 'h':
-			help();
-			return 0;
-		case ARG_JSON:
-			arg_json = true;
-			break;
-		default:
-			return -EINVAL; /* getopt printed why */
+		case 'h': help(); return 0;
+		case ARG_JSON: arg_json = true; break;
+		default: return cli_option_error("inspect", c, argv);
 		}
-	}
-	if (optind >= argc) {
-		usage_error("inspect: no file or device given");
-		return -EINVAL;
-	}
-	if (optind + 1 < argc) {
-		usage_error("inspect: unexpected argument '%s'", argv[optind + 1]);
-		return -EINVAL;
-	}
+	r = cli_positional("inspect", argc, argv, (const char *const[]){ "FILE or DEVICE" }, 1, 1);
+	if (r < 0)
+		return r;
 	arg_path = argv[optind];
 	return 1;
 }
@@ -98,53 +86,17 @@ static const char *type_name(const char *type) {
 	return NULL;
 }
 
-static void json_string(FILE *f, const char *s) {
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
-	fputc('"', f);
-}
-
-static void json_fs(FILE *f, const struct fs_info *fs) {
+static void json_fs(JsonWriter *w, const struct fs_info *fs) {
 	if (!fs->type) {
-		fputs("null", f);
+		json_null(w);
 		return;
 	}
-	fputs("{\"type\": ", f);
-	json_string(f, fs->type);
-	fputs(", \"label\": ", f);
-	json_string(f, fs->label);
-	fputs(", \"uuid\": ", f);
-	json_string(f, fs->uuid);
-	fputs(", \"version\": ", f);
-	json_string(f, fs->version);
-	fputc('}', f);
+	json_object_begin(w);
+	json_field_string(w, "type", fs->type);
+	json_field_string(w, "label", fs->label);
+	json_field_string(w, "uuid", fs->uuid);
+	json_field_string(w, "version", fs->version);
+	json_object_end(w);
 }
 
 /* "1.5G" style, for the table */
@@ -206,55 +158,60 @@ finish:
 	return r;
 }
 
-static void print_json(const struct disk_info *d, const char *manifest_path, char *manifest) {
-	FILE *f = stdout;
+static int print_json(const struct disk_info *d, const char *manifest_path, char *manifest) {
+	JsonWriter w;
 
-	fputs("{\n  \"device\": ", f);
-	json_string(f, arg_path);
-	fprintf(f, ",\n  \"size\": %" PRIu64 ",\n  \"sector_size\": %u,\n  \"table\": ", d->size, d->sector_size);
+	json_init(&w, stdout);
+	json_object_begin(&w);
+	json_field_string(&w, "device", arg_path);
+	json_field_uint(&w, "size", d->size);
+	json_field_uint(&w, "sector_size", d->sector_size);
+	json_key(&w, "table");
 	if (d->pttype) {
-		fputs("{\"type\": ", f);
-		json_string(f, d->pttype);
-		fputs(", \"id\": ", f);
-		json_string(f, d->ptuuid);
-		fputc('}', f);
+		json_object_begin(&w);
+		json_field_string(&w, "type", d->pttype);
+		json_field_string(&w, "id", d->ptuuid);
+		json_object_end(&w);
 	} else
-		fputs("null", f);
-	fputs(",\n  \"filesystem\": ", f);
-	json_fs(f, &d->fs);
-	fputs(",\n  \"partitions\": [", f);
+		json_null(&w);
+	json_key(&w, "filesystem");
+	json_fs(&w, &d->fs);
+	json_key(&w, "partitions");
+	json_array_begin(&w);
 	for (size_t i = 0; i < d->n_parts; i++) {
 		const struct part_info *p = &d->parts[i];
 
-		fprintf(f, "%s\n    {\"number\": %u, \"start\": %" PRIu64 ", \"size\": %" PRIu64
-			   ", \"start_sector\": %" PRIu64 ", \"sectors\": %" PRIu64 ", \"type\": ",
-			i ? "," : "", p->number, p->start, p->size, p->start / 512, p->size / 512);
-		json_string(f, p->type);
-		fputs(", \"type_name\": ", f);
-		json_string(f, type_name(p->type));
-		fputs(", \"uuid\": ", f);
-		json_string(f, p->uuid);
-		fputs(", \"name\": ", f);
-		json_string(f, p->name);
-		fprintf(f, ", \"attrs\": %" PRIu64 ", \"filesystem\": ", p->flags);
-		json_fs(f, &p->fs);
-		fputc('}', f);
+		json_object_begin(&w);
+		json_field_uint(&w, "number", p->number);
+		json_field_uint(&w, "start", p->start);
+		json_field_uint(&w, "size", p->size);
+		json_field_uint(&w, "start_sector", p->start / 512);
+		json_field_uint(&w, "sectors", p->size / 512);
+		json_field_string(&w, "type", p->type);
+		json_field_string(&w, "type_name", type_name(p->type));
+		json_field_string(&w, "uuid", p->uuid);
+		json_field_string(&w, "name", p->name);
+		json_field_uint(&w, "attrs", p->flags);
+		json_key(&w, "filesystem");
+		json_fs(&w, &p->fs);
+		json_object_end(&w);
 	}
-	fputs(d->n_parts ? "\n  ],\n  \"manifest_path\": " : "],\n  \"manifest_path\": ", f);
-	json_string(f, manifest_path);
-	fputs(",\n  \"manifest\": ", f);
+	json_array_end(&w);
+	json_field_string(&w, "manifest_path", manifest_path);
+	json_key(&w, "manifest");
 	if (!manifest)
-		fputs("null", f);
+		json_null(&w);
 	else {
 		char *m = string_strip(manifest);
 
-		/* it is JSON already; anything else is carried as a string rather than breaking ours */
-		if (*m == '{' || *m == '[')
-			fputs(m, f);
+		/* it is JSON already; anything else (a hand-edited, broken file) is carried as a string */
+		if (json_valid(m))
+			json_raw(&w, m);
 		else
-			json_string(f, m);
+			json_string(&w, m);
 	}
-	fputs("\n}\n", f);
+	json_object_end(&w);
+	return json_finish(&w);
 }
 
 #define N_COLS 9
@@ -349,33 +306,24 @@ static int run(void) {
 
 	r = disk_probe(arg_path, &d);
 	if (r == -ENOTBLK)
-		return log_error_errno(r, "'%s' is not a regular file or block device.", arg_path), EXIT_FAIL;
+		return log_error_errno(r, "'%s' is not a regular file or block device.", arg_path);
 	if (r < 0)
-		return log_error_errno(r, "Failed to open '%s': %m", arg_path), EXIT_FAIL;
+		return log_error_errno(r, "Failed to open '%s': %m", arg_path);
 
 	r = find_manifest(arg_path, &manifest_path, &manifest);
 	if (r < 0)
-		return EXIT_FAIL;
+		return r;
 
 	if (arg_json)
-		print_json(d, manifest_path, manifest);
+		r = print_json(d, manifest_path, manifest);
 	else
 		print_human(d, manifest_path, manifest);
-	if (fflush(stdout) != 0)
-		return log_error_errno(negative_errno(), "Failed to write output: %m"), EXIT_FAIL;
+	if (r < 0 || fflush(stdout) != 0)
+		return log_error_errno(r < 0 ? r : negative_errno(), "Failed to write output: %m");
 
-	if (!d->pttype && !d->fs.type) {
-		log_error("'%s': no partition table or file system found.", arg_path);
-		return EXIT_FAIL;
-	}
+	if (!d->pttype && !d->fs.type)
+		return log_error_errno(EMEDIUMTYPE, "'%s': no partition table or file system found.", arg_path);
 	return EXIT_OK;
 }
 
-int verb_inspect(int argc, char **argv) {
-	int r;
-
-	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_USAGE : EXIT_OK;
-	return run();
-}
+const struct cli_verb verb_inspect = { "inspect", parse_argv, run };

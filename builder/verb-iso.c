@@ -19,6 +19,7 @@
 #include "payload.h"
 #include "profile.h"
 #include "progress.h"
+#include "time-util.h"
 #include "verbs.h"
 
 static const char *arg_profile;
@@ -56,28 +57,23 @@ static int parse_argv(int argc, char **argv) {
 		{ "output", required_argument, NULL, 'o' },  { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },          {}
 	};
-	int c;
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:o:qh", options, NULL)) >= 0)
+	while ((c = getopt_long(argc, argv, ":p:o:qh", options, NULL)) >= 0)
 		switch (c) {
 		case 'p': arg_profile = optarg; break;
 		case 'o': arg_output = optarg; break;
 		case 'q': arg_quiet = true; break;
 		case ARG_BASE: arg_base = optarg; break;
 		case 'h': help(); return 0;
-		default: return -usage_error("iso: bad option");
+		default: return cli_option_error("iso", c, argv);
 		}
-	if (optind < argc)
-		return -usage_error("iso: unexpected argument '%s'", argv[optind]);
+	r = cli_positional("iso", argc, argv, NULL, 0, 0);
+	if (r < 0)
+		return r;
 	if (!arg_profile || !arg_base || !arg_output)
-		return -usage_error("iso: needs -p PROFILE, --base BASE.iso and -o OUT.iso");
+		return cli_usage_error("iso", "needs -p PROFILE, --base BASE.iso and -o OUT.iso");
 	return 1;
-}
-
-static int get_epoch(const Profile *p, uint64_t *ret) {
-	if (profile_source_date_epoch(p, ret) < 0)
-		return log_error_errno(EINVAL, "SOURCE_DATE_EPOCH=%s: not a number of seconds.", getenv("SOURCE_DATE_EPOCH"));
-	return 0;
 }
 
 /* -o naming the base (by another path, a link, a hard link) would destroy it. */
@@ -212,11 +208,6 @@ static int add_seed(IsoRemaster *iso, const Profile *p, char **ret_seed_path) {
 	return put_text(iso, ISO_NOCLOUD_DIR "/meta-data", TAKE_PTR(text), 0644);
 }
 
-static int exit_for(int r) {
-	return r == -EBADMSG || r == -EMEDIUMTYPE || r == -ENOENT || r == -EACCES || r == -EISDIR ? EXIT_USAGE
-												       : EXIT_FAIL;
-}
-
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
 	_cleanup_(iso_remaster_freep) IsoRemaster *iso = NULL;
@@ -228,37 +219,33 @@ static int run(void) {
 	uint64_t epoch;
 	int r;
 
-	r = profile_load(arg_profile, &p, &error);
-	if (r < 0) {
-		log_error("%s", error ? error : strerror(-r));
-		return EXIT_USAGE;
-	}
-	if (get_epoch(p, &epoch) < 0)
-		return EXIT_USAGE;
-	if (same_file(arg_base, arg_output)) {
-		log_error("-o %s is the base ISO %s: refusing to overwrite the base; write to another file.", arg_output,
-			  arg_base);
-		return EXIT_USAGE;
-	}
+	r = verb_load_profile(arg_profile, &p);
+	if (r != 0)
+		return r;
+	if (profile_source_date_epoch(p, &epoch) < 0)
+		return cli_input_error("SOURCE_DATE_EPOCH=%s: not a number of seconds.", getenv("SOURCE_DATE_EPOCH"));
+	if (same_file(arg_base, arg_output))
+		return cli_input_error("-o %s is the base ISO %s: refusing to overwrite the base; write to another file.",
+				       arg_output, arg_base);
 
-	free(error), error = NULL;
 	r = iso_remaster_open(arg_base, epoch, &iso, &error);
-	if (r < 0) {
-		log_error("%s", error ? error : strerror(-r));
-		return exit_for(r);
-	}
+	/* a base that is not Ubuntu install media (or not there) is bad input; anything else a failure */
+	if (r == -EBADMSG || r == -EMEDIUMTYPE || r == -ENOENT || r == -EACCES || r == -EISDIR)
+		return cli_input_error("%s", error ?: strerror(-r));
+	if (r < 0)
+		return log_error_errno(r, "%s", error ?: strerror(-r));
 	fl = iso_remaster_flavour(iso);
 	log_info("iso: %s: %s %s, %s, %s", arg_base, fl->product, fl->release, iso_installer_to_string(fl->installer),
 		 iso_layout_to_string(iso_remaster_layout(iso)));
 
-	if (add_payload(iso, p, &agent) < 0 || add_seed(iso, p, &seed) < 0)
-		return EXIT_FAIL;
+	if ((r = add_payload(iso, p, &agent)) < 0 || (r = add_seed(iso, p, &seed)) < 0)
+		return r;
 	if (asprintf(&title, "Install rig %s with mlrig (unattended)", p->hostname) < 0)
-		return log_oom(), EXIT_FAIL;
-	if (add_menu(iso, "/boot/grub/grub.cfg", true, title, true) < 0 ||
-	    add_menu(iso, "/boot/grub/loopback.cfg", true, title, false) < 0 ||
-	    add_menu(iso, "/isolinux/txt.cfg", false, title, false) < 0)
-		return EXIT_FAIL;
+		return log_oom();
+	if ((r = add_menu(iso, "/boot/grub/grub.cfg", true, title, true)) < 0 ||
+	    (r = add_menu(iso, "/boot/grub/loopback.cfg", true, title, false)) < 0 ||
+	    (r = add_menu(iso, "/isolinux/txt.cfg", false, title, false)) < 0)
+		return r;
 	if (!(p->install_disk && p->install_wipe))
 		log_info("iso: storage stays interactive (no [Install] Disk= with Wipe=yes): no disk is wiped silently.");
 	else
@@ -267,14 +254,14 @@ static int run(void) {
 
 	fd = output_open(arg_output, &tmp);
 	if (fd < 0)
-		return log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output), EXIT_FAIL;
+		return log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output);
 
 	progress_init(&prog, "iso", arg_quiet);
 	free(error), error = NULL;
 	r = iso_remaster_write(iso, fd, on_progress, &prog, &error);
 	progress_done(&prog);
 	if (r < 0) {
-		log_error_errno(r, "Cannot write %s: %s", arg_output, error ? error : strerror(-r));
+		log_error_errno(r, "Cannot write %s: %s", arg_output, error ?: strerror(-r));
 		goto fail;
 	}
 	r = output_commit(fd, tmp, arg_output);
@@ -288,13 +275,7 @@ static int run(void) {
 
 fail:
 	output_discard(tmp);
-	return EXIT_FAIL;
+	return r;
 }
 
-int verb_iso(int argc, char **argv) {
-	int r = parse_argv(argc, argv);
-
-	if (r <= 0)
-		return -r;
-	return run();
-}
+const struct cli_verb verb_iso = { "iso", parse_argv, run };

@@ -1,20 +1,18 @@
-/* The builder's subcommands; each parses its own options and returns an exit code (0, 1, 2). */
+/* The builder's commands; each file verb-NAME.c defines one, with its own options and help. */
 #pragma once
 
-int verb_check(int argc, char **argv);
-int verb_image(int argc, char **argv);
-int verb_inspect(int argc, char **argv);
-int verb_boot(int argc, char **argv);
-int verb_flash(int argc, char **argv);
-int verb_fetch(int argc, char **argv);
-int verb_iso(int argc, char **argv);
+#include "cli.h"
 
-/* Exit codes shared by every verb. */
-enum {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-};
+extern const struct cli_verb verb_check;
+extern const struct cli_verb verb_image;
+extern const struct cli_verb verb_inspect;
+extern const struct cli_verb verb_boot;
+extern const struct cli_verb verb_flash;
+extern const struct cli_verb verb_fetch;
+extern const struct cli_verb verb_iso;
 
-/* Prints "mlrig: MSG" and "Try 'mlrig --help'." to stderr; returns EXIT_USAGE. */
-int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include "profile.h"
+
+/* Loads -p PROFILE for a verb's run(): 0, or EXIT_USAGE once it has said why
+ * (the file and line, or the system's reason). */
+int verb_load_profile(const char *path, Profile **ret);

@@ -40,16 +40,3 @@ int log_internal(int level, int error, const char *fmt, ...) {
 	}
 	return -e;
 }
-
-int set_error(char **ret, int r, const char *fmt, ...) {
-	va_list ap;
-
-	if (!ret)
-		return r;
-	free(*ret);
-	va_start(ap, fmt);
-	if (vasprintf(ret, fmt, ap) < 0)
-		*ret = NULL;
-	va_end(ap);
-	return r;
-}

@@ -28,8 +28,3 @@ int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 #define log_warning_errno(e, ...) log_internal(LOG_LEVEL_WARNING, (e), __VA_ARGS__)
 #define log_error_errno(e, ...) log_internal(LOG_LEVEL_ERROR, (e), __VA_ARGS__)
 #define log_oom() log_internal(LOG_LEVEL_ERROR, ENOMEM, "Out of memory.")
-
-/* Replaces *ret with a formatted message for the caller to show (common code
- * and helpers report this way instead of logging); returns r, so a function can
- * `return set_error(ret_error, -EINVAL, "...")`. ret may be NULL. */
-int set_error(char **ret, int r, const char *fmt, ...) _printf_(3, 4);

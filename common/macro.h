@@ -37,12 +37,18 @@
 static inline void freep(void *p) { free(*(void **)p); }
 #define _cleanup_free_ _cleanup_(freep)
 
-static inline void closep(int *fd) {
-	if (*fd >= 0) {
+/* Closes fd when it is one (errno kept) and returns -1, for `fd = safe_close(fd);`. */
+static inline int safe_close(int fd) {
+	if (fd >= 0) {
 		int saved = errno;
-		close(*fd);
+		close(fd);
 		errno = saved;
 	}
+	return -1;
+}
+
+static inline void closep(int *fd) {
+	*fd = safe_close(*fd);
 }
 #define _cleanup_close_ _cleanup_(closep)
 

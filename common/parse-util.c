@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "parse-util.h"
 #include "sha256.h"
@@ -91,6 +92,34 @@ static int unhex(char c) {
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+int parse_hex_bytes(const char *s, uint8_t *ret, size_t n) {
+	if (!s || strlen(s) != 2 * n)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int a = unhex(s[2 * i]), b = unhex(s[2 * i + 1]);
+
+		if (a < 0 || b < 0)
+			return -EINVAL;
+		ret[i] = (uint8_t)(a << 4 | b);
+	}
+	return 0;
+}
+
+int parse_devnum(const char *s, dev_t *ret) {
+	const char *colon = s ? strchr(s, ':') : NULL;
+	uint32_t maj, min;
+	char buf[16];
+
+	if (!colon || (size_t)(colon - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(colon - s));
+	buf[colon - s] = 0;
+	if (safe_atou32(buf, &maj) < 0 || safe_atou32(colon + 1, &min) < 0)
+		return -EINVAL;
+	*ret = makedev(maj, min);
+	return 0;
 }
 
 int uuid_parse(const char *s, uint8_t ret[16]) {

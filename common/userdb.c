@@ -100,6 +100,19 @@ int userdb_gid(const struct userdb *db, const char *group, uint32_t *ret_gid) {
 	return entry_id(l, 2, ret_gid);
 }
 
+int userdb_user_ids(const char *passwd, const char *user, uint32_t *ret_uid, uint32_t *ret_gid) {
+	const char *l = find_entry(passwd, user);
+	uint32_t uid, gid;
+
+	if (!l)
+		return -ENOENT;
+	if (entry_id(l, 2, &uid) < 0 || entry_id(l, 3, &gid) < 0)
+		return -EINVAL;
+	*ret_uid = uid;
+	*ret_gid = gid;
+	return 0;
+}
+
 int userdb_add_user(struct userdb *db, const char *user, uint32_t *ret_uid, uint32_t *ret_gid, bool *ret_created) {
 	const char *existing = find_entry(db->passwd, user);
 	uint32_t uid = 1000, gid;

@@ -20,6 +20,8 @@ int userdb_add_member(struct userdb *db, const char *group, const char *user);
 /* Sets the shadow password field: a crypt(3) hash, or NULL for locked ("!").
  * Adds the shadow line when missing. days = last change, days since 1970. */
 int userdb_set_password(struct userdb *db, const char *user, const char *hash, uint64_t days);
+/* The uid and gid of user in a passwd text; -ENOENT when absent, -EINVAL for a bad line. */
+int userdb_user_ids(const char *passwd, const char *user, uint32_t *ret_uid, uint32_t *ret_gid);
 /* The gid of group, or -ENOENT. */
 int userdb_gid(const struct userdb *db, const char *group, uint32_t *ret_gid);
 

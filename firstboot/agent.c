@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "error.h"
 #include "fileio.h"
 #include "parse-util.h"
 #include "process.h"
@@ -16,21 +17,18 @@
 int agent_fail(struct agent *a, int r, const char *fmt, ...) {
 	va_list ap;
 
-	free(a->error);
+	r = r < 0 ? r : -EIO;
 	va_start(ap, fmt);
-	if (vasprintf(&a->error, fmt, ap) < 0)
-		a->error = NULL;
+	set_errorv(&a->error, r, fmt, ap);
 	va_end(ap);
-	return r < 0 ? r : -EIO;
+	return r;
 }
 
 void agent_note(struct agent *a, const char *fmt, ...) {
 	va_list ap;
 
-	free(a->note);
 	va_start(ap, fmt);
-	if (vasprintf(&a->note, fmt, ap) < 0)
-		a->note = NULL;
+	set_errorv(&a->note, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -151,21 +149,24 @@ static const char *tail_of(char *out) {
 }
 
 int agent_run_input(struct agent *a, const char *what, char *const argv[], const char *input, char **ret_output) {
-	_cleanup_free_ char *out = NULL;
-	int r = run_command_input(argv, NULL, input, &out);
+	_cleanup_(process_result_release) struct process_result res = {};
+	int r = process_run(&(struct process_options){
+				    .argv = argv, .input = input, .stdin_mode = PROCESS_NULL,
+				    .stdout_mode = PROCESS_CAPTURE, .stderr_mode = PROCESS_TO_STDOUT,
+			    }, &res);
 
 	if (r < 0)
 		return agent_fail(a, r, "%s: cannot run %s: %s", what, argv[0], strerror(-r));
 	if (r > 0) {
-		/* one line for the journal: newlines become " | " */
-		_cleanup_free_ char *msg = strdup(tail_of(out));
+		/* one line for the journal: newlines become "|" */
+		_cleanup_free_ char *msg = strdup(tail_of(res.out));
 		for (char *c = msg; c && *c; c++)
 			if (*c == '\n')
 				*c = '|';
 		return agent_fail(a, -EIO, "%s failed (%s exited %d): %s", what, argv[0], r, msg ? msg : "");
 	}
 	if (ret_output)
-		*ret_output = TAKE_PTR(out);
+		*ret_output = TAKE_PTR(res.out);
 	return 0;
 }
 

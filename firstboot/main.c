@@ -9,22 +9,24 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "cli.h"
 #include "journal.h"
 #include "json.h"
 #include "log.h"
 #include "stages.h"
+#include "time-util.h"
 
 #define DONE_MARKER AGENT_STATE_DIR "/done"
 
 static const char *arg_root = "/";
 static bool arg_json;
-static const char *arg_verb;
 static const char *arg_stage;
+static struct agent agent;
 
 static void help(void) {
 	printf("Usage:\n"
 	       " mlrig-firstboot [--root DIR] run\n"
-	       " mlrig-firstboot [--root DIR] [--json] status\n"
+	       " mlrig-firstboot [--root DIR] status [--json]\n"
 	       " mlrig-firstboot [--root DIR] stage NAME\n"
 	       "\n"
 	       "Finalise a rig on its first boot: host name, user and keys, sshd, root\n"
@@ -46,54 +48,52 @@ static void help(void) {
 	       "Stages:");
 	for (size_t i = 0; i < agent_n_stages; i++)
 		printf("%s %s", i ? "," : "", agent_stages[i].name);
-	printf("\nConfig: /etc/mlrig/rig.conf, written by mlrig from the rig profile.\n");
+	printf("\nConfig: /etc/mlrig/rig.conf, written by mlrig from the rig profile.\n"
+	       "Exit status: 0 ok, 1 failure, 2 usage or bad input.\n");
 }
 
-static int parse_argv(int argc, char **argv) {
-	enum { ARG_ROOT = 0x100, ARG_JSON };
+enum { ARG_ROOT = 0x100, ARG_JSON };
+
+/* --root and --json are taken before the command and after it. */
+#define COMMON_OPTIONS                                        \
+	{ "root", required_argument, NULL, ARG_ROOT },        \
+	{ "help", no_argument, NULL, 'h' }
+
+static bool parse_common(int c) {
+	if (c == ARG_ROOT) {
+		arg_root = optarg;
+		return true;
+	}
+	return false;
+}
+
+/* A verb's options: the common ones, --json where json_ok; <0 usage error, 0 help shown, >0 go on. */
+static int parse_verb(int argc, char **argv, bool json_ok, const char *const *names, int n_args) {
 	static const struct option options[] = {
-		{ "root", required_argument, NULL, ARG_ROOT },
+		COMMON_OPTIONS,
 		{ "json", no_argument, NULL, ARG_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
 		{}
 	};
-	int c;
+	const char *verb = argv[0];
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "hV", options, NULL)) >= 0)
-		switch (c) {
-		case ARG_ROOT: arg_root = optarg; break;
-		case ARG_JSON: arg_json = true; break;
-		case 'h': help(); return 0;
-		case 'V': printf("mlrig-firstboot %s\n", MLRIG_VERSION); return 0;
-		default: goto usage;
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+		if (parse_common(c))
+			continue;
+		if (c == 'h') {
+			help();
+			return 0;
 		}
-	if (optind >= argc)
-		goto usage;
-	arg_verb = argv[optind++];
-	if (strcmp(arg_verb, "stage") == 0) {
-		if (optind >= argc)
-			goto usage;
-		arg_stage = argv[optind++];
-		if (!stage_find(arg_stage)) {
-			fprintf(stderr, "mlrig-firstboot: unknown stage '%s'\nTry 'mlrig-firstboot --help'.\n", arg_stage);
-			return -2;
+		if (c == ARG_JSON && json_ok) {
+			arg_json = true;
+			continue;
 		}
-	} else if (strcmp(arg_verb, "run") != 0 && strcmp(arg_verb, "status") != 0)
-		goto usage;
-	if (optind < argc)
-		goto usage;
-	return 1;
-usage:
-	fprintf(stderr, "mlrig-firstboot: expected run, status or stage NAME\nTry 'mlrig-firstboot --help'.\n");
-	return -2;
-}
-
-static double now_mono(void) {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+		if (c == ARG_JSON)
+			return cli_usage_error(verb, "unrecognized option '--json'");
+		return cli_option_error(verb, c, argv);
+	}
+	r = cli_positional(verb, argc, argv, names, n_args, n_args);
+	return r < 0 ? r : 1;
 }
 
 static int load_config(struct agent *a) {
@@ -101,24 +101,34 @@ static int load_config(struct agent *a) {
 	int r;
 
 	if (asprintf(&path, "%s/%s", a->live ? "" : a->root, AGENT_CONFIG) < 0)
-		return -ENOMEM;
+		return log_oom();
 	r = profile_load_root(path, a->live ? NULL : a->root, &a->p, &error);
 	if (r < 0)
-		log_error("Cannot load the rig config: %s", error ? error : strerror(-r));
-	return r;
+		return log_error_errno(r, "Cannot load the rig config: %s", error ?: strerror(-r));
+	return 0;
+}
+
+/* Opens the root every verb works in; exit 2 (said) when it is not a directory we can use. */
+static int open_root(struct agent *a) {
+	a->root = arg_root;
+	a->live = strcmp(arg_root, "/") == 0;
+	a->root_fd = open(arg_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->root_fd < 0)
+		return cli_input_error_errno(errno, "Cannot open --root %s: %m", arg_root);
+	return 0;
 }
 
 /* Runs one stage and journals the outcome; the record changes only after the stage returned. */
 static int run_stage(struct agent *a, const struct stage *s) {
 	struct stage_record rec = {};
-	double t0 = now_mono();
+	double t0 = now_seconds();
 	int r, k;
 
 	(void)journal_get(a, s->name, &rec);
 	free(a->error), a->error = NULL;
 	free(a->note), a->note = NULL;
 	r = s->run(a);
-	rec.seconds = now_mono() - t0;
+	rec.seconds = now_seconds() - t0;
 	rec.finished = (uint64_t)time(NULL);
 	rec.attempts++;
 	rec.state = r < 0 ? STAGE_FAILED : STAGE_DONE;
@@ -138,10 +148,18 @@ static int run_stage(struct agent *a, const struct stage *s) {
 	return r < 0 ? r : k;
 }
 
-static int verb_run(struct agent *a) {
+static int parse_none(int argc, char **argv) {
+	return parse_verb(argc, argv, false, NULL, 0);
+}
+
+static int run_run(void) {
+	struct agent *a = &agent;
 	double total = 0;
 	int r;
 
+	r = open_root(a);
+	if (r != 0)
+		return r;
 	if (agent_exists(a, DONE_MARKER) >= 0) {
 		agent_say("already complete (remove /%s to run again)", DONE_MARKER);
 		return 0;
@@ -172,66 +190,137 @@ static int verb_run(struct agent *a) {
 	return 0;
 }
 
-static int verb_status(struct agent *a) {
-	bool done = agent_exists(a, DONE_MARKER) >= 0;
+static int parse_status(int argc, char **argv) {
+	return parse_verb(argc, argv, true, NULL, 0);
+}
 
-	if (arg_json)
-		printf("{\"complete\": %s, \"stages\": [", done ? "true" : "false");
-	else
-		printf("%-12s %-8s %8s  %s\n", "STAGE", "STATE", "SECONDS", "DETAIL");
+static int status_json(struct agent *a, bool done) {
+	JsonWriter w;
+
+	json_init(&w, stdout);
+	json_object_begin(&w);
+	json_field_bool(&w, "complete", done);
+	json_key(&w, "stages");
+	json_array_begin(&w);
 	for (size_t i = 0; i < agent_n_stages; i++) {
 		struct stage_record rec = {};
-		const char *detail;
 
 		(void)journal_get(a, agent_stages[i].name, &rec);
-		detail = rec.state == STAGE_FAILED && rec.error ? rec.error : rec.note ? rec.note : "";
-		if (arg_json) {
-			printf("%s\n  {\"name\": \"%s\", \"state\": \"%s\", \"seconds\": %.3f, \"attempts\": %u, \"error\": ",
-			       i ? "," : "", agent_stages[i].name, stage_state_to_string(rec.state), rec.seconds, rec.attempts);
-			json_string(stdout, rec.state == STAGE_FAILED ? rec.error : NULL);
-			fputs(", \"note\": ", stdout);
-			json_string(stdout, rec.note);
-			fputc('}', stdout);
-		} else
-			printf("%-12s %-8s %8.1f  %s\n", agent_stages[i].name, stage_state_to_string(rec.state), rec.seconds, detail);
+		json_object_begin(&w);
+		json_field_string(&w, "name", agent_stages[i].name);
+		json_field_string(&w, "state", stage_state_to_string(rec.state));
+		json_key(&w, "seconds");
+		json_fixed(&w, rec.seconds, 3);
+		json_field_uint(&w, "attempts", rec.attempts);
+		json_field_string(&w, "error", rec.state == STAGE_FAILED ? rec.error : NULL);
+		json_field_string(&w, "note", rec.note);
+		json_object_end(&w);
 		stage_record_release(&rec);
 	}
+	json_array_end(&w);
+	json_object_end(&w);
+	return json_finish(&w);
+}
+
+static int run_status(void) {
+	struct agent *a = &agent;
+	bool done;
+	int r;
+
+	r = open_root(a);
+	if (r != 0)
+		return r;
+	done = agent_exists(a, DONE_MARKER) >= 0;
 	if (arg_json)
-		printf("\n]}\n");
-	else
+		r = status_json(a, done);
+	else {
+		printf("%-12s %-8s %8s  %s\n", "STAGE", "STATE", "SECONDS", "DETAIL");
+		for (size_t i = 0; i < agent_n_stages; i++) {
+			struct stage_record rec = {};
+			const char *detail;
+
+			(void)journal_get(a, agent_stages[i].name, &rec);
+			detail = rec.state == STAGE_FAILED && rec.error ? rec.error : rec.note ? rec.note : "";
+			printf("%-12s %-8s %8.1f  %s\n", agent_stages[i].name, stage_state_to_string(rec.state), rec.seconds,
+			       detail);
+			stage_record_release(&rec);
+		}
 		printf("%s\n", done ? "complete" : "not complete");
+	}
+	if (r < 0 || fflush(stdout) != 0)
+		return log_error_errno(r < 0 ? r : negative_errno(), "Cannot write the status: %m");
 	return 0;
 }
 
-int main(int argc, char **argv) {
-	struct agent a = { .root = arg_root };
+static int parse_stage(int argc, char **argv) {
+	int r = parse_verb(argc, argv, false, (const char *const[]){ "NAME" }, 1);
+
+	if (r <= 0)
+		return r;
+	arg_stage = argv[optind];
+	if (!stage_find(arg_stage))
+		return cli_usage_error("stage", "unknown stage '%s'", arg_stage);
+	return 1;
+}
+
+static int run_one_stage(void) {
+	struct agent *a = &agent;
 	int r;
 
-	log_set_prefix("mlrig-firstboot");
+	r = open_root(a);
+	if (r != 0)
+		return r;
+	if ((r = load_config(a)) < 0)
+		return r;
+	r = journal_open(a);
+	if (r < 0)
+		return log_error_errno(r, "Cannot create /%s: %m", AGENT_STATE_DIR);
+	return run_stage(a, stage_find(arg_stage));
+}
+
+static const struct cli_verb verb_run = { "run", parse_none, run_run };
+static const struct cli_verb verb_status = { "status", parse_status, run_status };
+static const struct cli_verb verb_stage = { "stage", parse_stage, run_one_stage };
+static const struct cli_verb *const verbs[] = { &verb_run, &verb_status, &verb_stage };
+
+/* The options before the command; <0 usage error, 0 done, >0 go on. */
+static int parse_argv(int argc, char **argv) {
+	static const struct option options[] = {
+		COMMON_OPTIONS,
+		{ "json", no_argument, NULL, ARG_JSON },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+:hV", options, NULL)) >= 0) {
+		if (parse_common(c))
+			continue;
+		switch (c) {
+		case ARG_JSON: arg_json = true; break; /* before the command, as 0.1 took it */
+		case 'h': help(); return 0;
+		case 'V': printf("mlrig-firstboot %s\n", MLRIG_VERSION); return 0;
+		default: return cli_option_error(NULL, c, argv);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(NULL, "no command given (run, status or stage NAME)");
+	return 1;
+}
+
+int main(int argc, char **argv) {
+	int r;
+
+	cli_init("mlrig-firstboot");
+	agent.root_fd = -1;
 	r = parse_argv(argc, argv);
 	if (r <= 0)
-		return -r;
-	a.root = arg_root;
-	a.live = strcmp(arg_root, "/") == 0;
-	a.root_fd = open(arg_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (a.root_fd < 0) {
-		log_error("Cannot open --root %s: %m", arg_root);
-		return 2;
-	}
-	if (strcmp(arg_verb, "status") == 0)
-		r = verb_status(&a);
-	else if (strcmp(arg_verb, "run") == 0)
-		r = verb_run(&a);
-	else {
-		r = load_config(&a);
-		if (r >= 0)
-			r = journal_open(&a);
-		if (r >= 0)
-			r = run_stage(&a, stage_find(arg_stage));
-	}
-	profile_free(a.p);
-	free(a.error);
-	free(a.note);
-	close(a.root_fd);
-	return r < 0 ? 1 : 0;
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	r = cli_dispatch(verbs, ELEMENTSOF(verbs), argc - optind, argv + optind);
+	profile_free(agent.p);
+	free(agent.error);
+	free(agent.note);
+	if (agent.root_fd >= 0)
+		close(agent.root_fd);
+	return r;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs-util.h"
 #include "parse-util.h"
 #include "stages.h"
 #include "userdb.h"
@@ -20,18 +21,17 @@ static int chown_one(const char *path, const struct stat *st, int type, struct F
 
 static int user_ids(struct agent *a, uid_t *uid, gid_t *gid) {
 	_cleanup_free_ char *passwd = NULL;
-	size_t n = strlen(a->p->user);
-	unsigned u, g;
+	uint32_t u, g;
+	int r;
 
-	if (agent_read(a, "etc/passwd", &passwd, NULL) < 0)
-		return -ENOENT;
-	for (const char *l = passwd; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-		if (strncmp(l, a->p->user, n) == 0 && l[n] == ':' && sscanf(l + n, ":%*[^:]:%u:%u:", &u, &g) == 2) {
-			*uid = u;
-			*gid = g;
-			return 0;
-		}
-	return -ENOENT;
+	r = agent_read(a, "etc/passwd", &passwd, NULL);
+	if (r >= 0)
+		r = userdb_user_ids(passwd, a->p->user, &u, &g);
+	if (r < 0)
+		return r;
+	*uid = u;
+	*gid = g;
+	return 0;
 }
 
 int stage_python(struct agent *a) {
@@ -67,12 +67,14 @@ int stage_python(struct agent *a) {
 	if (asprintf(&marker, "%s/.mlrig-venv-complete", venv) < 0)
 		return -ENOMEM;
 	if (agent_exists(a, marker) < 0) {
-		char *rm[] = { "rm", "-rf", host_venv, NULL };
 		char *live[] = { "runuser", "-u", p->user, "--", "python3", "-m", "venv", host_venv, NULL };
 		char *tree[] = { "python3", "-m", "venv", host_venv, NULL };
 
-		if ((r = agent_run(a, "removing a partial venv", rm, NULL)) < 0 ||
-		    (r = agent_run(a, "creating the venv", a->live ? live : tree, NULL)) < 0)
+		r = rm_rf_at(a->root_fd, venv);
+		if (r < 0)
+			return agent_fail(a, r, "cannot remove the partial venv /%s: %m", venv);
+		r = agent_run(a, "creating the venv", a->live ? live : tree, NULL);
+		if (r < 0)
 			return r;
 		if (syncfs(a->root_fd) < 0)
 			return agent_fail(a, -errno, "syncfs after making the venv: %m");

@@ -8,18 +8,22 @@
 #include "json.h"
 #include "stages.h"
 
-int stage_summary(struct agent *a) {
-	_cleanup_free_ char *report = NULL, *block = NULL;
+/* report.json: every stage's state, time and remark, for people and for tests. */
+static int write_report(struct agent *a) {
+	_cleanup_free_ char *report = NULL;
 	size_t size = 0;
 	double total = 0;
 	FILE *f = open_memstream(&report, &size);
+	JsonWriter w;
 	int r;
 
 	if (!f)
 		return -ENOMEM;
-	fputs("{\n  \"hostname\": ", f);
-	json_string(f, a->p->hostname);
-	fputs(",\n  \"stages\": [\n", f);
+	json_init(&w, f);
+	json_object_begin(&w);
+	json_field_string(&w, "hostname", a->p->hostname);
+	json_key(&w, "stages");
+	json_array_begin(&w);
 	for (size_t i = 0; i < agent_n_stages; i++) {
 		struct stage_record rec = {};
 		bool self = strcmp(agent_stages[i].name, "summary") == 0;
@@ -29,24 +33,40 @@ int stage_summary(struct agent *a) {
 		if (self)
 			rec.state = STAGE_DONE; /* this report is the stage's last act */
 		total += rec.seconds;
-		fputs("    {\"name\": ", f);
-		json_string(f, agent_stages[i].name);
-		fprintf(f, ", \"state\": \"%s\", \"ok\": %s, \"seconds\": %.3f, \"attempts\": %u",
-			rec.state == STAGE_DONE ? "ok" : stage_state_to_string(rec.state),
-			rec.state == STAGE_DONE ? "true" : "false", rec.seconds, rec.attempts + self);
-		if (rec.note) {
-			fputs(", \"note\": ", f);
-			json_string(f, rec.note);
-		}
-		fprintf(f, "}%s\n", i + 1 < agent_n_stages ? "," : "");
+		json_object_begin(&w);
+		json_field_string(&w, "name", agent_stages[i].name);
+		json_field_string(&w, "state", rec.state == STAGE_DONE ? "ok" : stage_state_to_string(rec.state));
+		json_field_bool(&w, "ok", rec.state == STAGE_DONE);
+		json_key(&w, "seconds");
+		json_fixed(&w, rec.seconds, 3);
+		json_field_uint(&w, "attempts", rec.attempts + self);
+		if (rec.note)
+			json_field_string(&w, "note", rec.note);
+		json_object_end(&w);
 		stage_record_release(&rec);
 	}
-	fprintf(f, "  ],\n  \"total_seconds\": %.3f\n}\n", total);
+	json_array_end(&w);
+	json_key(&w, "total_seconds");
+	json_fixed(&w, total, 3);
+	json_object_end(&w);
+	r = json_finish(&w);
 	if (fclose(f) != 0)
 		return -ENOMEM;
+	if (r < 0)
+		return r;
 	r = agent_write(a, AGENT_STATE_DIR "/report.json", report, size, 0644, 0, 0);
 	if (r < 0)
-		return agent_fail(a, r, "cannot write /" AGENT_STATE_DIR "/report.json: %s", strerror(-r));
+		return agent_fail(a, r, "cannot write /" AGENT_STATE_DIR "/report.json: %m");
+	return 0;
+}
+
+int stage_summary(struct agent *a) {
+	_cleanup_free_ char *block = NULL;
+	int r;
+
+	r = write_report(a);
+	if (r < 0)
+		return r;
 
 	if (asprintf(&block,
 		     "This is %s, a machine-learning rig set up by mlrig.\n"

@@ -53,7 +53,7 @@ check "missing profile: exit 2, names the file, no output" \
 
 "$MLRIG" image --rootfs x >"$T/log" 2>&1
 rc=$?
-check "usage error: exit 2 and a hint" eval '[ $rc -eq 2 ] && grep -q "Try .mlrig --help." "$T/log"'
+check "usage error: exit 2 and a hint" eval '[ $rc -eq 2 ] && grep -q "Try .mlrig image --help." "$T/log"'
 
 # Ctrl-C in the middle: nothing at the output path. Signal as soon as the
 # temp file exists, while the rootfs streams (about a second here).

@@ -45,14 +45,14 @@ TEST(sums_exact_and_release) {
 	ASSERT_STREQ(hex, HEX_B);
 	ASSERT_EQ(fetch_sums_find(sums, "ubuntu-20.04.6-live-server-amd64", hex), -ENOENT);
 
-	ASSERT_OK(fetch_sums_find_release(sums, "ubuntu-20.04", "-live-server-amd64.iso", &name, hex));
+	ASSERT_OK(fetch_sums_find_point_release(sums, "ubuntu-20.04", "-live-server-amd64.iso", &name, hex));
 	ASSERT_STREQ(name, "ubuntu-20.04.6-live-server-amd64.iso"); /* the newest point release */
 	ASSERT_STREQ(hex, HEX_B);
 	free(name);
-	ASSERT_OK(fetch_sums_find_release(sums, "ubuntu-20.04-server-cloudimg-amd64-root.tar.xz", "", &name, hex));
+	ASSERT_OK(fetch_sums_find_point_release(sums, "ubuntu-20.04-server-cloudimg-amd64-root.tar.xz", "", &name, hex));
 	ASSERT_STREQ(hex, "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"); /* lower-cased */
 	free(name);
-	ASSERT_EQ(fetch_sums_find_release(sums, "ubuntu-22.04", "-live-server-amd64.iso", &name, hex), -ENOENT);
+	ASSERT_EQ(fetch_sums_find_point_release(sums, "ubuntu-22.04", "-live-server-amd64.iso", &name, hex), -ENOENT);
 }
 
 TEST(parse_sha256_and_basename) {

@@ -3,17 +3,15 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fileio.h"
+#include "hash-util.h"
+#include "process.h"
 #include "image-ext4.h"
 #include "test.h"
-
-extern char **environ;
 
 #define EPOCH UINT64_C(1600000000)
 
@@ -33,39 +31,16 @@ static const char *tool(const char *name) {
 
 /* Runs argv, returns the exit status; stdout (and stderr when merge) into *out when given. */
 static int run(char **argv, char **out, bool merge) {
-	posix_spawn_file_actions_t fa;
-	int pipefd[2], status;
-	pid_t pid;
-	char *data = NULL;
-	size_t size = 0;
+	struct process_result res = {};
+	int rc = process_run(&(struct process_options){
+				     .argv = argv, .stdin_mode = PROCESS_NULL, .stdout_mode = PROCESS_CAPTURE,
+				     .stderr_mode = merge ? PROCESS_TO_STDOUT : PROCESS_NULL,
+			     }, &res);
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	if (merge)
-		posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	else
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return -1;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	if (read_full_fd(pipefd[0], &data, &size) < 0)
-		data = NULL;
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
 	if (out)
-		*out = data;
-	else
-		free(data);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		*out = res.out, res.out = NULL;
+	process_result_release(&res);
+	return rc;
 }
 
 static void assert_fsck_clean(const char *img) {
@@ -262,7 +237,7 @@ static void make_fs(const char *img, uint64_t size) {
 		.label = "rigroot",
 		.source_date_epoch = EPOCH,
 	};
-	ASSERT_OK(ext4_create(&p));
+	ASSERT_OK(ext4_create(&p, NULL));
 }
 
 static int stream_into(const char *img, const char *tarball, struct ext4_stream_stats *stats, char **error) {
@@ -572,8 +547,8 @@ TEST(reproducible) {
 	ASSERT_OK(stream_into("a.img", "root.tar", NULL, &err));
 	sleep(1);
 	ASSERT_OK(stream_into("b.img", "root.tar", NULL, &err));
-	ASSERT_OK(sha256_file("a.img", a));
-	ASSERT_OK(sha256_file("b.img", b));
+	ASSERT_OK(hash_file_hex(HASH_SHA256, "a.img", a));
+	ASSERT_OK(hash_file_hex(HASH_SHA256, "b.img", b));
 	ASSERT_STREQ(a, b);
 }
 
@@ -673,7 +648,7 @@ TEST(fs_inside_disk_image) {
 	close(fd);
 
 	build_fixture("root.tar", ARCHIVE_FILTER_NONE);
-	ASSERT_OK(ext4_create(&p));
+	ASSERT_OK(ext4_create(&p, NULL));
 	ASSERT_OK(ext4_open("disk.img", p.offset, EPOCH, &fs));
 	ASSERT_OK(ext4_stream_tarball(fs, "root.tar", NULL, NULL, NULL, &err));
 	ASSERT_OK(ext4_close(fs));

@@ -14,7 +14,9 @@ struct test {
 };
 
 void test_register(struct test *t);
-void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
+/* Ends the test as skipped, saying why (a tool this machine lacks); the summary counts it. */
+void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* The test's temp dir (the current directory while it runs). */
 const char *test_dir(void);
 
