@@ -44,7 +44,7 @@ static int find_kernel(Ext4 *fs, struct rootfs_result *res, char **ret_error) {
 
 	r = ext4_list_dir(fs, "/boot", &names);
 	if (r < 0 && r != -ENOENT)
-		return set_error(ret_error, r, "cannot list /boot in the rootfs: %s", strerror(-r));
+		return set_error(ret_error, r, "cannot list /boot in the rootfs: %m");
 	for (char **n = names; n && *n; n++)
 		if (string_has_prefix(*n, "vmlinuz-") && (!best || strverscmp(*n, best) > 0))
 			best = *n;
@@ -64,17 +64,15 @@ static int find_kernel(Ext4 *fs, struct rootfs_result *res, char **ret_error) {
 	return 0;
 }
 
-static int write_text(Ext4 *fs, const char *path, const char *text, uint32_t mode) {
-	return ext4_write_file(fs, path, text, strlen(text), mode, 0, 0);
-}
-
-/* The unit file's path inside the rootfs, /usr/lib first (merged /usr), or NULL. */
+/* The directory holding the unit file inside the rootfs, /usr/lib first (merged /usr), or NULL. */
 static const char *unit_dir(Ext4 *fs, const char *unit) {
 	static const char *const dirs[] = { "/usr/lib/systemd/system", "/lib/systemd/system", "/etc/systemd/system" };
 
 	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-		char p[512];
-		snprintf(p, sizeof(p), "%s/%s", dirs[i], unit);
+		_cleanup_free_ char *p = NULL;
+
+		if (asprintf(&p, "%s/%s", dirs[i], unit) < 0)
+			return NULL;
 		if (ext4_stat(fs, p, NULL) >= 0)
 			return dirs[i];
 	}
@@ -83,61 +81,20 @@ static const char *unit_dir(Ext4 *fs, const char *unit) {
 
 /* Enables a unit the way `systemctl enable` does: a symlink in TARGET.wants. */
 static int enable_unit(Ext4 *fs, const char *unit, const char *target, char **ret_error) {
-	char wants[256], link[512], dest[512];
+	_cleanup_free_ char *wants = NULL, *link = NULL, *dest = NULL;
 	const char *dir = unit_dir(fs, unit);
 	int r;
 
 	if (!dir)
 		return set_error(ret_error, -ENOENT, "rootfs has no unit %s to enable", unit);
-	snprintf(wants, sizeof(wants), "/etc/systemd/system/%s.wants", target);
-	snprintf(link, sizeof(link), "%s/%s", wants, unit);
-	snprintf(dest, sizeof(dest), "%s/%s", dir, unit);
+	if (asprintf(&wants, "/etc/systemd/system/%s.wants", target) < 0 || asprintf(&link, "%s/%s", wants, unit) < 0 ||
+	    asprintf(&dest, "%s/%s", dir, unit) < 0)
+		return -ENOMEM;
 	r = ext4_mkdir_p(fs, wants, 0755, 0, 0);
 	if (r >= 0)
 		r = ext4_symlink(fs, link, dest);
 	if (r < 0)
-		return set_error(ret_error, r, "cannot enable %s: %s", unit, strerror(-r));
-	return 0;
-}
-
-static int setup_network(Ext4 *fs, char **ret_error) {
-	int r;
-
-	if (ext4_stat(fs, "/usr/sbin/netplan", NULL) >= 0) {
-		/* Ubuntu: netplan renders networkd config at boot; with cloud-init off nothing else would */
-		r = ext4_mkdir_p(fs, "/etc/netplan", 0755, 0, 0);
-		if (r >= 0)
-			r = write_text(fs, "/etc/netplan/50-mlrig.yaml",
-				       "# Written by mlrig: DHCP on every wired interface.\n"
-				       "network:\n"
-				       "  version: 2\n"
-				       "  ethernets:\n"
-				       "    mlrig-wired:\n"
-				       "      match:\n"
-				       "        name: \"e*\"\n"
-				       "      dhcp4: true\n"
-				       "      dhcp6: true\n",
-				       0600);
-		if (r < 0)
-			return set_error(ret_error, r, "cannot write /etc/netplan/50-mlrig.yaml: %s", strerror(-r));
-		return 0;
-	}
-	r = ext4_mkdir_p(fs, "/etc/systemd/network", 0755, 0, 0);
-	if (r >= 0)
-		r = write_text(fs, "/etc/systemd/network/50-mlrig-dhcp.network",
-			       "# Written by mlrig: DHCP on every wired interface.\n"
-			       "[Match]\n"
-			       "Name=e*\n"
-			       "\n"
-			       "[Network]\n"
-			       "DHCP=yes\n",
-			       0644);
-	if (r < 0)
-		return set_error(ret_error, r, "cannot write the network config: %s", strerror(-r));
-	if ((r = enable_unit(fs, "systemd-networkd.service", "multi-user.target", ret_error)) < 0 ||
-	    (r = enable_unit(fs, "systemd-networkd.socket", "sockets.target", ret_error)) < 0 ||
-	    (r = enable_unit(fs, "systemd-networkd-wait-online.service", "network-online.target", ret_error)) < 0)
-		return r;
+		return set_error(ret_error, r, "cannot enable %s: %m", unit);
 	return 0;
 }
 
@@ -149,7 +106,7 @@ static int render_file(const char *src, const struct template_var *vars, unsigne
 
 	r = read_full_file(src, &text, &size);
 	if (r < 0)
-		return set_error(ret_error, r, "cannot read %s: %s", src, strerror(-r));
+		return set_error(ret_error, r, "cannot read %s: %m", src);
 	if (!string_has_suffix(src, ".in")) {
 		*ret = TAKE_PTR(text);
 		*ret_size = size;
@@ -158,6 +115,47 @@ static int render_file(const char *src, const struct template_var *vars, unsigne
 	r = template_render(src, text, vars, n_vars, ret, ret_error);
 	if (r >= 0)
 		*ret_size = strlen(*ret);
+	return r;
+}
+
+/* Lays overlays/image/PATH (PATH.in rendered with vars, when that is there) into the fs at PATH. */
+static int install_template(Ext4 *fs, const struct rootfs_plan *plan, const char *path, uint32_t mode,
+			    const struct template_var *vars, unsigned n_vars, char **ret_error) {
+	_cleanup_free_ char *src = NULL, *text = NULL;
+	size_t size;
+	int r;
+
+	if (asprintf(&src, "%s/overlays/image%s.in", plan->datadir, path) < 0)
+		return -ENOMEM;
+	if (access(src, F_OK) < 0)
+		src[strlen(src) - 3] = 0; /* not a template: copied as it is */
+	r = render_file(src, vars, n_vars, &text, &size, ret_error);
+	if (r < 0)
+		return r;
+	r = ext4_write_file(fs, path, text, size, mode, 0, 0);
+	if (r < 0)
+		return set_error(ret_error, r, "cannot write %s into the image: %m", path);
+	return 0;
+}
+
+/* DHCP on every wired interface: netplan renders networkd config at boot on Ubuntu (with
+ * cloud-init off nothing else would); elsewhere networkd directly, enabled. */
+static int setup_network(Ext4 *fs, const struct rootfs_plan *plan, char **ret_error) {
+	const char *dir = ext4_stat(fs, "/usr/sbin/netplan", NULL) >= 0 ? "/etc/netplan" : "/etc/systemd/network";
+	int r;
+
+	r = ext4_mkdir_p(fs, dir, 0755, 0, 0);
+	if (r < 0)
+		return set_error(ret_error, r, "cannot make %s in the image: %m", dir);
+	if (strcmp(dir, "/etc/netplan") == 0)
+		return install_template(fs, plan, "/etc/netplan/50-mlrig.yaml", 0600, NULL, 0, ret_error);
+	r = install_template(fs, plan, "/etc/systemd/network/50-mlrig-dhcp.network", 0644, NULL, 0, ret_error);
+	if (r >= 0)
+		r = enable_unit(fs, "systemd-networkd.service", "multi-user.target", ret_error);
+	if (r >= 0)
+		r = enable_unit(fs, "systemd-networkd.socket", "sockets.target", ret_error);
+	if (r >= 0)
+		r = enable_unit(fs, "systemd-networkd-wait-online.service", "network-online.target", ret_error);
 	return r;
 }
 
@@ -179,7 +177,7 @@ static int install_payload(Ext4 *fs, const struct rootfs_plan *plan, char **ret_
 		else
 			r = ext4_write_file(fs, f->path, f->data, f->size, f->mode, 0, 0);
 		if (r < 0)
-			set_error(ret_error, r, "cannot write %s into the image: %s", f->path, strerror(-r));
+			set_error(ret_error, r, "cannot write %s into the image: %m", f->path);
 	}
 	for (size_t i = 0; i < pl.n_units && r >= 0; i++)
 		r = enable_unit(fs, pl.units[i].unit, pl.units[i].target, ret_error);
@@ -249,9 +247,8 @@ static int esp_loader(Ext4 *fs, struct rootfs_result *res, char **ret_error) {
 
 int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_result *res, char **ret_error) {
 	const Profile *p = plan->profile;
-	_cleanup_free_ char *osr = NULL, *cmdline = NULL, *text = NULL, *grubcfg = NULL,
-			     *espcfg = NULL, *timeout = NULL, *hosts = NULL,
-			     *fstab = NULL, *src = NULL, *sudoers = NULL;
+	_cleanup_free_ char *osr = NULL, *cmdline = NULL, *grubcfg = NULL, *espcfg = NULL, *timeout = NULL,
+			     *src = NULL;
 	uint32_t uid;
 	int r;
 
@@ -281,41 +278,39 @@ int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_res
 		{ "CMDLINE", cmdline },
 		{ "TIMEOUT", timeout },
 		{ "PRETTY_NAME", res->pretty_name },
+		{ "USER", p->user },
 	};
 
 	/* identity */
-	if (asprintf(&text, "%s\n", p->hostname) < 0 ||
-	    asprintf(&hosts, "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-			     "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n", p->hostname) < 0 ||
-	    asprintf(&fstab, "# Written by mlrig: file systems by UUID.\n"
-			     "UUID=%s\t/\text4\terrors=remount-ro\t0\t1\n"
-			     "UUID=%s\t/boot/efi\tvfat\tumask=0077,nofail\t0\t2\n", plan->root_uuid, plan->esp_uuid) < 0)
-		return -ENOMEM;
-	if ((r = write_text(fs, "/etc/hostname", text, 0644)) < 0 || (r = write_text(fs, "/etc/hosts", hosts, 0644)) < 0 ||
-	    (r = write_text(fs, "/etc/fstab", fstab, 0644)) < 0 || (r = ext4_mkdir_p(fs, "/boot/efi", 0755, 0, 0)) < 0)
-		return set_error(ret_error, r, "cannot write identity files: %s", strerror(-r));
+	if ((r = install_template(fs, plan, "/etc/hostname", 0644, vars, ELEMENTSOF(vars), ret_error)) < 0 ||
+	    (r = install_template(fs, plan, "/etc/hosts", 0644, vars, ELEMENTSOF(vars), ret_error)) < 0 ||
+	    (r = install_template(fs, plan, "/etc/fstab", 0644, vars, ELEMENTSOF(vars), ret_error)) < 0)
+		return r;
+	r = ext4_mkdir_p(fs, "/boot/efi", 0755, 0, 0);
+	if (r < 0)
+		return set_error(ret_error, r, "cannot make /boot/efi in the image: %m");
 
-	r = setup_network(fs, ret_error);
+	r = setup_network(fs, plan, ret_error);
 	if (r < 0)
 		return r;
 	if (ext4_stat(fs, "/etc/cloud", NULL) >= 0) {
 		/* the rig is configured by mlrig; cloud-init would wait for a datasource */
-		r = write_text(fs, "/etc/cloud/cloud-init.disabled", "# mlrig: disabled\n", 0644);
+		r = install_template(fs, plan, "/etc/cloud/cloud-init.disabled", 0644, NULL, 0, ret_error);
 		if (r < 0)
-			return set_error(ret_error, r, "cannot disable cloud-init: %s", strerror(-r));
+			return r;
 	}
 
 	r = rootfs_add_user(fs, p, plan->epoch, &uid, ret_error);
 	if (r < 0)
-		return *ret_error ? r : set_error(ret_error, r, "cannot add user %s: %s", p->user, strerror(-r));
+		return *ret_error ? r : set_error(ret_error, r, "cannot add user %s: %m", p->user);
 	if (!p->password_hash) {
 		/* a locked password cannot answer sudo's prompt */
-		if (asprintf(&sudoers, "# Written by mlrig: the rig user has no password.\n%s ALL=(ALL) NOPASSWD:ALL\n",
-			     p->user) < 0)
-			return -ENOMEM;
-		if ((r = ext4_mkdir_p(fs, "/etc/sudoers.d", 0750, 0, 0)) < 0 ||
-		    (r = write_text(fs, "/etc/sudoers.d/90-mlrig", sudoers, 0440)) < 0)
-			return set_error(ret_error, r, "cannot write /etc/sudoers.d/90-mlrig: %s", strerror(-r));
+		r = ext4_mkdir_p(fs, "/etc/sudoers.d", 0750, 0, 0);
+		if (r < 0)
+			return set_error(ret_error, r, "cannot make /etc/sudoers.d in the image: %m");
+		r = install_template(fs, plan, "/etc/sudoers.d/90-mlrig", 0440, vars, ELEMENTSOF(vars), ret_error);
+		if (r < 0)
+			return r;
 	}
 
 	r = install_payload(fs, plan, ret_error);
@@ -331,7 +326,7 @@ int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_res
 		return r;
 	if ((r = ext4_mkdir_p(fs, "/boot/grub", 0755, 0, 0)) < 0 ||
 	    (r = ext4_write_file(fs, "/boot/grub/grub.cfg", grubcfg, size, 0644, 0, 0)) < 0)
-		return set_error(ret_error, r, "cannot write /boot/grub/grub.cfg: %s", strerror(-r));
+		return set_error(ret_error, r, "cannot write /boot/grub/grub.cfg: %m");
 	free(src), src = NULL;
 	if (asprintf(&src, "%s/grub/esp.cfg.in", plan->datadir) < 0)
 		return -ENOMEM;

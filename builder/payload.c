@@ -250,7 +250,7 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 
 	*ret_error = NULL;
 	if (asprintf(&port, "%u", p->ssh_port) < 0 || asprintf(&alive, "%u", p->client_alive_interval) < 0 ||
-	    asprintf(&jport, "%u", p->jupyter_port) < 0 || asprintf(&overlays, "%s/overlays", datadir) < 0)
+	    asprintf(&jport, "%u", p->jupyter_port) < 0 || asprintf(&overlays, "%s/overlays/rig", datadir) < 0)
 		return -ENOMEM;
 	const struct template_var vars[] = {
 		{ "HOSTNAME", p->hostname },

@@ -8,7 +8,6 @@
 
 #include "fileio.h"
 #include "macro.h"
-#include "sha256.h"
 
 int read_full_fd(int fd, char **ret_data, size_t *ret_size) {
 	size_t size = 0, alloc = 4096;
@@ -164,33 +163,6 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 	if (r < 0)
 		unlink(tmp);
 	return r;
-}
-
-int sha256_file(const char *path, char ret_hex[65]) {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct sha256_ctx ctx;
-	uint8_t digest[32];
-	_cleanup_free_ char *buf = malloc(1 << 20);
-
-	if (fd < 0)
-		return negative_errno();
-	if (!buf)
-		return -ENOMEM;
-	sha256_init(&ctx);
-	for (;;) {
-		ssize_t n = read(fd, buf, 1 << 20);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			break;
-		sha256_update(&ctx, buf, (size_t)n);
-	}
-	sha256_final(&ctx, digest);
-	sha256_hex(digest, ret_hex);
-	return 0;
 }
 
 int path_join_relative(const char *base_file, const char *rel, char **ret) {

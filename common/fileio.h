@@ -22,8 +22,5 @@ int loop_write(int fd, const void *buf, size_t n);
 int loop_pwrite(int fd, const void *buf, size_t n, uint64_t offset);
 int loop_pread(int fd, void *buf, size_t n, uint64_t offset, size_t *ret_read);
 
-/* Sha256 of a whole file, as 64 hex characters. */
-int sha256_file(const char *path, char ret_hex[65]);
-
 /* Joins dirname(base) with rel unless rel is absolute. */
 int path_join_relative(const char *base_file, const char *rel, char **ret);

@@ -61,10 +61,11 @@ TEST(payload_collect) {
 	const struct payload_file *conf = NULL, *dir = NULL, *agent = NULL, *dropin = NULL;
 
 	ASSERT_OK(mkdir("overlays", 0755));
-	ASSERT_OK(mkdir("overlays/etc", 0755));
-	ASSERT_OK(mkdir("overlays/etc/ssh", 0755));
-	write_text("overlays/etc/ssh/drop.conf.in", "AllowUsers @USER@\nPort @SSH_PORT@\n", 0644);
-	write_text("overlays/etc/run.sh", "#!/bin/sh\n", 0755);
+	ASSERT_OK(mkdir("overlays/rig", 0755));
+	ASSERT_OK(mkdir("overlays/rig/etc", 0755));
+	ASSERT_OK(mkdir("overlays/rig/etc/ssh", 0755));
+	write_text("overlays/rig/etc/ssh/drop.conf.in", "AllowUsers @USER@\nPort @SSH_PORT@\n", 0644);
+	write_text("overlays/rig/etc/run.sh", "#!/bin/sh\n", 0755);
 	write_text("keys.pub", "ssh-ed25519 AAAA k\n", 0644);
 	write_text("agent", "\177ELF-not-really", 0755);
 	write_text("rig.conf", "[Rig]\nHostname=h\nUser=u\nAuthorizedKeys=keys.pub\n[SSH]\nPort=2222\n", 0644);
