@@ -30,6 +30,18 @@ int gpt_write(const char *path, const uint8_t disk_guid[16], const struct gpt_pa
 		return log_debug_errno(r, "fdisk: cannot set disk GUID: %m");
 	lb = fdisk_get_label(cxt, NULL);
 
+	/* libfdisk shrinks a partition that does not fit instead of refusing it */
+	for (unsigned i = 0; i < n; i++) {
+		unsigned long ss = fdisk_get_sector_size(cxt);
+		uint64_t first = parts[i].start / ss, last = first + parts[i].size / ss - 1;
+
+		if (parts[i].start % ss || parts[i].size % ss || parts[i].size == 0 || first < fdisk_get_first_lba(cxt) ||
+		    last > fdisk_get_last_lba(cxt))
+			return log_debug_errno(ERANGE, "fdisk: partition %s (sectors %llu-%llu) does not fit %s (usable %llu-%llu)",
+					       parts[i].name, (unsigned long long)first, (unsigned long long)last, path,
+					       (unsigned long long)fdisk_get_first_lba(cxt),
+					       (unsigned long long)fdisk_get_last_lba(cxt));
+	}
 	for (unsigned i = 0; i < n; i++) {
 		_cleanup_(fdisk_unref_partitionp) struct fdisk_partition *pa = fdisk_new_partition();
 		struct fdisk_parttype *type;

@@ -15,5 +15,6 @@ struct gpt_part {
 };
 
 /* Writes a fresh GPT (protective MBR, primary and backup headers) to path,
- * which must already have its final size. */
+ * which must already have its final size. -ERANGE when a partition does not
+ * fit the usable sectors (libfdisk would quietly shrink it). */
 int gpt_write(const char *path, const uint8_t disk_guid[16], const struct gpt_part *parts, unsigned n);

@@ -3,7 +3,6 @@
 # log in over ssh with the demo key, and say what happened and how long it took.
 set -euo pipefail
 build=${1:-build}
-repo=$PWD
 out=${MLRIG_DEMO_DIR:-$build/demo}
 mkdir -p "$out"
 steps=()

@@ -3,6 +3,7 @@
 set -u
 BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+# shellcheck disable=SC2034 # for the scripts that source this file
 MLRIG=$BUILD/mlrig
 REPO=$PWD
 T=$(mktemp -d "${TMPDIR:-/tmp}/mlrig-$(basename "$0" .sh).XXXXXX")

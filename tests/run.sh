@@ -11,7 +11,8 @@ mkdir -p "$logs"
 passed=0 failed=0 skipped=0 failures=()
 
 run_one() {
-	local name=$1 log=$logs/$(basename "$1").log rc start=$SECONDS
+	local name=$1 log rc start=$SECONDS
+	log=$logs/$(basename "$1").log
 	shift
 	"$@" >"$log" 2>&1
 	rc=$?

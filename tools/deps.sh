@@ -12,8 +12,10 @@ run_pkgs="e2fsprogs dosfstools mtools fdisk util-linux grub-efi-amd64-bin grub-c
 	xorriso isolinux syslinux-common grub-pc-bin python3-yaml"
 # Benchmarks only.
 bench_pkgs="bc bmap-tools curl"
+# make lint.
+lint_pkgs="cppcheck shellcheck"
 
-pkgs="$build_pkgs $run_pkgs $bench_pkgs"
+pkgs="$build_pkgs $run_pkgs $bench_pkgs $lint_pkgs"
 
 missing=()
 for p in $pkgs; do

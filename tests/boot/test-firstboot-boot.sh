@@ -36,6 +36,7 @@ check "console shows the completion line" grep -Eq "mlrig-firstboot: complete \(
 "$MLRIG" boot "$T/fb.img" --expect "mlrig-firstboot: complete" --ssh "$key" --user demo \
 	--ssh-command 'echo "HOSTKEY $(cut -d" " -f2 /etc/ssh/ssh_host_ed25519_key.pub)"' \
 	--timeout 400 --log "$T/boot2.log" >"$T/out2" 2>"$T/err2"
+# shellcheck disable=SC2034 # read by the eval below
 k1=$(sed -n 's/^HOSTKEY //p' "$T/out1") k2=$(sed -n 's/^HOSTKEY //p' "$T/out2")
 check "two boots of one image get different host keys" eval '[ -n "$k1" ] && [ -n "$k2" ] && [ "$k1" != "$k2" ]'
 finish

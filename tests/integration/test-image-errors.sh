@@ -60,7 +60,7 @@ check "usage error: exit 2 and a hint" eval '[ $rc -eq 2 ] && grep -q "Try .mlri
 rm -rf "$T/out" && mkdir -p "$T/out"
 "$MLRIG" image -q -p "$T/p/demo.conf" --rootfs "$rootfs" -o "$T/out/int.img" >"$T/log" 2>&1 &
 pid=$!
-for _ in $(seq 500); do ls -A "$T/out" | grep -q . && break; sleep 0.01; done
+for _ in $(seq 500); do [ -n "$(ls -A "$T/out")" ] && break; sleep 0.01; done
 alive=0; kill -0 $pid 2>/dev/null && alive=1
 kill -INT $pid 2>/dev/null
 wait $pid
