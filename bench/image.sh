@@ -5,7 +5,6 @@
 # Target: mlrig <= 0.6x the pipeline on every input, with no staging tree.
 set -euo pipefail
 build=${1:-build}
-repo=$PWD
 [ "$(id -u)" -eq 0 ] || { echo "bench/image.sh: the standard pipeline needs root (tar -x with owners)"; exit 1; }
 rootfs=$(bash tests/fixtures/rootfs.sh)
 work=$(mktemp -d /var/tmp/mlrig-bench.XXXXXX)
