@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "error.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -146,28 +147,18 @@ static int fail(struct parser *ps, const struct key_def *k, const char *value, c
 	_printf_(4, 5);
 
 static int fail(struct parser *ps, const struct key_def *k, const char *value, const char *fmt, ...) {
-	_cleanup_free_ char *what = NULL;
 	va_list ap;
-	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&what, fmt, ap);
+	set_errorv(&ps->error, -EINVAL, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	free(ps->error);
-	ps->error = NULL;
 	if (k && value)
-		r = asprintf(&ps->error, "%s:%u: [%s] %s=%s: %s", ps->path, ps->line, k->section, k->key, value, what);
-	else if (k)
-		r = asprintf(&ps->error, "%s: [%s] %s=: %s", ps->path, k->section, k->key, what);
-	else if (ps->line > 0)
-		r = asprintf(&ps->error, "%s:%u: %s", ps->path, ps->line, what);
-	else
-		r = asprintf(&ps->error, "%s: %s", ps->path, what);
-	if (r < 0)
-		ps->error = NULL;
-	return -EINVAL;
+		return prefix_error(&ps->error, -EINVAL, "%s:%u: [%s] %s=%s", ps->path, ps->line, k->section, k->key, value);
+	if (k)
+		return prefix_error(&ps->error, -EINVAL, "%s: [%s] %s=", ps->path, k->section, k->key);
+	if (ps->line > 0)
+		return prefix_error(&ps->error, -EINVAL, "%s:%u", ps->path, ps->line);
+	return prefix_error(&ps->error, -EINVAL, "%s", ps->path);
 }
 
 static bool valid_label(const char *s, size_t n) {
