@@ -23,14 +23,15 @@ static int default_route_interface(struct agent *a, char **ret) {
 
 	if (r < 0)
 		return r;
-	for (char *l = strchr(text, '\n'); l && *++l;) {
-		char ifname[IF_NAMESIZE + 1], dest[16];
+	/* "Iface<TAB>Destination<TAB>Gateway ...": the default route's destination is 00000000 */
+	for (char *l = strchr(text, '\n'); l && *++l; l = strchr(l, '\n')) {
+		size_t name = strcspn(l, " \t\n"), gap = strspn(l + name, " \t");
+		const char *dest = l + name + gap;
 
-		if (sscanf(l, "%16s %15s", ifname, dest) == 2 && strcmp(dest, "00000000") == 0) {
-			*ret = strdup(ifname);
-			return *ret ? 0 : -ENOMEM;
-		}
-		l = strchr(l, '\n');
+		if (name == 0 || name > IF_NAMESIZE || strncmp(dest, "00000000", 8) != 0 || !strchr(" \t\n", dest[8]))
+			continue;
+		*ret = strndup(l, name);
+		return *ret ? 0 : -ENOMEM;
 	}
 	return -ENOENT;
 }
