@@ -100,4 +100,16 @@ check "still no duplicated keys" test "$(wc -l <"$R/home/rig/.ssh/authorized_key
 
 "$AGENT" --root "$R" stage nope >/dev/null 2>&1
 check "unknown stage: exit 2" test $? -eq 2
+
+# A stage's error is tool output, and tool output can hold anything: quotes,
+# backslashes, control characters, bytes that are not UTF-8. status --json and
+# report.json stay JSON whatever the record says.
+printf 'state=failed\nmilliseconds=5\nattempts=2\nerror=pip said "no" \\ \001\033[1m\377\376 here\nnote=n\001\n' \
+	>"$R/var/lib/mlrig/stages/python"
+"$AGENT" --root "$R" status --json >"$T/status-hostile.json"
+check "status --json with a hostile error record is JSON" python3 -c "
+import json; s={x['name']:x for x in json.load(open('$T/status-hostile.json', encoding='utf-8'))['stages']}
+e = s['python']['error']; assert e.startswith('pip said \"no\" \\\\ \x01\x1b[1m') and '\ufffd' in e, repr(e)"
+"$AGENT" --root "$R" stage summary >/dev/null 2>&1
+check "report.json with a hostile note is JSON" eval 'python3 -m json.tool "$R/var/lib/mlrig/report.json" >/dev/null'
 finish

@@ -88,6 +88,18 @@ check "progress on a TTY: MiB, rate, ETA" grep -aEq 'rootfs: [0-9]+/[0-9]+ MiB, 
 check "no progress line without a TTY" eval '! grep -aq "MiB/s" "$T/notty.out"'
 rm -f "$T/a/tty.img" "$T/a/notty.img"
 
+# The manifest names its inputs: names with quotes, backslashes, control
+# characters and bytes that are not UTF-8 still give JSON.
+odd=$'od"d\\\001\377'
+cp "$T/a/demo.conf" "$T/a/$odd.conf"
+ln -s "$rootfs" "$T/a/$odd.tar"
+"$MLRIG" image -q -p "$T/a/$odd.conf" --rootfs "$T/a/$odd.tar" -o "$T/a/odd.img" >"$T/odd.out" 2>&1
+check "manifest with odd input names is JSON" python3 -c "
+import json; m = json.load(open('$T/a/odd.img.json', encoding='utf-8'))
+assert m['inputs']['rootfs']['name'] == 'od\"d\\\\\x01\ufffd.tar', repr(m['inputs']['rootfs']['name'])
+assert m['inputs']['profile']['name'] == 'od\"d\\\\\x01\ufffd.conf', repr(m['inputs']['profile']['name'])"
+rm -f "$T/a/odd.img" "$T/a/odd.img.json"
+
 # Same inputs, another directory, another user, later: same bytes.
 mkdir -p "$T/b/elsewhere" && cp -r "$REPO/images/." "$T/b/elsewhere/" && chown -R nobody "$T/b" && chmod 755 "$T"
 cp "$rootfs" "$T/b/rootfs.tar" && chown nobody "$T/b/rootfs.tar"

@@ -152,6 +152,31 @@ else
 	fail "inspect usage errors exit 2 (got $rc1, $rc2)"
 fi
 
+# Hostile names: a file name, a GPT partition name and an ext4 label holding
+# quotes, backslashes, control characters and bytes that are not UTF-8, and a
+# manifest that is not JSON. The output must still be JSON (python3 -m json.tool).
+weird=$'we"ird\\name\001\377.img'
+cp plain.img "$weird"
+sfdisk -q --part-label "$weird" 2 $'ro"ot\\\t' >/dev/null 2>&1
+dd if="$weird" of=root2.fs bs=512 skip=34816 count=59392 status=none
+tune2fs -L $'l"a\\b\001\377' root2.fs >/dev/null
+dd if=root2.fs of="$weird" bs=512 seek=34816 conv=notrunc status=none
+printf '{"broken": json, \001\377\n' >"$weird.json"
+if "$MLRIG" inspect "$weird" --json >weird.json 2>err.txt && python3 -m json.tool weird.json >/dev/null &&
+	python3 - "$weird" <<'PY'; then
+import json, sys
+j = json.load(open("weird.json", encoding="utf-8"))
+# the printable part of the name survives; the byte that is not UTF-8 is U+FFFD
+assert j["device"] == 'we"ird\\name\x01\ufffd.img', repr(j["device"])
+assert j["partitions"][1]["name"].startswith('ro"ot\\'), repr(j["partitions"][1]["name"])
+assert j["partitions"][1]["filesystem"]["label"] == 'l"a\\b\x01\ufffd', repr(j["partitions"][1]["filesystem"]["label"])
+assert isinstance(j["manifest"], str) and j["manifest"].startswith('{"broken"'), repr(j["manifest"])
+PY
+	pass "inspect --json: hostile names and a broken manifest still give JSON"
+else
+	fail "inspect --json with hostile names ($(cat err.txt))"
+fi
+
 cd / || exit 1
 if [ $failed -eq 0 ]; then
 	rm -rf "$tmp"
