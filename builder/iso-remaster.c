@@ -458,6 +458,14 @@ static bool is_word(const char *line, const char *w) {
 	return strncasecmp(s, w, n) == 0 && (s[n] == ' ' || s[n] == '\t' || s[n] == 0);
 }
 
+/* The argument of a "KEYWORD ARG" line, in place: "default live" → "live" (length 0: none). */
+static const char *keyword_arg(const char *line, const char *keyword, size_t *ret_len) {
+	const char *s = skip_ws(skip_ws(line) + strlen(keyword));
+
+	*ret_len = strcspn(s, " \t");
+	return s;
+}
+
 static int brace_delta(const char *line) {
 	int d = 0;
 	char quote = 0;
@@ -559,19 +567,21 @@ int iso_isolinux_cfg_add_entry(const char *cfg, const char *title, enum iso_inst
 		return r;
 	for (size_t i = 0; i < n; i++)
 		if (is_word(lines[i], "default") && !def) {
-			char w[256];
+			size_t len;
+			const char *a = keyword_arg(lines[i], "default", &len);
 
 			have_default = true;
-			if (word(lines[i], 1, w, sizeof(w)) && !(def = strdup(w)))
+			if (len > 0 && !(def = strndup(a, len)))
 				return -ENOMEM;
 		}
 	for (size_t i = 0; i < n; i++)
 		if (is_word(lines[i], "label")) {
-			char w[256];
+			size_t len;
+			const char *a = keyword_arg(lines[i], "label", &len);
 
 			if (first == SIZE_MAX)
 				first = i;
-			if (src == SIZE_MAX && (!def || (word(lines[i], 1, w, sizeof(w)) && strcmp(w, def) == 0)))
+			if (src == SIZE_MAX && (!def || (len == strlen(def) && memcmp(a, def, len) == 0)))
 				src = i;
 		}
 	if (src == SIZE_MAX)

@@ -239,6 +239,19 @@ TEST(isolinux_cfg_entry) {
 	ASSERT_EQ(iso_isolinux_cfg_add_entry("default x\n", "R", ISO_INSTALLER_UBIQUITY, &out), -ENOENT);
 }
 
+/* Label names are compared whole: two that share their first 300 bytes are different labels. */
+TEST(isolinux_cfg_long_labels) {
+	char name[301], *cfg = NULL, *out = NULL;
+
+	memset(name, 'l', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	ASSERT_TRUE(asprintf(&cfg, "default %sB\nlabel %sA\n  kernel /a\nlabel %sB\n  kernel /b\n", name, name, name) > 0);
+	ASSERT_OK(iso_isolinux_cfg_add_entry(cfg, "R", ISO_INSTALLER_SUBIQUITY, &out));
+	ASSERT_CONTAINS(out, "default mlrig\nlabel mlrig\n  menu label ^R\n  menu default\n  kernel /b\nlabel ");
+	free(out);
+	free(cfg);
+}
+
 TEST(md5sum_update) {
 	const char *text = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  ./.disk/info\n"
 			   "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb  ./boot/grub/grub.cfg\n"
