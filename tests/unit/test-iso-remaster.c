@@ -1,4 +1,4 @@
-/* Unit tests for the pure parts of builder/iso-remaster.c: flavour, boot report parsing and layout, menus, md5sum.txt. */
+/* Unit tests for the pure parts of mlrig iso: builder/iso-media.c (flavour, menus, md5sum.txt) and builder/iso-bootrec.c (boot reports, layout). */
 #include <errno.h>
 
 #include "iso-remaster.h"
