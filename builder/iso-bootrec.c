@@ -9,8 +9,8 @@
 #include "macro.h"
 #include "parse-util.h"
 
-const char *iso_layout_to_string(enum iso_layout l) {
-	return l == ISO_LAYOUT_GRUB ? "GRUB BIOS + appended EFI partition (22.04+)"
+const char *media_layout_to_string(enum media_layout l) {
+	return l == MEDIA_LAYOUT_GRUB ? "GRUB BIOS + appended EFI partition (22.04+)"
 				    : "ISOLINUX + boot/grub/efi.img, isohybrid (20.04)";
 }
 
@@ -96,9 +96,9 @@ struct gpt_row {
 	char *path;
 };
 
-int iso_boot_info_parse(char *const *sa_lines, size_t n_sa, char *const *et_lines, size_t n_et,
-			struct iso_boot_info *ret) {
-	struct iso_boot_info b = { .mbr_part1_type = -1 };
+int boot_records_parse(char *const *sa_lines, size_t n_sa, char *const *et_lines, size_t n_et,
+		       struct boot_records *ret) {
+	struct boot_records b = { .mbr_part1_type = -1 };
 	struct gpt_row gpt[16] = {};
 	char *apm_paths[16] = {};
 	int r = 0;
@@ -166,7 +166,7 @@ int iso_boot_info_parse(char *const *sa_lines, size_t n_sa, char *const *et_line
 
 	for (size_t i = 0; i < n_et; i++) {
 		_cleanup_free_ char *line = strdup(et_lines[i]);
-		struct iso_boot_entry *e;
+		struct bootrec_entry *e;
 		char *k, *v, w[64];
 		unsigned n;
 
@@ -185,7 +185,7 @@ int iso_boot_info_parse(char *const *sa_lines, size_t n_sa, char *const *et_line
 			continue;
 		}
 		n = (unsigned)word_u64(v, 0);
-		if (n < 1 || n > ISO_MAX_BOOT_ENTRIES)
+		if (n < 1 || n > BOOTREC_MAX_ENTRIES)
 			continue;
 		e = &b.entries[n - 1];
 		if (strcmp(k, "El Torito boot img") == 0) {
@@ -220,8 +220,8 @@ int iso_boot_info_parse(char *const *sa_lines, size_t n_sa, char *const *et_line
 		if (strcmp(g->name, "ISO9660") == 0 && g->have_type) {
 			memcpy(b.gpt_iso_type, g->type, 16);
 			b.have_gpt_iso_type = true;
-		} else if (string_has_prefix(g->name, "Appended") && b.n_appended < ISO_MAX_APPENDED) {
-			struct iso_appended *a = &b.appended[b.n_appended++];
+		} else if (string_has_prefix(g->name, "Appended") && b.n_appended < BOOTREC_MAX_APPENDED) {
+			struct bootrec_appended *a = &b.appended[b.n_appended++];
 
 			a->number = (int)strtol(g->name + 8, NULL, 10);
 			a->start = g->start;
@@ -255,26 +255,26 @@ out:
 		free(gpt[i].path);
 	for (size_t i = 0; i < ELEMENTSOF(apm_paths); i++)
 		free(apm_paths[i]);
-	iso_boot_info_release(&b);
+	boot_records_release(&b);
 	return r;
 }
 
-void iso_boot_info_release(struct iso_boot_info *b) {
+void boot_records_release(struct boot_records *b) {
 	free(b->catalog_path);
-	for (size_t i = 0; i < ISO_MAX_BOOT_ENTRIES; i++)
+	for (size_t i = 0; i < BOOTREC_MAX_ENTRIES; i++)
 		free(b->entries[i].path);
 	memset(b, 0, sizeof(*b));
 }
 
-int iso_boot_layout(const struct iso_boot_info *b, enum iso_layout *ret, char **ret_found) {
+int media_detect_layout(const struct boot_records *b, enum media_layout *ret, char **ret_found) {
 	_cleanup_free_ char *found = NULL;
 	size_t size = 0;
 	FILE *f;
-	const struct iso_boot_entry *bios = NULL, *efi = NULL;
+	const struct bootrec_entry *bios = NULL, *efi = NULL;
 	bool ok = true;
 
 	for (size_t i = 0; i < b->n_entries; i++) {
-		const struct iso_boot_entry *e = &b->entries[i];
+		const struct bootrec_entry *e = &b->entries[i];
 
 		if (!e->no_emul)
 			ok = false;
@@ -287,12 +287,12 @@ int iso_boot_layout(const struct iso_boot_info *b, enum iso_layout *ret, char **
 	}
 	if (ok && bios && efi && bios->path && string_has_suffix(bios->path, "/isolinux.bin") && efi->path &&
 	    (b->sa_options & 2)) {
-		*ret = ISO_LAYOUT_ISOLINUX;
+		*ret = MEDIA_LAYOUT_ISOLINUX;
 		return 0;
 	}
 	if (ok && bios && efi && bios->path && string_has_suffix(bios->path, "/eltorito.img") &&
 	    (efi->path || efi->appended > 0) && (b->sa_options & (1 << 14))) {
-		*ret = ISO_LAYOUT_GRUB;
+		*ret = MEDIA_LAYOUT_GRUB;
 		return 0;
 	}
 
@@ -304,7 +304,7 @@ int iso_boot_layout(const struct iso_boot_info *b, enum iso_layout *ret, char **
 	else
 		fputs("El Torito entries:", f);
 	for (size_t i = 0; i < b->n_entries; i++) {
-		const struct iso_boot_entry *e = &b->entries[i];
+		const struct bootrec_entry *e = &b->entries[i];
 
 		fprintf(f, "%s %s%s ", i ? "," : "",
 			e->platform == 0 ? "BIOS" : e->platform == 0xef ? "UEFI" : "platform",

@@ -5,17 +5,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum iso_layout {
-	ISO_LAYOUT_ISOLINUX, /* 20.04: ISOLINUX BIOS + boot/grub/efi.img, isohybrid MBR */
-	ISO_LAYOUT_GRUB,     /* 22.04+: GRUB eltorito.img + appended EFI partition */
+enum media_layout {
+	MEDIA_LAYOUT_ISOLINUX, /* 20.04: ISOLINUX BIOS + boot/grub/efi.img, isohybrid MBR */
+	MEDIA_LAYOUT_GRUB,     /* 22.04+: GRUB eltorito.img + appended EFI partition */
 };
 
-const char *iso_layout_to_string(enum iso_layout l);
+const char *media_layout_to_string(enum media_layout l);
 
-#define ISO_MAX_BOOT_ENTRIES 8
-#define ISO_MAX_APPENDED 4
+#define BOOTREC_MAX_ENTRIES 8
+#define BOOTREC_MAX_APPENDED 4
 
-struct iso_boot_entry {
+struct bootrec_entry {
 	int platform;            /* 0 BIOS, 0xef UEFI */
 	bool bootable;
 	bool no_emul;
@@ -28,7 +28,7 @@ struct iso_boot_entry {
 	bool apm_mention;
 };
 
-struct iso_appended {
+struct bootrec_appended {
 	int number;
 	uint64_t start, size;    /* 512-byte sectors */
 	uint8_t type_guid[16];
@@ -36,9 +36,9 @@ struct iso_appended {
 };
 
 /* The boot structure of an image, as libisofs reports it. */
-struct iso_boot_info {
+struct boot_records {
 	char *catalog_path;
-	struct iso_boot_entry entries[ISO_MAX_BOOT_ENTRIES];
+	struct bootrec_entry entries[BOOTREC_MAX_ENTRIES];
 	size_t n_entries;
 	bool have_system_area;
 	int sa_options;
@@ -52,13 +52,13 @@ struct iso_boot_info {
 	uint8_t gpt_iso_type[16];
 	bool have_gpt_iso_type;
 	int apm_block_size;
-	struct iso_appended appended[ISO_MAX_APPENDED];
+	struct bootrec_appended appended[BOOTREC_MAX_APPENDED];
 	size_t n_appended;
 };
 
 /* Parses libisofs' "System area" and "El Torito" report lines. */
-int iso_boot_info_parse(char *const *sa_lines, size_t n_sa, char *const *et_lines, size_t n_et,
-			struct iso_boot_info *ret);
-void iso_boot_info_release(struct iso_boot_info *b);
+int boot_records_parse(char *const *sa_lines, size_t n_sa, char *const *et_lines, size_t n_et,
+		       struct boot_records *ret);
+void boot_records_release(struct boot_records *b);
 /* Which known layout this is; else -EMEDIUMTYPE and *ret_found says what was found. */
-int iso_boot_layout(const struct iso_boot_info *b, enum iso_layout *ret, char **ret_found);
+int media_detect_layout(const struct boot_records *b, enum media_layout *ret, char **ret_found);

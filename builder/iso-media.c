@@ -9,12 +9,12 @@
 #include "macro.h"
 #include "parse-util.h"
 
-const char *iso_installer_to_string(enum iso_installer i) {
-	return i == ISO_INSTALLER_UBIQUITY ? "ubiquity (preseed)" : "subiquity (autoinstall)";
+const char *media_installer_to_string(enum media_installer i) {
+	return i == MEDIA_INSTALLER_UBIQUITY ? "ubiquity (preseed)" : "subiquity (autoinstall)";
 }
 
-int iso_detect_flavour(const char *disk_info, bool has_preseed, struct iso_flavour *ret) {
-	struct iso_flavour f = {};
+int media_detect_flavour(const char *disk_info, bool has_preseed, struct media_flavour *ret) {
+	struct media_flavour f = {};
 	const char *p = disk_info, *sp;
 
 	if (!disk_info)
@@ -35,26 +35,26 @@ int iso_detect_flavour(const char *disk_info, bool has_preseed, struct iso_flavo
 	for (size_t i = 0; i < sizeof(f.release) - 1 && (isdigit((unsigned char)p[i]) || p[i] == '.'); i++)
 		f.release[i] = p[i];
 	if (strstr(f.product, "Server") || !has_preseed)
-		f.installer = ISO_INSTALLER_SUBIQUITY;
+		f.installer = MEDIA_INSTALLER_SUBIQUITY;
 	else
-		f.installer = ISO_INSTALLER_UBIQUITY;
+		f.installer = MEDIA_INSTALLER_UBIQUITY;
 	*ret = f;
 	return 0;
 }
 /* ---- boot menus ---- */
 
-static bool drop_arg(const char *a, enum iso_installer inst) {
+static bool drop_arg(const char *a, enum media_installer inst) {
 	if (strcmp(a, "autoinstall") == 0 || string_has_prefix(a, "ds=") || strcmp(a, "automatic-ubiquity") == 0)
 		return true;
-	if (inst == ISO_INSTALLER_UBIQUITY)
+	if (inst == MEDIA_INSTALLER_UBIQUITY)
 		return string_has_prefix(a, "file=/cdrom/preseed/") || strcmp(a, "only-ubiquity") == 0 ||
 		       strcmp(a, "maybe-ubiquity") == 0;
 	return false;
 }
 
-int iso_kernel_args(const char *args, enum iso_installer inst, bool grub, char **ret) {
+int menu_kernel_args(const char *args, enum media_installer inst, bool grub, char **ret) {
 	_cleanup_free_ char *out = NULL, *copy = strdup(args ? args : "");
-	const char *ours = inst == ISO_INSTALLER_UBIQUITY ? "file=/cdrom/preseed/mlrig.seed automatic-ubiquity"
+	const char *ours = inst == MEDIA_INSTALLER_UBIQUITY ? "file=/cdrom/preseed/mlrig.seed automatic-ubiquity"
 				 : grub ? "autoinstall ds=nocloud\\;s=/cdrom/nocloud/"
 					: "autoinstall ds=nocloud;s=/cdrom/nocloud/";
 	size_t size = 0;
@@ -150,7 +150,7 @@ static int brace_delta(const char *line) {
 	return d;
 }
 
-int iso_grub_cfg_add_entry(const char *cfg, const char *title, enum iso_installer inst, char **ret) {
+int menu_grub_cfg_add_entry(const char *cfg, const char *title, enum media_installer inst, char **ret) {
 	_cleanup_free_ char *copy = strdup(cfg), *out = NULL;
 	_cleanup_free_ char **lines = NULL;
 	size_t n, size = 0, first = SIZE_MAX, end = SIZE_MAX;
@@ -189,7 +189,7 @@ int iso_grub_cfg_add_entry(const char *cfg, const char *title, enum iso_installe
 					const char *k = skip_ws(s + cmd);
 
 					kern = strcspn(k, " \t");
-					r = iso_kernel_args(k + kern, inst, true, &args);
+					r = menu_kernel_args(k + kern, inst, true, &args);
 					if (r < 0) {
 						fclose(f);
 						return r;
@@ -216,7 +216,7 @@ int iso_grub_cfg_add_entry(const char *cfg, const char *title, enum iso_installe
 	return 0;
 }
 
-int iso_isolinux_cfg_add_entry(const char *cfg, const char *title, enum iso_installer inst, char **ret) {
+int menu_isolinux_cfg_add_entry(const char *cfg, const char *title, enum media_installer inst, char **ret) {
 	_cleanup_free_ char *copy = strdup(cfg), *out = NULL, *def = NULL;
 	_cleanup_free_ char **lines = NULL;
 	size_t n, size = 0, first = SIZE_MAX, src = SIZE_MAX;
@@ -267,7 +267,7 @@ int iso_isolinux_cfg_add_entry(const char *cfg, const char *title, enum iso_inst
 				if (is_word(s, "append")) {
 					_cleanup_free_ char *args = NULL;
 
-					r = iso_kernel_args(s + 6, inst, false, &args);
+					r = menu_kernel_args(s + 6, inst, false, &args);
 					if (r < 0) {
 						fclose(f);
 						return r;
@@ -295,14 +295,14 @@ int iso_isolinux_cfg_add_entry(const char *cfg, const char *title, enum iso_inst
 /* ---- md5sum.txt ---- */
 
 static int entry_cmp(const void *a, const void *b) {
-	return strcmp(((const struct iso_md5_entry *)a)->path, ((const struct iso_md5_entry *)b)->path);
+	return strcmp(((const struct md5sum_txt_entry *)a)->path, ((const struct md5sum_txt_entry *)b)->path);
 }
 
-int iso_md5sum_update(const char *text, const struct iso_md5_entry *e, size_t n, char **ret) {
+int md5sum_txt_update(const char *text, const struct md5sum_txt_entry *e, size_t n, char **ret) {
 	_cleanup_free_ char *copy = strdup(text ? text : ""), *out = NULL;
 	_cleanup_free_ char **lines = NULL;
 	_cleanup_free_ bool *used = calloc(n + 1, sizeof(bool));
-	_cleanup_free_ struct iso_md5_entry *rest = NULL;
+	_cleanup_free_ struct md5sum_txt_entry *rest = NULL;
 	const char *prefix = "./", *sep = "  ";
 	size_t nl, size = 0, n_rest = 0;
 	bool seen_first = false;

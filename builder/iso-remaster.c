@@ -22,28 +22,28 @@
 #define BLOCK 2048
 #define WRITE_CHUNK (1024 * 1024)
 
-struct IsoRemaster {
+struct Remaster {
 	char *base;
 	IsoImage *img;
 	IsoDataSource *src;
 	bool joliet;
 	uint64_t epoch;
-	struct iso_flavour flavour;
-	enum iso_layout layout;
-	struct iso_boot_info boot;
-	struct iso_md5_entry *md5;
+	struct media_flavour flavour;
+	enum media_layout layout;
+	struct boot_records boot;
+	struct md5sum_txt_entry *md5;
 	char **md5_paths;
 	size_t n_md5;
 };
 
-IsoRemaster *iso_remaster_free(IsoRemaster *r) {
+Remaster *remaster_free(Remaster *r) {
 	if (!r)
 		return NULL;
 	if (r->img)
 		iso_image_unref(r->img);
 	if (r->src)
 		iso_data_source_unref(r->src);
-	iso_boot_info_release(&r->boot);
+	boot_records_release(&r->boot);
 	for (size_t i = 0; i < r->n_md5; i++)
 		free(r->md5_paths[i]);
 	free(r->md5_paths);
@@ -53,11 +53,11 @@ IsoRemaster *iso_remaster_free(IsoRemaster *r) {
 	return NULL;
 }
 
-const struct iso_flavour *iso_remaster_flavour(const IsoRemaster *r) {
+const struct media_flavour *remaster_flavour(const Remaster *r) {
 	return &r->flavour;
 }
 
-enum iso_layout iso_remaster_layout(const IsoRemaster *r) {
+enum media_layout remaster_layout(const Remaster *r) {
 	return r->layout;
 }
 
@@ -92,8 +92,8 @@ static int check_base_file(const char *base, uint64_t *ret_size, uint64_t *ret_v
 	return 0;
 }
 
-int iso_remaster_open(const char *base, uint64_t epoch, IsoRemaster **ret, char **ret_error) {
-	_cleanup_(iso_remaster_freep) IsoRemaster *r = NULL;
+int remaster_open(const char *base, uint64_t epoch, Remaster **ret, char **ret_error) {
+	_cleanup_(remaster_freep) Remaster *r = NULL;
 	_cleanup_(iso_read_opts_freep) IsoReadOpts *ro = NULL;
 	_cleanup_(iso_read_image_features_destroyp) IsoReadImageFeatures *features = NULL;
 	_cleanup_free_ char *info = NULL, *found = NULL;
@@ -136,7 +136,7 @@ int iso_remaster_open(const char *base, uint64_t epoch, IsoRemaster **ret, char 
 		return set_error(ret_error, -ENOENT, "%s has no .disk/info: not Ubuntu install media", base);
 	if (k < 0)
 		return set_error(ret_error, k, "cannot read .disk/info in %s: %s", base, strerror(-k));
-	k = iso_detect_flavour(info, iso_remaster_exists(r, "/preseed"), &r->flavour);
+	k = media_detect_flavour(info, remaster_exists(r, "/preseed"), &r->flavour);
 	if (k < 0)
 		return set_error(ret_error, k, "%s: .disk/info says \"%s\": not Ubuntu install media", base, string_strip(info));
 
@@ -144,16 +144,16 @@ int iso_remaster_open(const char *base, uint64_t epoch, IsoRemaster **ret, char 
 		isofs_report_free(sa, n_sa);
 		return set_error(ret_error, k, "cannot analyse the boot records of %s: %s", base, strerror(-k));
 	}
-	k = iso_boot_info_parse(sa, n_sa, et, n_et, &r->boot);
+	k = boot_records_parse(sa, n_sa, et, n_et, &r->boot);
 	isofs_report_free(sa, n_sa);
 	isofs_report_free(et, n_et);
 	if (k < 0)
 		return set_error(ret_error, k, "cannot analyse the boot records of %s: %s", base, strerror(-k));
-	k = iso_boot_layout(&r->boot, &r->layout, &found);
+	k = media_detect_layout(&r->boot, &r->layout, &found);
 	if (k == -EMEDIUMTYPE)
 		return set_error(ret_error, k, "%s: unknown boot layout (known: %s; %s); found %s", base,
-				 iso_layout_to_string(ISO_LAYOUT_ISOLINUX), iso_layout_to_string(ISO_LAYOUT_GRUB),
-				 found ? found : "nothing");
+				 media_layout_to_string(MEDIA_LAYOUT_ISOLINUX),
+				 media_layout_to_string(MEDIA_LAYOUT_GRUB), found ? found : "nothing");
 	if (k < 0)
 		return set_error(ret_error, k, "%s: %s", base, strerror(-k));
 	for (size_t i = 0; i < r->boot.n_appended; i++) {
@@ -168,13 +168,13 @@ int iso_remaster_open(const char *base, uint64_t epoch, IsoRemaster **ret, char 
 	return 0;
 }
 
-bool iso_remaster_exists(IsoRemaster *r, const char *path) {
+bool remaster_exists(Remaster *r, const char *path) {
 	IsoNode *node = NULL;
 
 	return iso_tree_path_to_node(r->img, path, &node) == 1 && node;
 }
 
-int iso_remaster_read(IsoRemaster *r, const char *path, char **ret, size_t *ret_size) {
+int remaster_read(Remaster *r, const char *path, char **ret, size_t *ret_size) {
 	return isofs_read_file(r->img, path, ret, ret_size);
 }
 
@@ -187,7 +187,7 @@ static void stamp(IsoNode *node, time_t t) {
 }
 
 /* The directory at path, created (with parents) when missing. */
-static int mkdir_p(IsoRemaster *r, const char *path, IsoDir **ret) {
+static int mkdir_p(Remaster *r, const char *path, IsoDir **ret) {
 	_cleanup_free_ char *copy = strdup(path);
 	IsoDir *dir = iso_image_get_root(r->img);
 
@@ -216,10 +216,10 @@ static int mkdir_p(IsoRemaster *r, const char *path, IsoDir **ret) {
 	return 0;
 }
 
-static int record_md5(IsoRemaster *r, const char *path, const void *data, size_t size) {
+static int record_md5(Remaster *r, const char *path, const void *data, size_t size) {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned len = 0;
-	struct iso_md5_entry *ne;
+	struct md5sum_txt_entry *ne;
 	char **np, *p;
 
 	if (EVP_Digest(data, size, md, &len, EVP_md5(), NULL) != 1 || len != 16)
@@ -251,7 +251,7 @@ static int record_md5(IsoRemaster *r, const char *path, const void *data, size_t
 	return 0;
 }
 
-static int put(IsoRemaster *r, const char *path, void *data, size_t size, mode_t mode, bool record) {
+static int put(Remaster *r, const char *path, void *data, size_t size, mode_t mode, bool record) {
 	_cleanup_free_ char *dirpath = strdup(path);
 	_cleanup_free_ void *owned = data;
 	IsoDir *dir;
@@ -308,11 +308,11 @@ static int put(IsoRemaster *r, const char *path, void *data, size_t size, mode_t
 	return 0;
 }
 
-int iso_remaster_put(IsoRemaster *r, const char *path, void *data, size_t size, mode_t mode) {
+int remaster_put(Remaster *r, const char *path, void *data, size_t size, mode_t mode) {
 	return put(r, path, data, size, mode, true);
 }
 
-static int update_md5sum(IsoRemaster *r) {
+static int update_md5sum(Remaster *r) {
 	_cleanup_free_ char *text = NULL, *out = NULL;
 	int k;
 
@@ -323,7 +323,7 @@ static int update_md5sum(IsoRemaster *r) {
 		return 0; /* the media check is optional; nothing to keep in step */
 	if (k < 0)
 		return k;
-	k = iso_md5sum_update(text, r->md5, r->n_md5, &out);
+	k = md5sum_txt_update(text, r->md5, r->n_md5, &out);
 	if (k < 0)
 		return k;
 	/* md5sum.txt does not list itself */
@@ -334,14 +334,14 @@ static int update_md5sum(IsoRemaster *r) {
 }
 
 /* The El Torito entries again, as the base had them. */
-static int rebuild_el_torito(IsoRemaster *r, char **ret_error) {
-	const struct iso_boot_info *b = &r->boot;
+static int rebuild_el_torito(Remaster *r, char **ret_error) {
+	const struct boot_records *b = &r->boot;
 	IsoNode *cat = NULL;
 	int k;
 
 	iso_image_remove_boot_image(r->img);
 	for (size_t i = 0; i < b->n_entries; i++) {
-		const struct iso_boot_entry *e = &b->entries[i];
+		const struct bootrec_entry *e = &b->entries[i];
 		ElToritoBootImage *boot = NULL;
 		char path[128];
 		int opts = 0;
@@ -377,9 +377,9 @@ static int rebuild_el_torito(IsoRemaster *r, char **ret_error) {
 	return 0;
 }
 
-static int write_opts(IsoRemaster *r, IsoWriteOpts **ret, char **ret_error) {
+static int write_opts(Remaster *r, IsoWriteOpts **ret, char **ret_error) {
 	_cleanup_(iso_write_opts_freep) IsoWriteOpts *o = NULL;
-	const struct iso_boot_info *b = &r->boot;
+	const struct boot_records *b = &r->boot;
 	struct iso_interval_reader *ivr = NULL;
 	_cleanup_free_ char *sa = calloc(1, 32768);
 	char vol_uuid[17], ivr_path[160];
@@ -448,7 +448,7 @@ static int write_opts(IsoRemaster *r, IsoWriteOpts **ret, char **ret_error) {
 	 * overlap its grown volume, or each other, cannot make libisofs refuse
 	 * with ISO_BOOT_GPT_OVERLAP the way xorriso's in-place replay does. */
 	for (size_t i = 0; k >= 0 && i < b->n_appended; i++) {
-		const struct iso_appended *a = &b->appended[i];
+		const struct bootrec_appended *a = &b->appended[i];
 		static const uint8_t efi[16] = { 0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
 						 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b };
 
@@ -468,8 +468,8 @@ static int write_opts(IsoRemaster *r, IsoWriteOpts **ret, char **ret_error) {
 	return 0;
 }
 
-int iso_remaster_write(IsoRemaster *r, int fd, void (*progress)(uint64_t done, uint64_t total, void *userdata),
-		       void *userdata, char **ret_error) {
+int remaster_write(Remaster *r, int fd, void (*progress)(uint64_t done, uint64_t total, void *userdata),
+		   void *userdata, char **ret_error) {
 	_cleanup_(iso_write_opts_freep) IsoWriteOpts *o = NULL;
 	_cleanup_free_ unsigned char *buf = NULL;
 	struct burn_source *bs = NULL;

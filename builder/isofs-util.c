@@ -119,7 +119,7 @@ int isofs_read_file(IsoImage *img, const char *path, char **ret_data, size_t *re
 }
 
 #define SOURCE_CACHE (1024 * 1024)
-#define ISO_BLOCK 2048
+#define ISOFS_BLOCK 2048
 
 struct cached_source {
 	char *path;
@@ -155,7 +155,7 @@ static int source_close(IsoDataSource *src) {
 
 static int source_read_block(IsoDataSource *src, uint32_t lba, uint8_t *buffer) {
 	struct cached_source *s = src->data;
-	uint64_t off = (uint64_t)lba * ISO_BLOCK;
+	uint64_t off = (uint64_t)lba * ISOFS_BLOCK;
 	int r = ISO_SUCCESS;
 
 	if (!buffer)
@@ -163,7 +163,7 @@ static int source_read_block(IsoDataSource *src, uint32_t lba, uint8_t *buffer) 
 	pthread_mutex_lock(&s->lock);
 	if (s->fd < 0)
 		r = ISO_FILE_NOT_OPENED;
-	else if (off < s->cache_start || off + ISO_BLOCK > s->cache_start + s->cache_fill) {
+	else if (off < s->cache_start || off + ISOFS_BLOCK > s->cache_start + s->cache_fill) {
 		size_t got = 0;
 
 		s->cache_fill = 0;
@@ -172,12 +172,12 @@ static int source_read_block(IsoDataSource *src, uint32_t lba, uint8_t *buffer) 
 		else {
 			s->cache_start = off;
 			s->cache_fill = got;
-			if (got < ISO_BLOCK)
+			if (got < ISOFS_BLOCK)
 				r = ISO_DATA_SOURCE_FAILURE; /* past the end: a truncated image */
 		}
 	}
 	if (r == ISO_SUCCESS)
-		memcpy(buffer, s->cache + (off - s->cache_start), ISO_BLOCK);
+		memcpy(buffer, s->cache + (off - s->cache_start), ISOFS_BLOCK);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

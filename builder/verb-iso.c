@@ -90,40 +90,41 @@ static void on_progress(uint64_t done, uint64_t total, void *userdata) {
 	progress_update(userdata, done, total);
 }
 
-static int add_menu(IsoRemaster *iso, const char *path, bool grub, const char *title, bool required) {
+static int add_menu(Remaster *iso, const char *path, bool grub, const char *title, bool required) {
 	_cleanup_free_ char *text = NULL, *out = NULL;
-	enum iso_installer inst = iso_remaster_flavour(iso)->installer;
+	enum media_installer inst = remaster_flavour(iso)->installer;
 	size_t size;
 	int r;
 
-	r = iso_remaster_read(iso, path, &text, &size);
+	r = remaster_read(iso, path, &text, &size);
 	if (r == -ENOENT && !required)
 		return 0;
 	if (r < 0)
 		return log_error_errno(r, "Cannot read %s in %s: %m", path, arg_base);
-	r = grub ? iso_grub_cfg_add_entry(text, title, inst, &out) : iso_isolinux_cfg_add_entry(text, title, inst, &out);
+	r = grub ? menu_grub_cfg_add_entry(text, title, inst, &out)
+		 : menu_isolinux_cfg_add_entry(text, title, inst, &out);
 	if (r == -ENOENT)
 		return log_error_errno(r, "%s in %s has no boot entry to copy the kernel arguments from.", path, arg_base);
 	if (r < 0)
 		return log_error_errno(r, "Cannot add the boot entry to %s: %m", path);
 	size = strlen(out);
-	r = iso_remaster_put(iso, path, TAKE_PTR(out), size, 0);
+	r = remaster_put(iso, path, TAKE_PTR(out), size, 0);
 	if (r < 0)
 		return log_error_errno(r, "Cannot replace %s: %m", path);
 	log_debug("iso: default entry added to %s", path);
 	return 0;
 }
 
-static int put_text(IsoRemaster *iso, const char *path, char *text, mode_t mode) {
+static int put_text(Remaster *iso, const char *path, char *text, mode_t mode) {
 	size_t size = strlen(text);
-	int r = iso_remaster_put(iso, path, text, size, mode);
+	int r = remaster_put(iso, path, text, size, mode);
 
 	if (r < 0)
 		return log_error_errno(r, "Cannot add %s to the image: %m", path);
 	return 0;
 }
 
-static int add_payload(IsoRemaster *iso, const Profile *p, char **ret_agent) {
+static int add_payload(Remaster *iso, const Profile *p, char **ret_agent) {
 	_cleanup_free_ char *datadir = NULL, *error = NULL, *units = NULL, *script = NULL;
 	struct payload pl = {};
 	int r;
@@ -138,15 +139,15 @@ static int add_payload(IsoRemaster *iso, const Profile *p, char **ret_agent) {
 		_cleanup_free_ char *path = NULL;
 		struct payload_file *f = &pl.files[i];
 
-		if (asprintf(&path, ISO_PAYLOAD_ROOT "%s", f->path) < 0) {
+		if (asprintf(&path, MEDIA_PAYLOAD_ROOT "%s", f->path) < 0) {
 			r = log_oom();
 			break;
 		}
 		if (f->data) {
-			r = iso_remaster_put(iso, path, f->data, f->size, f->mode);
+			r = remaster_put(iso, path, f->data, f->size, f->mode);
 			f->data = NULL; /* the image owns it now */
 		} else
-			r = iso_remaster_put(iso, path, NULL, 0, f->mode);
+			r = remaster_put(iso, path, NULL, 0, f->mode);
 		if (r < 0)
 			log_error_errno(r, "Cannot add %s to the image: %m", path);
 	}
@@ -155,11 +156,11 @@ static int add_payload(IsoRemaster *iso, const Profile *p, char **ret_agent) {
 		if (r < 0)
 			log_oom();
 		else
-			r = put_text(iso, ISO_UNITS, TAKE_PTR(units), 0644);
+			r = put_text(iso, MEDIA_UNITS, TAKE_PTR(units), 0644);
 	}
 	if (r >= 0) {
 		script = strdup(autoinstall_script());
-		r = script ? put_text(iso, ISO_INSTALL_SCRIPT, TAKE_PTR(script), 0755) : log_oom();
+		r = script ? put_text(iso, MEDIA_INSTALL_SCRIPT, TAKE_PTR(script), 0755) : log_oom();
 	}
 	if (r >= 0 && ret_agent)
 		*ret_agent = TAKE_PTR(pl.agent_path);
@@ -167,7 +168,7 @@ static int add_payload(IsoRemaster *iso, const Profile *p, char **ret_agent) {
 	return r;
 }
 
-static int add_seed(IsoRemaster *iso, const Profile *p, char **ret_seed_path) {
+static int add_seed(Remaster *iso, const Profile *p, char **ret_seed_path) {
 	_cleanup_strv_free_ char **keys = NULL;
 	_cleanup_free_ char *text = NULL, *base_seed = NULL;
 	struct autoinstall_config c = {
@@ -185,35 +186,35 @@ static int add_seed(IsoRemaster *iso, const Profile *p, char **ret_seed_path) {
 		return log_error_errno(r, "Cannot read [Rig] AuthorizedKeys=%s: %m", p->authorized_keys);
 	c.authorized_keys = keys;
 
-	if (iso_remaster_flavour(iso)->installer == ISO_INSTALLER_UBIQUITY) {
+	if (remaster_flavour(iso)->installer == MEDIA_INSTALLER_UBIQUITY) {
 		/* the medium's own defaults stay in force under ours */
-		(void)iso_remaster_read(iso, "/preseed/ubuntu.seed", &base_seed, NULL);
+		(void)remaster_read(iso, "/preseed/ubuntu.seed", &base_seed, NULL);
 		r = autoinstall_preseed(&c, base_seed, &text);
 		if (r < 0)
 			return log_error_errno(r, "Cannot write the preseed: %m");
-		*ret_seed_path = strdup(ISO_PRESEED);
-		return put_text(iso, ISO_PRESEED, TAKE_PTR(text), 0644);
+		*ret_seed_path = strdup(MEDIA_PRESEED);
+		return put_text(iso, MEDIA_PRESEED, TAKE_PTR(text), 0644);
 	}
 	r = autoinstall_user_data(&c, &text);
 	if (r < 0)
 		return log_error_errno(r, "Cannot write the autoinstall user-data: %m");
-	r = put_text(iso, ISO_NOCLOUD_DIR "/user-data", TAKE_PTR(text), 0644);
+	r = put_text(iso, MEDIA_NOCLOUD_DIR "/user-data", TAKE_PTR(text), 0644);
 	if (r < 0)
 		return r;
 	/* nocloud needs meta-data to exist; empty is fine */
 	text = strdup("");
 	if (!text)
 		return log_oom();
-	*ret_seed_path = strdup(ISO_NOCLOUD_DIR "/user-data");
-	return put_text(iso, ISO_NOCLOUD_DIR "/meta-data", TAKE_PTR(text), 0644);
+	*ret_seed_path = strdup(MEDIA_NOCLOUD_DIR "/user-data");
+	return put_text(iso, MEDIA_NOCLOUD_DIR "/meta-data", TAKE_PTR(text), 0644);
 }
 
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
-	_cleanup_(iso_remaster_freep) IsoRemaster *iso = NULL;
+	_cleanup_(remaster_freep) Remaster *iso = NULL;
 	_cleanup_free_ char *error = NULL, *tmp = NULL, *title = NULL, *agent = NULL, *seed = NULL;
 	_cleanup_close_ int fd = -1;
-	const struct iso_flavour *fl;
+	const struct media_flavour *fl;
 	struct progress prog;
 	double t0 = now_seconds();
 	uint64_t epoch;
@@ -228,15 +229,15 @@ static int run(void) {
 		return cli_input_error("-o %s is the base ISO %s: refusing to overwrite the base; write to another file.",
 				       arg_output, arg_base);
 
-	r = iso_remaster_open(arg_base, epoch, &iso, &error);
+	r = remaster_open(arg_base, epoch, &iso, &error);
 	/* a base that is not Ubuntu install media (or not there) is bad input; anything else a failure */
 	if (r == -EBADMSG || r == -EMEDIUMTYPE || r == -ENOENT || r == -EACCES || r == -EISDIR)
 		return cli_input_error("%s", error ?: strerror(-r));
 	if (r < 0)
 		return log_error_errno(r, "%s", error ?: strerror(-r));
-	fl = iso_remaster_flavour(iso);
-	log_info("iso: %s: %s %s, %s, %s", arg_base, fl->product, fl->release, iso_installer_to_string(fl->installer),
-		 iso_layout_to_string(iso_remaster_layout(iso)));
+	fl = remaster_flavour(iso);
+	log_info("iso: %s: %s %s, %s, %s", arg_base, fl->product, fl->release, media_installer_to_string(fl->installer),
+		 media_layout_to_string(remaster_layout(iso)));
 
 	if ((r = add_payload(iso, p, &agent)) < 0 || (r = add_seed(iso, p, &seed)) < 0)
 		return r;
@@ -258,7 +259,7 @@ static int run(void) {
 
 	progress_init(&prog, "iso", arg_quiet);
 	free(error), error = NULL;
-	r = iso_remaster_write(iso, fd, on_progress, &prog, &error);
+	r = remaster_write(iso, fd, on_progress, &prog, &error);
 	progress_done(&prog);
 	if (r < 0) {
 		log_error_errno(r, "Cannot write %s: %s", arg_output, error ?: strerror(-r));
