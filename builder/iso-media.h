@@ -32,7 +32,7 @@ int menu_isolinux_cfg_add_entry(const char *cfg, const char *title, enum media_i
 
 struct md5sum_txt_entry {
 	const char *path;  /* relative, no "./" */
-	char md5[33];
+	char md5[33];      /* 32 hex digits */
 };
 /* Updates the lines for these paths in place, appends the others sorted. */
 int md5sum_txt_update(const char *text, const struct md5sum_txt_entry *e, size_t n, char **ret);

@@ -4,7 +4,6 @@
  * "-boot_image any replay" does, without xorriso). */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +12,7 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "hash-util.h"
 #include "iso-remaster.h"
 #include "isofs-util.h"
 #include "macro.h"
@@ -217,37 +217,37 @@ static int mkdir_p(Remaster *r, const char *path, IsoDir **ret) {
 }
 
 static int record_md5(Remaster *r, const char *path, const void *data, size_t size) {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-	struct md5sum_txt_entry *ne;
-	char **np, *p;
+	struct md5sum_txt_entry *e = NULL;
+	char hex[HASH_HEX_MAX];
+	int k;
 
-	if (EVP_Digest(data, size, md, &len, EVP_md5(), NULL) != 1 || len != 16)
-		return -EIO;
+	k = hash_buffer_hex(HASH_MD5, data, size, hex);
+	if (k < 0)
+		return k;
 	while (*path == '/')
 		path++;
-	for (size_t i = 0; i < r->n_md5; i++)
-		if (strcmp(r->md5_paths[i], path) == 0) {
-			for (unsigned j = 0; j < 16; j++)
-				snprintf(r->md5[i].md5 + 2 * j, 3, "%02x", md[j]);
-			return 0;
+	for (size_t i = 0; i < r->n_md5 && !e; i++)
+		if (strcmp(r->md5_paths[i], path) == 0)
+			e = &r->md5[i];
+	if (!e) {
+		char *p = strdup(path), **np;
+		struct md5sum_txt_entry *ne = realloc(r->md5, (r->n_md5 + 1) * sizeof(*ne));
+
+		if (ne)
+			r->md5 = ne;
+		np = realloc(r->md5_paths, (r->n_md5 + 1) * sizeof(char *));
+		if (np)
+			r->md5_paths = np;
+		if (!p || !ne || !np) {
+			free(p);
+			return -ENOMEM;
 		}
-	p = strdup(path);
-	ne = realloc(r->md5, (r->n_md5 + 1) * sizeof(*ne));
-	if (ne)
-		r->md5 = ne;
-	np = realloc(r->md5_paths, (r->n_md5 + 1) * sizeof(char *));
-	if (np)
-		r->md5_paths = np;
-	if (!p || !ne || !np) {
-		free(p);
-		return -ENOMEM;
+		r->md5_paths[r->n_md5] = p;
+		e = &r->md5[r->n_md5++];
+		e->path = p;
 	}
-	r->md5_paths[r->n_md5] = p;
-	r->md5[r->n_md5].path = p;
-	for (unsigned j = 0; j < 16; j++)
-		snprintf(r->md5[r->n_md5].md5 + 2 * j, 3, "%02x", md[j]);
-	r->n_md5++;
+	memcpy(e->md5, hex, sizeof(e->md5) - 1);
+	e->md5[sizeof(e->md5) - 1] = 0;
 	return 0;
 }
 
