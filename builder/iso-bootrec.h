@@ -42,7 +42,7 @@ struct boot_records {
 	size_t n_entries;
 	bool have_system_area;
 	int sa_options;
-	char sa_summary[128];
+	char *sa_summary;
 	uint64_t image_size;     /* 512-byte sectors */
 	uint32_t partition_offset;
 	int heads_per_cyl, secs_per_head;

@@ -183,6 +183,43 @@ TEST(boot_layout_unknown) {
 	boot_records_release(&b);
 }
 
+/* Malformed report lines are not half-read: a GUID with a non-hex digit or
+ * one word too long is no GUID, a missing platform column no platform, and
+ * the system area summary is kept whole for the message. */
+TEST(boot_report_malformed) {
+	static char long_summary[300];
+	char *sa[] = {
+		"System area options: 0x00004201",
+		long_summary,
+		"GPT partname local :   1  ISO9660",
+		"GPT type GUID      :   1  a2a0d0ebe5b9334487c068b6b72699cg",
+		"GPT partname local :   2  Appended2",
+		"GPT type GUID      :   2  28732ac11ff8d211ba4b00a0c93ec93b28732ac11ff8d211ba4b00a0c93ec93b00",
+		"GPT start and size :   2  17280  8192",
+	};
+	char *et[] = {
+		"El Torito boot img :   1",
+		"El Torito img path :   1  /boot/grub/i386-pc/eltorito.img",
+	};
+	struct boot_records b;
+	enum media_layout l;
+	char *found = NULL;
+
+	snprintf(long_summary, sizeof(long_summary), "System area summary: MBR %0250d end", 0);
+	ASSERT_OK(boot_records_parse(sa, ELEMENTSOF(sa), et, ELEMENTSOF(et), &b));
+	ASSERT_TRUE(!b.have_gpt_iso_type);
+	ASSERT_EQ(b.n_appended, 1);
+	ASSERT_EQ(b.appended[0].type_guid[0], 0); /* the over-long GUID was not read */
+	ASSERT_EQ(b.n_entries, 1);
+	ASSERT_EQ(b.entries[0].platform, -1);
+	ASSERT_TRUE(!b.entries[0].no_emul);
+	ASSERT_EQ(media_detect_layout(&b, &l, &found), -EMEDIUMTYPE);
+	ASSERT_CONTAINS(found, "platform (emulation) /boot/grub/i386-pc/eltorito.img");
+	ASSERT_CONTAINS(found, "0000 end");
+	free(found);
+	boot_records_release(&b);
+}
+
 TEST(kernel_args) {
 	char *s = NULL;
 
