@@ -66,29 +66,30 @@ static uint32_t le32(const uint8_t *p) {
 }
 
 /* Before libisofs sees it: an ISO 9660 volume, and not cut short. */
-static int check_base_file(const char *base, uint64_t *ret_size, uint64_t *ret_volume, char **ret_error) {
+static int check_base_file(const char *base, uint64_t *ret_size, char **ret_error) {
 	_cleanup_close_ int fd = open(base, O_RDONLY | O_CLOEXEC);
 	uint8_t pvd[BLOCK];
+	uint64_t volume;
 	struct stat st;
 	size_t got = 0;
 	int r;
 
 	if (fd < 0)
-		return set_error(ret_error, negative_errno(), "cannot open %s: %s", base, strerror(errno));
+		return set_error(ret_error, negative_errno(), "cannot open %s: %m", base);
 	if (fstat(fd, &st) < 0)
-		return set_error(ret_error, negative_errno(), "cannot stat %s: %s", base, strerror(errno));
+		return set_error(ret_error, negative_errno(), "cannot stat %s: %m", base);
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return set_error(ret_error, -EBADMSG, "%s is not a regular file", base);
 	r = loop_pread(fd, pvd, sizeof(pvd), 16 * BLOCK, &got);
 	if (r < 0)
-		return set_error(ret_error, r, "cannot read %s: %s", base, strerror(-r));
+		return set_error(ret_error, r, "cannot read %s: %m", base);
 	if (got < sizeof(pvd) || pvd[0] != 1 || memcmp(pvd + 1, "CD001", 5) != 0)
 		return set_error(ret_error, -EBADMSG, "%s is not an ISO 9660 image (no volume descriptor at 32 KiB)", base);
-	*ret_size = (uint64_t)st.st_size;
-	*ret_volume = (uint64_t)le32(pvd + 80) * BLOCK;
-	if (S_ISREG(st.st_mode) && *ret_volume > *ret_size)
+	volume = (uint64_t)le32(pvd + 80) * BLOCK;
+	if (S_ISREG(st.st_mode) && volume > (uint64_t)st.st_size)
 		return set_error(ret_error, -EBADMSG, "%s is truncated: %llu bytes, its volume descriptor says %llu", base,
-				 (unsigned long long)*ret_size, (unsigned long long)*ret_volume);
+				 (unsigned long long)st.st_size, (unsigned long long)volume);
+	*ret_size = (uint64_t)st.st_size;
 	return 0;
 }
 
@@ -99,17 +100,17 @@ int remaster_open(const char *base, uint64_t epoch, Remaster **ret, char **ret_e
 	_cleanup_free_ char *info = NULL, *found = NULL;
 	char **sa = NULL, **et = NULL;
 	size_t n_sa = 0, n_et = 0;
-	uint64_t file_size, volume;
+	uint64_t file_size;
 	const char *msg = NULL;
 	int k;
 
 	*ret_error = NULL;
-	k = check_base_file(base, &file_size, &volume, ret_error);
+	k = check_base_file(base, &file_size, ret_error);
 	if (k < 0)
 		return k;
 	k = isofs_init();
 	if (k < 0)
-		return set_error(ret_error, k, "cannot start libisofs: %s", strerror(-k));
+		return set_error(ret_error, k, "cannot start libisofs: %m");
 
 	r = calloc(1, sizeof(*r));
 	if (!r || !(r->base = strdup(base)))
@@ -119,7 +120,7 @@ int remaster_open(const char *base, uint64_t epoch, Remaster **ret, char **ret_e
 	if (k < 0)
 		return k;
 	if ((k = iso_image_new("mlrig", &r->img)) < 0 || (k = iso_read_opts_new(&ro, 0)) < 0)
-		return set_error(ret_error, isofs_to_errno(k, &msg), "cannot read %s: %s", base, msg ? msg : "libisofs");
+		return isofs_set_error(ret_error, k, "cannot read %s", base);
 	iso_read_opts_load_system_area(ro, 1);
 	iso_read_opts_keep_import_src(ro, 1); /* the appended partitions are copied from it */
 	iso_read_opts_set_no_iso1999(ro, 1);
@@ -127,7 +128,7 @@ int remaster_open(const char *base, uint64_t epoch, Remaster **ret, char **ret_e
 	if (k < 0) {
 		k = isofs_to_errno(k, &msg);
 		return set_error(ret_error, k == -EIO ? -EBADMSG : k, "%s is not a readable ISO 9660 image: %s", base,
-				 msg ? msg : strerror(-k));
+				 msg);
 	}
 	r->joliet = iso_read_image_features_has_joliet(features);
 
@@ -135,27 +136,27 @@ int remaster_open(const char *base, uint64_t epoch, Remaster **ret, char **ret_e
 	if (k == -ENOENT)
 		return set_error(ret_error, -ENOENT, "%s has no .disk/info: not Ubuntu install media", base);
 	if (k < 0)
-		return set_error(ret_error, k, "cannot read .disk/info in %s: %s", base, strerror(-k));
+		return set_error(ret_error, k, "cannot read .disk/info in %s: %m", base);
 	k = media_detect_flavour(info, remaster_exists(r, "/preseed"), &r->flavour);
 	if (k < 0)
 		return set_error(ret_error, k, "%s: .disk/info says \"%s\": not Ubuntu install media", base, string_strip(info));
 
 	if ((k = isofs_report(r->img, false, &sa, &n_sa)) < 0 || (k = isofs_report(r->img, true, &et, &n_et)) < 0) {
 		isofs_report_free(sa, n_sa);
-		return set_error(ret_error, k, "cannot analyse the boot records of %s: %s", base, strerror(-k));
+		return set_error(ret_error, k, "cannot analyse the boot records of %s: %m", base);
 	}
 	k = boot_records_parse(sa, n_sa, et, n_et, &r->boot);
 	isofs_report_free(sa, n_sa);
 	isofs_report_free(et, n_et);
 	if (k < 0)
-		return set_error(ret_error, k, "cannot analyse the boot records of %s: %s", base, strerror(-k));
+		return set_error(ret_error, k, "cannot analyse the boot records of %s: %m", base);
 	k = media_detect_layout(&r->boot, &r->layout, &found);
 	if (k == -EMEDIUMTYPE)
 		return set_error(ret_error, k, "%s: unknown boot layout (known: %s; %s); found %s", base,
 				 media_layout_to_string(MEDIA_LAYOUT_ISOLINUX),
 				 media_layout_to_string(MEDIA_LAYOUT_GRUB), found ? found : "nothing");
 	if (k < 0)
-		return set_error(ret_error, k, "%s: %s", base, strerror(-k));
+		return set_error(ret_error, k, "%s: %m", base);
 	for (size_t i = 0; i < r->boot.n_appended; i++) {
 		uint64_t end = (r->boot.appended[i].start + r->boot.appended[i].size) * SECTOR;
 
@@ -163,7 +164,6 @@ int remaster_open(const char *base, uint64_t epoch, Remaster **ret, char **ret_e
 			return set_error(ret_error, -EBADMSG, "%s is truncated: %llu bytes, its partition %d ends at %llu", base,
 					 (unsigned long long)file_size, r->boot.appended[i].number, (unsigned long long)end);
 	}
-	(void)volume;
 	*ret = TAKE_PTR(r);
 	return 0;
 }
@@ -343,20 +343,19 @@ static int rebuild_el_torito(Remaster *r, char **ret_error) {
 	for (size_t i = 0; i < b->n_entries; i++) {
 		const struct bootrec_entry *e = &b->entries[i];
 		ElToritoBootImage *boot = NULL;
-		char path[128];
+		_cleanup_free_ char *interval = NULL;
+		const char *path = e->path;
 		int opts = 0;
 
-		if (e->path)
-			snprintf(path, sizeof(path), "%s", e->path);
-		else
-			snprintf(path, sizeof(path), "--interval:appended_partition_%d:all::", e->appended);
+		if (!path) {
+			if (asprintf(&interval, "--interval:appended_partition_%d:all::", e->appended) < 0)
+				return -ENOMEM;
+			path = interval;
+		}
 		k = i == 0 ? iso_image_set_boot_image(r->img, path, ELTORITO_NO_EMUL, b->catalog_path, &boot)
 			   : iso_image_add_boot_image(r->img, path, ELTORITO_NO_EMUL, 0, &boot);
-		if (k < 0) {
-			const char *msg = NULL;
-			k = isofs_to_errno(k, &msg);
-			return set_error(ret_error, k, "cannot set El Torito entry %zu (%s): %s", i + 1, path, msg);
-		}
+		if (k < 0)
+			return isofs_set_error(ret_error, k, "cannot set El Torito entry %zu (%s)", i + 1, path);
 		el_torito_set_boot_platform_id(boot, (uint8_t)e->platform);
 		if (e->load_size)
 			el_torito_set_load_size(boot, (short)MIN(e->load_size, 65535u));
@@ -377,21 +376,82 @@ static int rebuild_el_torito(Remaster *r, char **ret_error) {
 	return 0;
 }
 
-static int write_opts(Remaster *r, IsoWriteOpts **ret, char **ret_error) {
-	_cleanup_(iso_write_opts_freep) IsoWriteOpts *o = NULL;
+/* The system area: the base's first 16 sectors with its tables zeroed
+ * (libisofs makes new ones), and the base's MBR, GPT and APM settings. */
+static int set_system_area(Remaster *r, IsoWriteOpts *o, char **ret_error) {
 	const struct boot_records *b = &r->boot;
 	struct iso_interval_reader *ivr = NULL;
 	_cleanup_free_ char *sa = calloc(1, 32768);
-	char vol_uuid[17], ivr_path[160];
-	uint8_t guid[16] = {};
-	struct tm tm;
-	time_t t = (time_t)r->epoch;
-	const char *msg = NULL;
+	char interval[] = "imported_iso:0s-15s:zero_mbrpt,zero_gpt,zero_apm:"; /* libisofs takes a char * */
 	off_t bytes = 0;
 	int k, options;
 
 	if (!sa)
 		return -ENOMEM;
+	k = iso_interval_reader_new(r->img, interval, &ivr, &bytes, 0);
+	if (k >= 0) {
+		k = iso_interval_reader_read(ivr, (uint8_t *)sa, &(int){ 0 }, 0);
+		iso_interval_reader_destroy(&ivr, 0);
+	}
+	if (k < 0)
+		return isofs_set_error(ret_error, k, "cannot read the system area of %s", r->base);
+	options = b->sa_options;
+	if (!(options & 2) && b->mbr_active)
+		options |= 1 << 15; /* --mbr-force-bootable */
+	k = iso_write_opts_set_system_area(o, sa, options, 0);
+	if (k >= 0 && (b->partition_offset || b->heads_per_cyl))
+		k = iso_write_opts_set_part_offset(o, b->partition_offset, b->secs_per_head, b->heads_per_cyl);
+	if (k >= 0 && (options & 2) && b->mbr_part1_type >= 0)
+		k = iso_write_opts_set_iso_mbr_part_type(o, b->mbr_part1_type);
+	if (k >= 0 && b->have_gpt_iso_type)
+		k = iso_write_opts_set_iso_type_guid(o, (uint8_t *)b->gpt_iso_type, 1);
+	if (k >= 0 && b->apm_block_size)
+		k = iso_write_opts_set_hfsp_block_size(o, 0, b->apm_block_size);
+	if (k < 0)
+		return isofs_set_error(ret_error, k, "cannot set up the boot records");
+	return 0;
+}
+
+/* Appended partitions are handed over by content (an interval of the base)
+ * and laid out anew by libisofs after the new volume, as are the GPT and
+ * MBR entries (the base's tables were zeroed). None of the base's absolute
+ * positions is requested again, so a base whose old entries now overlap its
+ * grown volume, or each other, cannot make libisofs refuse with
+ * ISO_BOOT_GPT_OVERLAP the way xorriso's in-place replay does. */
+static int set_appended_partitions(Remaster *r, IsoWriteOpts *o, char **ret_error) {
+	static const uint8_t efi[16] = { 0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
+					 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b };
+	const struct boot_records *b = &r->boot;
+	int k = 0;
+
+	for (size_t i = 0; k >= 0 && i < b->n_appended; i++) {
+		const struct bootrec_appended *a = &b->appended[i];
+		_cleanup_free_ char *interval = NULL;
+
+		if (asprintf(&interval, "imported_iso:%llud-%llud::", (unsigned long long)a->start,
+			     (unsigned long long)(a->start + a->size - 1)) < 0)
+			return -ENOMEM;
+		k = iso_write_opts_set_partition_img(o, a->number, memcmp(a->type_guid, efi, 16) == 0 ? 0xef : 0x83,
+						     interval, 1);
+		if (k >= 0 && a->gpt) {
+			k = iso_write_opts_set_part_type_guid(o, a->number, (uint8_t *)a->type_guid, 1);
+			if (k >= 0)
+				k = iso_write_opts_set_appended_as_gpt(o, 1);
+		}
+	}
+	if (k < 0)
+		return isofs_set_error(ret_error, k, "cannot set up the boot records");
+	return 0;
+}
+
+static int write_opts(Remaster *r, IsoWriteOpts **ret, char **ret_error) {
+	_cleanup_(iso_write_opts_freep) IsoWriteOpts *o = NULL;
+	uint8_t guid[16] = {};
+	char vol_uuid[17];
+	struct tm tm;
+	time_t t = (time_t)r->epoch;
+	int k;
+
 	k = iso_write_opts_new(&o, 0);
 	if (k < 0)
 		return isofs_to_errno(k, NULL);
@@ -420,50 +480,11 @@ static int write_opts(Remaster *r, IsoWriteOpts **ret, char **ret_error) {
 	iso_write_opts_set_pvd_times(o, t, t, 0, 0, vol_uuid);
 	iso_write_opts_set_gpt_guid(o, guid, 2);
 
-	/* system area: the base's first 16 sectors, its tables zeroed (libisofs makes new ones) */
-	snprintf(ivr_path, sizeof(ivr_path), "imported_iso:0s-15s:zero_mbrpt,zero_gpt,zero_apm:");
-	k = iso_interval_reader_new(r->img, ivr_path, &ivr, &bytes, 0);
-	if (k >= 0) {
-		k = iso_interval_reader_read(ivr, (uint8_t *)sa, &(int){ 0 }, 0);
-		iso_interval_reader_destroy(&ivr, 0);
-	}
+	k = set_system_area(r, o, ret_error);
+	if (k >= 0)
+		k = set_appended_partitions(r, o, ret_error);
 	if (k < 0)
-		return set_error(ret_error, isofs_to_errno(k, &msg), "cannot read the system area of %s: %s", r->base, msg);
-	options = b->sa_options;
-	if (!(options & 2) && b->mbr_active)
-		options |= 1 << 15; /* --mbr-force-bootable */
-	k = iso_write_opts_set_system_area(o, sa, options, 0);
-	if (k >= 0 && (b->partition_offset || b->heads_per_cyl))
-		k = iso_write_opts_set_part_offset(o, b->partition_offset, b->secs_per_head, b->heads_per_cyl);
-	if (k >= 0 && (options & 2) && b->mbr_part1_type >= 0)
-		k = iso_write_opts_set_iso_mbr_part_type(o, b->mbr_part1_type);
-	if (k >= 0 && b->have_gpt_iso_type)
-		k = iso_write_opts_set_iso_type_guid(o, (uint8_t *)b->gpt_iso_type, 1);
-	if (k >= 0 && b->apm_block_size)
-		k = iso_write_opts_set_hfsp_block_size(o, 0, b->apm_block_size);
-	/* Appended partitions are handed over by content (an interval of the base)
-	 * and laid out anew by libisofs after the new volume, as are the GPT and
-	 * MBR entries (the base's tables were zeroed above). None of the base's
-	 * absolute positions is requested again, so a base whose old entries now
-	 * overlap its grown volume, or each other, cannot make libisofs refuse
-	 * with ISO_BOOT_GPT_OVERLAP the way xorriso's in-place replay does. */
-	for (size_t i = 0; k >= 0 && i < b->n_appended; i++) {
-		const struct bootrec_appended *a = &b->appended[i];
-		static const uint8_t efi[16] = { 0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
-						 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b };
-
-		snprintf(ivr_path, sizeof(ivr_path), "imported_iso:%llud-%llud::", (unsigned long long)a->start,
-			 (unsigned long long)(a->start + a->size - 1));
-		k = iso_write_opts_set_partition_img(o, a->number, memcmp(a->type_guid, efi, 16) == 0 ? 0xef : 0x83,
-						     ivr_path, 1);
-		if (k >= 0 && a->gpt) {
-			k = iso_write_opts_set_part_type_guid(o, a->number, (uint8_t *)a->type_guid, 1);
-			if (k >= 0)
-				k = iso_write_opts_set_appended_as_gpt(o, 1);
-		}
-	}
-	if (k < 0)
-		return set_error(ret_error, isofs_to_errno(k, &msg), "cannot set up the boot records: %s", msg);
+		return k;
 	*ret = TAKE_PTR(o);
 	return 0;
 }
@@ -474,13 +495,12 @@ int remaster_write(Remaster *r, int fd, void (*progress)(uint64_t done, uint64_t
 	_cleanup_free_ unsigned char *buf = NULL;
 	struct burn_source *bs = NULL;
 	uint64_t total, done = 0;
-	const char *msg = NULL;
 	int k;
 
 	*ret_error = NULL;
 	k = update_md5sum(r);
 	if (k < 0)
-		return set_error(ret_error, k, "cannot update md5sum.txt: %s", strerror(-k));
+		return set_error(ret_error, k, "cannot update md5sum.txt: %m");
 	k = rebuild_el_torito(r, ret_error);
 	if (k < 0)
 		return k;
@@ -492,7 +512,7 @@ int remaster_write(Remaster *r, int fd, void (*progress)(uint64_t done, uint64_t
 		return -ENOMEM;
 	k = iso_image_create_burn_source(r->img, o, &bs);
 	if (k < 0)
-		return set_error(ret_error, isofs_to_errno(k, &msg), "cannot start writing the image: %s", msg);
+		return isofs_set_error(ret_error, k, "cannot start writing the image");
 	total = (uint64_t)bs->get_size(bs);
 	for (;;) {
 		/* libisofs hands out only full buffers: ask for exactly what is left at the end */
@@ -508,7 +528,7 @@ int remaster_write(Remaster *r, int fd, void (*progress)(uint64_t done, uint64_t
 		}
 		k = loop_write(fd, buf, (size_t)n);
 		if (k < 0) {
-			set_error(ret_error, k, "cannot write the image: %s", strerror(-k));
+			set_error(ret_error, k, "cannot write the image: %m");
 			bs->cancel(bs);
 			break;
 		}

@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "isofs-util.h"
+#include "error.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -53,6 +56,20 @@ int isofs_to_errno(int code, const char **ret_msg) {
 	case ISO_WRITE_ERROR: return -EIO;
 	default: return -EIO;
 	}
+}
+
+int isofs_set_error(char **ret_error, int code, const char *fmt, ...) {
+	_cleanup_free_ char *what = NULL;
+	const char *msg = NULL;
+	va_list ap;
+	int r;
+
+	r = isofs_to_errno(code, &msg);
+	va_start(ap, fmt);
+	if (vasprintf(&what, fmt, ap) < 0)
+		what = NULL;
+	va_end(ap);
+	return set_error(ret_error, r, "%s: %s", what ?: "libisofs", msg ?: "unknown error");
 }
 
 int isofs_report(IsoImage *img, bool el_torito, char ***ret_lines, size_t *ret_n) {
