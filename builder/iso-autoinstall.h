@@ -8,7 +8,8 @@
 
 #include "payload.h"
 
-/* Where things live on the medium; the installer mounts it at /cdrom. */
+/* Where things live on the medium, and where the installer mounts it. */
+#define MEDIA_MOUNT "/cdrom"
 #define MEDIA_NOCLOUD_DIR "/nocloud"
 #define MEDIA_PRESEED "/preseed/mlrig.seed"
 #define MEDIA_MLRIG_DIR "/mlrig"
@@ -16,7 +17,7 @@
 #define MEDIA_INSTALL_SCRIPT MEDIA_MLRIG_DIR "/install.sh"
 #define MEDIA_UNITS MEDIA_MLRIG_DIR "/units"
 /* The one command both installers run once the target is installed. */
-#define MEDIA_INSTALL_COMMAND "sh /cdrom" MEDIA_INSTALL_SCRIPT " /cdrom /target"
+#define MEDIA_INSTALL_COMMAND "sh " MEDIA_MOUNT MEDIA_INSTALL_SCRIPT " " MEDIA_MOUNT " /target"
 
 /* A locked account still needs some password field for subiquity: "!" is
  * what passwd -l leaves, and no password hashes to it. */

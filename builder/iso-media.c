@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iso-autoinstall.h"
 #include "iso-media.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -47,19 +48,25 @@ static bool drop_arg(const char *a, enum media_installer inst) {
 	if (strcmp(a, "autoinstall") == 0 || string_has_prefix(a, "ds=") || strcmp(a, "automatic-ubiquity") == 0)
 		return true;
 	if (inst == MEDIA_INSTALLER_UBIQUITY)
-		return string_has_prefix(a, "file=/cdrom/preseed/") || strcmp(a, "only-ubiquity") == 0 ||
+		return string_has_prefix(a, "file=" MEDIA_MOUNT "/preseed/") || strcmp(a, "only-ubiquity") == 0 ||
 		       strcmp(a, "maybe-ubiquity") == 0;
 	return false;
 }
 
 int menu_kernel_args(const char *args, enum media_installer inst, bool grub, char **ret) {
 	_cleanup_free_ char *out = NULL, *copy = strdup(args ? args : "");
-	const char *ours = inst == MEDIA_INSTALLER_UBIQUITY ? "file=/cdrom/preseed/mlrig.seed automatic-ubiquity"
-				 : grub ? "autoinstall ds=nocloud\\;s=/cdrom/nocloud/"
-					: "autoinstall ds=nocloud;s=/cdrom/nocloud/";
+	const char *ours;
 	size_t size = 0;
 	bool added = false;
 	FILE *f;
+
+	/* the seed iso-autoinstall writes, where the installer finds it */
+	if (inst == MEDIA_INSTALLER_UBIQUITY)
+		ours = "file=" MEDIA_MOUNT MEDIA_PRESEED " automatic-ubiquity";
+	else if (grub) /* an unescaped ';' ends GRUB's linux command */
+		ours = "autoinstall ds=nocloud\\;s=" MEDIA_MOUNT MEDIA_NOCLOUD_DIR "/";
+	else
+		ours = "autoinstall ds=nocloud;s=" MEDIA_MOUNT MEDIA_NOCLOUD_DIR "/";
 
 	if (!copy)
 		return -ENOMEM;
