@@ -1,6 +1,6 @@
-/* Writes the installer's answers: autoinstall user-data through libyaml's
- * emitter (its quoting rules are subtle: "!", "no", "1.0", ": "), the ubiquity
- * preseed, and the install script that copies the payload into /target. */
+/* The installer's answers (autoinstall user-data, ubiquity preseed) and the install script. */
+/* The user-data goes through libyaml's emitter: its quoting rules are subtle
+ * ("!", "no", "1.0", ": "). The install script copies the payload into /target. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,7 @@
-/* What an Ubuntu installer reads to install a rig unattended: subiquity's
- * autoinstall user-data (YAML, through libyaml's emitter), ubiquity's preseed,
- * and the install script both run to copy the payload into /target. */
+/* What an Ubuntu installer reads to install a rig unattended, and where it lies on the medium. */
+/* subiquity's autoinstall user-data (YAML, through libyaml's emitter),
+ * ubiquity's preseed, and the install script both run to copy the payload
+ * into /target. */
 #pragma once
 
 #include <stdbool.h>

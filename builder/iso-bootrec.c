@@ -1,4 +1,4 @@
-/* The boot structure of an ISO image, from libisofs' system area and El Torito reports, and which known layout it is. */
+/* An ISO's boot structure, parsed from libisofs' system area and El Torito reports; its known layout. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* The boot structure of an ISO image as libisofs reports it, and the known layouts mlrig rebuilds. */
+/* An ISO's boot structure, parsed from libisofs' system area and El Torito reports; its known layout. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* Ubuntu install media's text files, as text: the flavour .disk/info names, mlrig's boot menu entry, md5sum.txt. */
+/* Ubuntu install media's text files, as text (pure): .disk/info's flavour, mlrig's menu entry, md5sum.txt. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,4 @@
-/* Ubuntu install media's text files, as text: the flavour .disk/info names,
- * mlrig's boot menu entry in grub.cfg and txt.cfg, md5sum.txt. Pure functions. */
+/* Ubuntu install media's text files, as text (pure): .disk/info's flavour, mlrig's menu entry, md5sum.txt. */
 #pragma once
 
 #include <stdbool.h>

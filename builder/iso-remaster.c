@@ -1,7 +1,7 @@
-/* Remasters Ubuntu install media with libisofs: the base's tree, El Torito
- * entries and system area are imported, files added or replaced, and the
- * boot structure written again the way the base had it (what xorriso's
- * "-boot_image any replay" does, without xorriso). */
+/* The libisofs remaster session: import, put, md5 recording, El Torito and system area rebuilt, write. */
+/* The base's tree, El Torito entries and system area are imported, files
+ * added or replaced, and the boot structure written again the way the base
+ * had it (what xorriso's "-boot_image any replay" does, without xorriso). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -314,6 +314,7 @@ int remaster_put(Remaster *r, const char *path, void *data, size_t size, mode_t 
 
 static int update_md5sum(Remaster *r) {
 	_cleanup_free_ char *text = NULL, *out = NULL;
+	size_t size;
 	int k;
 
 	if (r->n_md5 == 0)
@@ -327,10 +328,8 @@ static int update_md5sum(Remaster *r) {
 	if (k < 0)
 		return k;
 	/* md5sum.txt does not list itself */
-	{
-		size_t size = strlen(out);
-		return put(r, "/md5sum.txt", TAKE_PTR(out), size, 0, false);
-	}
+	size = strlen(out);
+	return put(r, "/md5sum.txt", TAKE_PTR(out), size, 0, false);
 }
 
 /* The El Torito entries again, as the base had them. */

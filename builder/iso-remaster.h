@@ -1,6 +1,4 @@
-/* Remastering Ubuntu install media with libisofs: import tree, El Torito
- * entries and system area, add and replace files, write the result with the
- * same boot structure. */
+/* The libisofs remaster session: import an Ubuntu ISO, add and replace files, write it with the same boot structure. */
 #pragma once
 
 #include <stdbool.h>

@@ -11,6 +11,8 @@
 #include "fileio.h"
 #include "image-rootfs.h"
 #include "iso-autoinstall.h"
+#include "iso-bootrec.h"
+#include "iso-media.h"
 #include "iso-remaster.h"
 #include "log.h"
 #include "output.h"

@@ -1,7 +1,8 @@
-/* Unit tests for the pure parts of mlrig iso: builder/iso-media.c (flavour, menus, md5sum.txt) and builder/iso-bootrec.c (boot reports, layout). */
+/* Unit tests for mlrig iso's pure parts: iso-media.c (flavour, menus, md5sum.txt), iso-bootrec.c (reports, layout). */
 #include <errno.h>
 
-#include "iso-remaster.h"
+#include "iso-bootrec.h"
+#include "iso-media.h"
 #include "macro.h"
 #include "test.h"
 
