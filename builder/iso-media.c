@@ -92,12 +92,15 @@ int menu_kernel_args(const char *args, enum media_installer inst, bool grub, cha
 	return 0;
 }
 
-/* Lines of text, each without its newline; the buffer is modified. */
-static int split_lines(char *text, char ***ret, size_t *ret_n) {
+/* A copy of text cut into lines, each without its newline; the lines point into the copy. */
+static int split_lines(const char *text, char **ret_copy, char ***ret_lines, size_t *ret_n) {
+	_cleanup_free_ char *copy = strdup(text);
 	char **v = NULL;
 	size_t n = 0;
 
-	for (char *s = text; s && *s;) {
+	if (!copy)
+		return -ENOMEM;
+	for (char *s = copy; s && *s;) {
 		char *nl = strchr(s, '\n'), **nv;
 
 		if (nl)
@@ -111,7 +114,8 @@ static int split_lines(char *text, char ***ret, size_t *ret_n) {
 		v[n++] = s;
 		s = nl ? nl + 1 : NULL;
 	}
-	*ret = v;
+	*ret_copy = TAKE_PTR(copy);
+	*ret_lines = v;
 	*ret_n = n;
 	return 0;
 }
@@ -157,16 +161,25 @@ static int brace_delta(const char *line) {
 	return d;
 }
 
+/* Ends the edited copy of cfg written to f, an open_memstream() of *buf and
+ * *size, keeping the original's (lack of a) final newline. */
+static int cfg_finish(FILE *f, const char *cfg, char **buf, size_t *size, char **ret) {
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	if (*size > 0 && cfg[0] && cfg[strlen(cfg) - 1] != '\n')
+		(*buf)[*size - 1] = 0;
+	*ret = TAKE_PTR(*buf);
+	return 0;
+}
+
 int menu_grub_cfg_add_entry(const char *cfg, const char *title, enum media_installer inst, char **ret) {
-	_cleanup_free_ char *copy = strdup(cfg), *out = NULL;
+	_cleanup_free_ char *copy = NULL, *out = NULL;
 	_cleanup_free_ char **lines = NULL;
 	size_t n, size = 0, first = SIZE_MAX, end = SIZE_MAX;
 	int depth = 0, r;
 	FILE *f;
 
-	if (!copy)
-		return -ENOMEM;
-	r = split_lines(copy, &lines, &n);
+	r = split_lines(cfg, &copy, &lines, &n);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && end == SIZE_MAX; i++) {
@@ -214,26 +227,18 @@ int menu_grub_cfg_add_entry(const char *cfg, const char *title, enum media_insta
 		else
 			fprintf(f, "%s\n", lines[i]);
 	}
-	if (fclose(f) != 0)
-		return -ENOMEM;
-	/* keep the original's (lack of a) final newline */
-	if (size > 0 && cfg[0] && cfg[strlen(cfg) - 1] != '\n')
-		out[size - 1] = 0;
-	*ret = TAKE_PTR(out);
-	return 0;
+	return cfg_finish(f, cfg, &out, &size, ret);
 }
 
 int menu_isolinux_cfg_add_entry(const char *cfg, const char *title, enum media_installer inst, char **ret) {
-	_cleanup_free_ char *copy = strdup(cfg), *out = NULL, *def = NULL;
+	_cleanup_free_ char *copy = NULL, *out = NULL, *def = NULL;
 	_cleanup_free_ char **lines = NULL;
 	size_t n, size = 0, first = SIZE_MAX, src = SIZE_MAX;
 	bool have_default = false;
 	int r;
 	FILE *f;
 
-	if (!copy)
-		return -ENOMEM;
-	r = split_lines(copy, &lines, &n);
+	r = split_lines(cfg, &copy, &lines, &n);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
@@ -291,12 +296,7 @@ int menu_isolinux_cfg_add_entry(const char *cfg, const char *title, enum media_i
 		else
 			fprintf(f, "%s\n", lines[i]);
 	}
-	if (fclose(f) != 0)
-		return -ENOMEM;
-	if (size > 0 && cfg[0] && cfg[strlen(cfg) - 1] != '\n')
-		out[size - 1] = 0;
-	*ret = TAKE_PTR(out);
-	return 0;
+	return cfg_finish(f, cfg, &out, &size, ret);
 }
 
 /* ---- md5sum.txt ---- */
@@ -306,7 +306,7 @@ static int entry_cmp(const void *a, const void *b) {
 }
 
 int md5sum_txt_update(const char *text, const struct md5sum_txt_entry *e, size_t n, char **ret) {
-	_cleanup_free_ char *copy = strdup(text ? text : ""), *out = NULL;
+	_cleanup_free_ char *copy = NULL, *out = NULL;
 	_cleanup_free_ char **lines = NULL;
 	_cleanup_free_ bool *used = calloc(n + 1, sizeof(bool));
 	_cleanup_free_ struct md5sum_txt_entry *rest = NULL;
@@ -316,9 +316,9 @@ int md5sum_txt_update(const char *text, const struct md5sum_txt_entry *e, size_t
 	int r;
 	FILE *f;
 
-	if (!copy || !used)
+	if (!used)
 		return -ENOMEM;
-	r = split_lines(copy, &lines, &nl);
+	r = split_lines(text ?: "", &copy, &lines, &nl);
 	if (r < 0)
 		return r;
 	f = open_memstream(&out, &size);
