@@ -1,6 +1,6 @@
-/* Writes the installer's answers: autoinstall user-data through libyaml's
- * emitter (its quoting rules are subtle: "!", "no", "1.0", ": "), the ubiquity
- * preseed, and the install script that copies the payload into /target. */
+/* The installer's answers (autoinstall user-data, ubiquity preseed) and the install script. */
+/* The user-data goes through libyaml's emitter: its quoting rules are subtle
+ * ("!", "no", "1.0", ": "). The install script copies the payload into /target. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,7 +135,7 @@ static int emit_str_list(yaml_emitter_t *e, const char *key, char *const *items)
 }
 
 static int emit_document(yaml_emitter_t *e, const struct autoinstall_config *c) {
-	char *const late[] = { (char *)ISO_INSTALL_COMMAND, NULL };
+	char *const late[] = { (char *)MEDIA_INSTALL_COMMAND, NULL };
 	char *const interactive[] = { (char *)"storage", NULL };
 	yaml_event_t ev;
 	int r;
@@ -150,7 +150,7 @@ static int emit_document(yaml_emitter_t *e, const struct autoinstall_config *c) 
 
 	if ((r = emit_key(e, "identity")) < 0 || (r = emit_map_start(e)) < 0 ||
 	    (r = emit_kv(e, "hostname", c->hostname)) < 0 || (r = emit_kv(e, "username", c->username)) < 0 ||
-	    (r = emit_kv(e, "password", c->password_hash ? c->password_hash : ISO_LOCKED_PASSWORD)) < 0 ||
+	    (r = emit_kv(e, "password", c->password_hash ? c->password_hash : AUTOINSTALL_LOCKED_PASSWORD)) < 0 ||
 	    (r = emit_map_end(e)) < 0)
 		return r;
 
@@ -238,7 +238,7 @@ int autoinstall_preseed(const struct autoinstall_config *c, const char *base, ch
 	fprintf(f, "d-i passwd/user-fullname string %s\n", c->username);
 	fprintf(f, "d-i passwd/username string %s\n", c->username);
 	fprintf(f, "d-i passwd/user-password-crypted password %s\n",
-		c->password_hash ? c->password_hash : ISO_LOCKED_PASSWORD);
+		c->password_hash ? c->password_hash : AUTOINSTALL_LOCKED_PASSWORD);
 	fputs("d-i user-setup/encrypt-home boolean false\n", f);
 	if (c->packages && c->packages[0]) {
 		fputs("d-i pkgsel/include string", f);
@@ -260,7 +260,7 @@ int autoinstall_preseed(const struct autoinstall_config *c, const char *base, ch
 	else
 		fputs("# No [Install] Disk= with Wipe=yes: partitioning stays interactive.\n", f);
 	/* preseed/late_command does not run under ubiquity; success_command does */
-	fputs("ubiquity ubiquity/success_command string " ISO_INSTALL_COMMAND "\n"
+	fputs("ubiquity ubiquity/success_command string " MEDIA_INSTALL_COMMAND "\n"
 	      "ubiquity ubiquity/reboot boolean true\n", f);
 	if (fclose(f) != 0)
 		return -ENOMEM;

@@ -1,6 +1,7 @@
-/* What an Ubuntu installer reads to install a rig unattended: subiquity's
- * autoinstall user-data (YAML, through libyaml's emitter), ubiquity's preseed,
- * and the install script both run to copy the payload into /target. */
+/* What an Ubuntu installer reads to install a rig unattended, and where it lies on the medium. */
+/* subiquity's autoinstall user-data (YAML, through libyaml's emitter),
+ * ubiquity's preseed, and the install script both run to copy the payload
+ * into /target. */
 #pragma once
 
 #include <stdbool.h>
@@ -8,19 +9,20 @@
 
 #include "payload.h"
 
-/* Where things live on the medium; the installer mounts it at /cdrom. */
-#define ISO_NOCLOUD_DIR "/nocloud"
-#define ISO_PRESEED "/preseed/mlrig.seed"
-#define ISO_MLRIG_DIR "/mlrig"
-#define ISO_PAYLOAD_ROOT ISO_MLRIG_DIR "/root"
-#define ISO_INSTALL_SCRIPT ISO_MLRIG_DIR "/install.sh"
-#define ISO_UNITS ISO_MLRIG_DIR "/units"
+/* Where things live on the medium, and where the installer mounts it. */
+#define MEDIA_MOUNT "/cdrom"
+#define MEDIA_NOCLOUD_DIR "/nocloud"
+#define MEDIA_PRESEED "/preseed/mlrig.seed"
+#define MEDIA_MLRIG_DIR "/mlrig"
+#define MEDIA_PAYLOAD_ROOT MEDIA_MLRIG_DIR "/root"
+#define MEDIA_INSTALL_SCRIPT MEDIA_MLRIG_DIR "/install.sh"
+#define MEDIA_UNITS MEDIA_MLRIG_DIR "/units"
 /* The one command both installers run once the target is installed. */
-#define ISO_INSTALL_COMMAND "sh /cdrom" ISO_INSTALL_SCRIPT " /cdrom /target"
+#define MEDIA_INSTALL_COMMAND "sh " MEDIA_MOUNT MEDIA_INSTALL_SCRIPT " " MEDIA_MOUNT " /target"
 
 /* A locked account still needs some password field for subiquity: "!" is
  * what passwd -l leaves, and no password hashes to it. */
-#define ISO_LOCKED_PASSWORD "!"
+#define AUTOINSTALL_LOCKED_PASSWORD "!"
 
 struct autoinstall_config {
 	const char *hostname;

@@ -1,12 +1,9 @@
-/* Remasters Ubuntu install media with libisofs: the base's tree, El Torito
- * entries and system area are imported, files added or replaced, and the
- * boot structure written again the way the base had it (what xorriso's
- * "-boot_image any replay" does, without xorriso). */
-#include <ctype.h>
+/* The libisofs remaster session: import, put, md5 recording, El Torito and system area rebuilt, write. */
+/* The base's tree, El Torito entries and system area are imported, files
+ * added or replaced, and the boot structure written again the way the base
+ * had it (what xorriso's "-boot_image any replay" does, without xorriso). */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,9 +12,9 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "hash-util.h"
 #include "iso-remaster.h"
 #include "isofs-util.h"
-#include "log.h"
 #include "macro.h"
 #include "parse-util.h"
 
@@ -25,690 +22,28 @@
 #define BLOCK 2048
 #define WRITE_CHUNK (1024 * 1024)
 
-const char *iso_installer_to_string(enum iso_installer i) {
-	return i == ISO_INSTALLER_UBIQUITY ? "ubiquity (preseed)" : "subiquity (autoinstall)";
-}
-
-const char *iso_layout_to_string(enum iso_layout l) {
-	return l == ISO_LAYOUT_GRUB ? "GRUB BIOS + appended EFI partition (22.04+)"
-				    : "ISOLINUX + boot/grub/efi.img, isohybrid (20.04)";
-}
-
-/* ---- flavour ---- */
-
-int iso_detect_flavour(const char *disk_info, bool has_preseed, struct iso_flavour *ret) {
-	struct iso_flavour f = {};
-	const char *p = disk_info, *sp;
-
-	if (!disk_info)
-		return -EINVAL;
-	while (*p == ' ')
-		p++;
-	/* "Ubuntu-Server 20.04.6 LTS "Focal Fossa" - Release amd64 (20230316)" */
-	if (!string_has_prefix(p, "Ubuntu") && !string_has_prefix(p, "Kubuntu") && !string_has_prefix(p, "Xubuntu") &&
-	    !string_has_prefix(p, "Lubuntu"))
-		return -EMEDIUMTYPE;
-	sp = strchr(p, ' ');
-	if (!sp || (size_t)(sp - p) >= sizeof(f.product))
-		return -EMEDIUMTYPE;
-	memcpy(f.product, p, (size_t)(sp - p));
-	p = sp + 1;
-	if (!isdigit((unsigned char)*p))
-		return -EMEDIUMTYPE;
-	for (size_t i = 0; i < sizeof(f.release) - 1 && (isdigit((unsigned char)p[i]) || p[i] == '.'); i++)
-		f.release[i] = p[i];
-	if (strstr(f.product, "Server") || !has_preseed)
-		f.installer = ISO_INSTALLER_SUBIQUITY;
-	else
-		f.installer = ISO_INSTALLER_UBIQUITY;
-	*ret = f;
-	return 0;
-}
-
-/* ---- boot structure, from libisofs' reports ---- */
-
-/* "Key name   :  values" → key and value, both trimmed, in place. */
-static bool split_line(char *line, char **ret_key, char **ret_value) {
-	char *colon = strchr(line, ':');
-
-	if (!colon)
-		return false;
-	*colon = 0;
-	*ret_key = string_strip(line);
-	*ret_value = string_strip(colon + 1);
-	return true;
-}
-
-static int parse_guid_hex(const char *s, uint8_t ret[16]) {
-	if (strlen(s) != 32)
-		return -EINVAL;
-	for (int i = 0; i < 16; i++) {
-		unsigned v;
-
-		if (sscanf(s + 2 * i, "%2x", &v) != 1 || !isxdigit((unsigned char)s[2 * i]) ||
-		    !isxdigit((unsigned char)s[2 * i + 1]))
-			return -EINVAL;
-		ret[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
-/* The n-th whitespace-separated word of s (0-based), copied into buf. */
-static const char *word(const char *s, unsigned n, char *buf, size_t size) {
-	for (;;) {
-		size_t len;
-
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (!*s)
-			return NULL;
-		len = strcspn(s, " \t");
-		if (n-- == 0) {
-			snprintf(buf, size, "%.*s", (int)MIN(len, size - 1), s);
-			return buf;
-		}
-		s += len;
-	}
-}
-
-static uint64_t word_u64(const char *s, unsigned n) {
-	char b[64];
-	uint64_t v = 0;
-
-	if (word(s, n, b, sizeof(b)))
-		(void)safe_atou64(b, &v);
-	return v;
-}
-
-static long word_hex(const char *s, unsigned n) {
-	char b[64], *end;
-	long v;
-
-	if (!word(s, n, b, sizeof(b)))
-		return -1;
-	v = strtol(b, &end, 16);
-	return *end ? -1 : v;
-}
-
-/* The value after the entry number: "  2  /boot/grub/efi.img" → "/boot/grub/efi.img". */
-static const char *after_number(const char *s) {
-	while (*s == ' ')
-		s++;
-	while (isdigit((unsigned char)*s))
-		s++;
-	while (*s == ' ')
-		s++;
-	return s;
-}
-
-struct gpt_row {
-	char name[32];
-	uint64_t start, size;
-	uint8_t type[16];
-	bool have_type;
-	char *path;
-};
-
-int iso_boot_info_parse(char *const *sa_lines, size_t n_sa, char *const *et_lines, size_t n_et,
-			struct iso_boot_info *ret) {
-	struct iso_boot_info b = { .mbr_part1_type = -1 };
-	struct gpt_row gpt[16] = {};
-	char *apm_paths[16] = {};
-	int r = 0;
-
-	for (size_t i = 0; i < n_sa; i++) {
-		_cleanup_free_ char *line = strdup(sa_lines[i]);
-		char *k, *v;
-		unsigned n;
-
-		if (!line) {
-			r = -ENOMEM;
-			goto out;
-		}
-		if (!split_line(line, &k, &v))
-			continue;
-		n = (unsigned)word_u64(v, 0);
-		if (strcmp(k, "System area options") == 0) {
-			b.have_system_area = true;
-			b.sa_options = (int)strtol(v, NULL, 16);
-		} else if (strcmp(k, "System area summary") == 0)
-			snprintf(b.sa_summary, sizeof(b.sa_summary), "%s", v);
-		else if (strcmp(k, "ISO image size/512") == 0)
-			b.image_size = word_u64(v, 0);
-		else if (strcmp(k, "Partition offset") == 0)
-			b.partition_offset = (uint32_t)word_u64(v, 0);
-		else if (strcmp(k, "MBR heads per cyl") == 0)
-			b.heads_per_cyl = (int)word_u64(v, 0);
-		else if (strcmp(k, "MBR secs per head") == 0)
-			b.secs_per_head = (int)word_u64(v, 0);
-		else if (strcmp(k, "MBR partition") == 0 && n >= 1) {
-			if (word_hex(v, 1) == 0x80)
-				b.mbr_active = true;
-			if (n == 1)
-				b.mbr_part1_type = (int)word_hex(v, 2);
-		} else if (strcmp(k, "GPT disk GUID") == 0)
-			b.gpt = true;
-		else if (string_has_prefix(k, "GPT ") && n >= 1 && n <= ELEMENTSOF(gpt)) {
-			struct gpt_row *g = &gpt[n - 1];
-			char w[64];
-
-			if (strcmp(k, "GPT partname local") == 0)
-				snprintf(g->name, sizeof(g->name), "%s", after_number(v));
-			else if (strcmp(k, "GPT type GUID") == 0 && word(v, 1, w, sizeof(w)))
-				g->have_type = parse_guid_hex(w, g->type) >= 0;
-			else if (strcmp(k, "GPT start and size") == 0) {
-				g->start = word_u64(v, 1);
-				g->size = word_u64(v, 2);
-			} else if (strcmp(k, "GPT partition path") == 0) {
-				free(g->path);
-				if (!(g->path = strdup(after_number(v)))) {
-					r = -ENOMEM;
-					goto out;
-				}
-			}
-		} else if (strcmp(k, "APM block size") == 0)
-			b.apm_block_size = (int)word_u64(v, 0);
-		else if (strcmp(k, "APM partition path") == 0 && n >= 1 && n <= ELEMENTSOF(apm_paths)) {
-			free(apm_paths[n - 1]);
-			if (!(apm_paths[n - 1] = strdup(after_number(v)))) {
-				r = -ENOMEM;
-				goto out;
-			}
-		}
-	}
-
-	for (size_t i = 0; i < n_et; i++) {
-		_cleanup_free_ char *line = strdup(et_lines[i]);
-		struct iso_boot_entry *e;
-		char *k, *v, w[64];
-		unsigned n;
-
-		if (!line) {
-			r = -ENOMEM;
-			goto out;
-		}
-		if (!split_line(line, &k, &v))
-			continue;
-		if (strcmp(k, "El Torito cat path") == 0) {
-			free(b.catalog_path);
-			if (!(b.catalog_path = strdup(v))) {
-				r = -ENOMEM;
-				goto out;
-			}
-			continue;
-		}
-		n = (unsigned)word_u64(v, 0);
-		if (n < 1 || n > ISO_MAX_BOOT_ENTRIES)
-			continue;
-		e = &b.entries[n - 1];
-		if (strcmp(k, "El Torito boot img") == 0) {
-			/* N Pltf B Emul Ld_seg Hdpt Ldsiz LBA */
-			b.n_entries = MAX(b.n_entries, n);
-			word(v, 1, w, sizeof(w));
-			e->platform = strcmp(w, "BIOS") == 0 ? 0 : strcmp(w, "UEFI") == 0 ? 0xef : (int)strtol(w, NULL, 16);
-			e->bootable = word(v, 2, w, sizeof(w)) && strcmp(w, "y") == 0;
-			e->no_emul = word(v, 3, w, sizeof(w)) && strcmp(w, "none") == 0;
-			e->load_size = (uint32_t)word_u64(v, 6);
-			e->lba = (uint32_t)word_u64(v, 7);
-		} else if (strcmp(k, "El Torito img path") == 0) {
-			free(e->path);
-			if (!(e->path = strdup(after_number(v)))) {
-				r = -ENOMEM;
-				goto out;
-			}
-		} else if (strcmp(k, "El Torito img opts") == 0) {
-			const char *o = after_number(v);
-
-			e->boot_info_table = strstr(o, "boot-info-table") != NULL;
-			e->grub2_boot_info = strstr(o, "grub2-boot-info") != NULL;
-		}
-	}
-
-	/* GPT rows: the ISO's own partition, appended partitions, isohybrid mentions */
-	for (size_t i = 0; i < ELEMENTSOF(gpt); i++) {
-		struct gpt_row *g = &gpt[i];
-		static const uint8_t basic_data[16] = { 0xa2, 0xa0, 0xd0, 0xeb, 0xe5, 0xb9, 0x33, 0x44,
-							0x87, 0xc0, 0x68, 0xb6, 0xb7, 0x26, 0x99, 0xc7 };
-
-		if (strcmp(g->name, "ISO9660") == 0 && g->have_type) {
-			memcpy(b.gpt_iso_type, g->type, 16);
-			b.have_gpt_iso_type = true;
-		} else if (string_has_prefix(g->name, "Appended") && b.n_appended < ISO_MAX_APPENDED) {
-			struct iso_appended *a = &b.appended[b.n_appended++];
-
-			a->number = (int)strtol(g->name + 8, NULL, 10);
-			a->start = g->start;
-			a->size = g->size;
-			a->gpt = true;
-			memcpy(a->type_guid, g->type, 16);
-		} else if (g->path)
-			for (size_t j = 0; j < b.n_entries; j++)
-				if (b.entries[j].path && strcmp(b.entries[j].path, g->path) == 0)
-					b.entries[j].gpt_mention = memcmp(g->type, basic_data, 16) == 0 ? 1 : 2;
-	}
-	for (size_t i = 0; i < ELEMENTSOF(apm_paths); i++)
-		for (size_t j = 0; apm_paths[i] && j < b.n_entries; j++)
-			if (b.entries[j].path && strcmp(b.entries[j].path, apm_paths[i]) == 0)
-				b.entries[j].apm_mention = true;
-	/* A path-less entry is the appended ESP when it starts where the GPT row
-	 * does. Matched by position, not by lying past the volume's end: once a
-	 * session has been added in place (xorriso -dev) the volume reaches over
-	 * the ESP, libisofs calls it a "hidden" image, and xorriso's replay gives
-	 * up on it (UEFI entry dropped, or "Overlapping GPT entries" when growing
-	 * again). Its bytes are still the ESP, and the GPT still says so. */
-	for (size_t j = 0; j < b.n_entries; j++)
-		for (size_t i = 0; !b.entries[j].path && i < b.n_appended; i++)
-			if ((uint64_t)b.entries[j].lba * 4 == b.appended[i].start)
-				b.entries[j].appended = b.appended[i].number;
-
-	*ret = b;
-	memset(&b, 0, sizeof(b));
-out:
-	for (size_t i = 0; i < ELEMENTSOF(gpt); i++)
-		free(gpt[i].path);
-	for (size_t i = 0; i < ELEMENTSOF(apm_paths); i++)
-		free(apm_paths[i]);
-	iso_boot_info_release(&b);
-	return r;
-}
-
-void iso_boot_info_release(struct iso_boot_info *b) {
-	free(b->catalog_path);
-	for (size_t i = 0; i < ISO_MAX_BOOT_ENTRIES; i++)
-		free(b->entries[i].path);
-	memset(b, 0, sizeof(*b));
-}
-
-int iso_boot_layout(const struct iso_boot_info *b, enum iso_layout *ret, char **ret_found) {
-	_cleanup_free_ char *found = NULL;
-	size_t size = 0;
-	FILE *f;
-	const struct iso_boot_entry *bios = NULL, *efi = NULL;
-	bool ok = true;
-
-	for (size_t i = 0; i < b->n_entries; i++) {
-		const struct iso_boot_entry *e = &b->entries[i];
-
-		if (!e->no_emul)
-			ok = false;
-		else if (e->platform == 0 && !bios)
-			bios = e;
-		else if (e->platform == 0xef && !efi)
-			efi = e;
-		else
-			ok = false;
-	}
-	if (ok && bios && efi && bios->path && string_has_suffix(bios->path, "/isolinux.bin") && efi->path &&
-	    (b->sa_options & 2)) {
-		*ret = ISO_LAYOUT_ISOLINUX;
-		return 0;
-	}
-	if (ok && bios && efi && bios->path && string_has_suffix(bios->path, "/eltorito.img") &&
-	    (efi->path || efi->appended > 0) && (b->sa_options & (1 << 14))) {
-		*ret = ISO_LAYOUT_GRUB;
-		return 0;
-	}
-
-	f = open_memstream(&found, &size);
-	if (!f)
-		return -ENOMEM;
-	if (b->n_entries == 0)
-		fputs("no El Torito boot entries", f);
-	else
-		fputs("El Torito entries:", f);
-	for (size_t i = 0; i < b->n_entries; i++) {
-		const struct iso_boot_entry *e = &b->entries[i];
-
-		fprintf(f, "%s %s%s ", i ? "," : "",
-			e->platform == 0 ? "BIOS" : e->platform == 0xef ? "UEFI" : "platform",
-			e->no_emul ? "" : " (emulation)");
-		if (e->path)
-			fputs(e->path, f);
-		else if (e->appended > 0)
-			fprintf(f, "appended partition %d", e->appended);
-		else
-			fprintf(f, "block %u", e->lba);
-	}
-	fprintf(f, "; system area: %s", b->have_system_area && *b->sa_summary ? b->sa_summary : "none");
-	if (fclose(f) != 0)
-		return -ENOMEM;
-	if (ret_found)
-		*ret_found = TAKE_PTR(found);
-	return -EMEDIUMTYPE;
-}
-
-/* ---- menus ---- */
-
-static bool drop_arg(const char *a, enum iso_installer inst) {
-	if (strcmp(a, "autoinstall") == 0 || string_has_prefix(a, "ds=") || strcmp(a, "automatic-ubiquity") == 0)
-		return true;
-	if (inst == ISO_INSTALLER_UBIQUITY)
-		return string_has_prefix(a, "file=/cdrom/preseed/") || strcmp(a, "only-ubiquity") == 0 ||
-		       strcmp(a, "maybe-ubiquity") == 0;
-	return false;
-}
-
-int iso_kernel_args(const char *args, enum iso_installer inst, bool grub, char **ret) {
-	_cleanup_free_ char *out = NULL, *copy = strdup(args ? args : "");
-	const char *ours = inst == ISO_INSTALLER_UBIQUITY ? "file=/cdrom/preseed/mlrig.seed automatic-ubiquity"
-				 : grub ? "autoinstall ds=nocloud\\;s=/cdrom/nocloud/"
-					: "autoinstall ds=nocloud;s=/cdrom/nocloud/";
-	size_t size = 0;
-	bool added = false;
-	FILE *f;
-
-	if (!copy)
-		return -ENOMEM;
-	f = open_memstream(&out, &size);
-	if (!f)
-		return -ENOMEM;
-	for (char *s = copy, *tok; (tok = strsep(&s, " \t\n"));) {
-		if (!*tok || drop_arg(tok, inst))
-			continue;
-		if (!added && strcmp(tok, "---") == 0) {
-			fprintf(f, "%s%s", size ? " " : "", ours);
-			added = true;
-		}
-		fprintf(f, "%s%s", size ? " " : "", tok);
-		fflush(f);
-	}
-	fflush(f);
-	if (!added)
-		fprintf(f, "%s%s", size ? " " : "", ours);
-	if (fclose(f) != 0)
-		return -ENOMEM;
-	*ret = TAKE_PTR(out);
-	return 0;
-}
-
-/* Lines of text, each without its newline; the buffer is modified. */
-static int split_lines(char *text, char ***ret, size_t *ret_n) {
-	char **v = NULL;
-	size_t n = 0;
-
-	for (char *s = text; s && *s;) {
-		char *nl = strchr(s, '\n'), **nv;
-
-		if (nl)
-			*nl = 0;
-		nv = realloc(v, (n + 1) * sizeof(char *));
-		if (!nv) {
-			free(v);
-			return -ENOMEM;
-		}
-		v = nv;
-		v[n++] = s;
-		s = nl ? nl + 1 : NULL;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
-static const char *skip_ws(const char *s) {
-	while (*s == ' ' || *s == '\t')
-		s++;
-	return s;
-}
-
-static bool is_word(const char *line, const char *w) {
-	const char *s = skip_ws(line);
-	size_t n = strlen(w);
-
-	return strncasecmp(s, w, n) == 0 && (s[n] == ' ' || s[n] == '\t' || s[n] == 0);
-}
-
-static int brace_delta(const char *line) {
-	int d = 0;
-	char quote = 0;
-
-	for (const char *s = line; *s; s++) {
-		if (quote) {
-			if (*s == quote)
-				quote = 0;
-		} else if (*s == '"' || *s == '\'')
-			quote = *s;
-		else if (*s == '#')
-			break;
-		else if (*s == '{')
-			d++;
-		else if (*s == '}')
-			d--;
-	}
-	return d;
-}
-
-int iso_grub_cfg_add_entry(const char *cfg, const char *title, enum iso_installer inst, char **ret) {
-	_cleanup_free_ char *copy = strdup(cfg), *out = NULL;
-	_cleanup_free_ char **lines = NULL;
-	size_t n, size = 0, first = SIZE_MAX, end = SIZE_MAX;
-	int depth = 0, r;
-	FILE *f;
-
-	if (!copy)
-		return -ENOMEM;
-	r = split_lines(copy, &lines, &n);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n && end == SIZE_MAX; i++) {
-		if (first == SIZE_MAX && is_word(lines[i], "menuentry"))
-			first = i, depth = 0;
-		if (first != SIZE_MAX) {
-			depth += brace_delta(lines[i]);
-			if (depth <= 0 && i > first)
-				end = i;
-		}
-	}
-	if (first == SIZE_MAX || end == SIZE_MAX)
-		return -ENOENT;
-
-	f = open_memstream(&out, &size);
-	if (!f)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (i == first) {
-			fprintf(f, "menuentry \"%s\" {\n", title);
-			for (size_t j = first + 1; j < end; j++) {
-				const char *s = skip_ws(lines[j]);
-
-				if (is_word(s, "linux") || is_word(s, "linuxefi")) {
-					_cleanup_free_ char *args = NULL;
-					size_t cmd = strcspn(s, " \t"), kern;
-					const char *k = skip_ws(s + cmd);
-
-					kern = strcspn(k, " \t");
-					r = iso_kernel_args(k + kern, inst, true, &args);
-					if (r < 0) {
-						fclose(f);
-						return r;
-					}
-					fprintf(f, "%.*s%.*s\t%.*s\t%s\n", (int)(s - lines[j]), lines[j], (int)cmd, s,
-						(int)kern, k, args);
-				} else
-					fprintf(f, "%s\n", lines[j]);
-			}
-			fprintf(f, "%s\n", lines[end]);
-		}
-		/* ours is entry 0: an explicit default would point past it */
-		if (is_word(lines[i], "set") && string_has_prefix(skip_ws(skip_ws(lines[i]) + 3), "default="))
-			fprintf(f, "%.*sset default=0\n", (int)(skip_ws(lines[i]) - lines[i]), lines[i]);
-		else
-			fprintf(f, "%s\n", lines[i]);
-	}
-	if (fclose(f) != 0)
-		return -ENOMEM;
-	/* keep the original's (lack of a) final newline */
-	if (size > 0 && cfg[0] && cfg[strlen(cfg) - 1] != '\n')
-		out[size - 1] = 0;
-	*ret = TAKE_PTR(out);
-	return 0;
-}
-
-int iso_isolinux_cfg_add_entry(const char *cfg, const char *title, enum iso_installer inst, char **ret) {
-	_cleanup_free_ char *copy = strdup(cfg), *out = NULL, *def = NULL;
-	_cleanup_free_ char **lines = NULL;
-	size_t n, size = 0, first = SIZE_MAX, src = SIZE_MAX;
-	bool have_default = false;
-	int r;
-	FILE *f;
-
-	if (!copy)
-		return -ENOMEM;
-	r = split_lines(copy, &lines, &n);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++)
-		if (is_word(lines[i], "default") && !def) {
-			char w[256];
-
-			have_default = true;
-			if (word(lines[i], 1, w, sizeof(w)) && !(def = strdup(w)))
-				return -ENOMEM;
-		}
-	for (size_t i = 0; i < n; i++)
-		if (is_word(lines[i], "label")) {
-			char w[256];
-
-			if (first == SIZE_MAX)
-				first = i;
-			if (src == SIZE_MAX && (!def || (word(lines[i], 1, w, sizeof(w)) && strcmp(w, def) == 0)))
-				src = i;
-		}
-	if (src == SIZE_MAX)
-		src = first;
-	if (first == SIZE_MAX)
-		return -ENOENT;
-
-	f = open_memstream(&out, &size);
-	if (!f)
-		return -ENOMEM;
-	if (!have_default)
-		fputs("default mlrig\n", f);
-	for (size_t i = 0; i < n; i++) {
-		if (i == first) {
-			fprintf(f, "label mlrig\n  menu label ^%s\n  menu default\n", title);
-			for (size_t j = src + 1; j < n && !is_word(lines[j], "label"); j++) {
-				const char *s = skip_ws(lines[j]);
-
-				if (is_word(s, "append")) {
-					_cleanup_free_ char *args = NULL;
-
-					r = iso_kernel_args(s + 6, inst, false, &args);
-					if (r < 0) {
-						fclose(f);
-						return r;
-					}
-					fprintf(f, "%.*sappend  %s\n", (int)(s - lines[j]), lines[j], args);
-				} else if (is_word(s, "kernel") || is_word(s, "linux") || is_word(s, "initrd"))
-					fprintf(f, "%s\n", lines[j]);
-			}
-		}
-		if (is_word(lines[i], "default"))
-			fprintf(f, "%.*sdefault mlrig\n", (int)(skip_ws(lines[i]) - lines[i]), lines[i]);
-		else if (is_word(lines[i], "menu") && strcasecmp(skip_ws(skip_ws(lines[i]) + 4), "default") == 0)
-			continue; /* ours is the menu's default now */
-		else
-			fprintf(f, "%s\n", lines[i]);
-	}
-	if (fclose(f) != 0)
-		return -ENOMEM;
-	if (size > 0 && cfg[0] && cfg[strlen(cfg) - 1] != '\n')
-		out[size - 1] = 0;
-	*ret = TAKE_PTR(out);
-	return 0;
-}
-
-/* ---- md5sum.txt ---- */
-
-static int entry_cmp(const void *a, const void *b) {
-	return strcmp(((const struct iso_md5_entry *)a)->path, ((const struct iso_md5_entry *)b)->path);
-}
-
-int iso_md5sum_update(const char *text, const struct iso_md5_entry *e, size_t n, char **ret) {
-	_cleanup_free_ char *copy = strdup(text ? text : ""), *out = NULL;
-	_cleanup_free_ char **lines = NULL;
-	_cleanup_free_ bool *used = calloc(n + 1, sizeof(bool));
-	_cleanup_free_ struct iso_md5_entry *rest = NULL;
-	const char *prefix = "./", *sep = "  ";
-	size_t nl, size = 0, n_rest = 0;
-	bool seen_first = false;
-	int r;
-	FILE *f;
-
-	if (!copy || !used)
-		return -ENOMEM;
-	r = split_lines(copy, &lines, &nl);
-	if (r < 0)
-		return r;
-	f = open_memstream(&out, &size);
-	if (!f)
-		return -ENOMEM;
-	for (size_t i = 0; i < nl; i++) {
-		char *line = lines[i];
-		size_t hl = strspn(line, "0123456789abcdefABCDEF");
-		const char *p = line + hl, *path;
-		bool done = false;
-
-		if (hl == 32 && (p[0] == ' ' && (p[1] == ' ' || p[1] == '*'))) {
-			path = p + 2;
-			if (!seen_first) {
-				/* new lines follow the first line's style */
-				prefix = string_has_prefix(path, "./") ? "./" : "";
-				sep = p[1] == '*' ? " *" : "  ";
-				seen_first = true;
-			}
-			if (string_has_prefix(path, "./"))
-				path += 2;
-			for (size_t j = 0; j < n && !done; j++)
-				if (strcmp(e[j].path, path) == 0) {
-					fprintf(f, "%s%.*s\n", e[j].md5, (int)(strlen(line) - hl), p);
-					used[j] = done = true;
-				}
-		}
-		if (!done)
-			fprintf(f, "%s\n", line);
-	}
-	rest = calloc(n + 1, sizeof(*rest));
-	if (!rest) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	for (size_t j = 0; j < n; j++)
-		if (!used[j])
-			rest[n_rest++] = e[j];
-	qsort(rest, n_rest, sizeof(*rest), entry_cmp);
-	for (size_t j = 0; j < n_rest; j++)
-		fprintf(f, "%s%s%s%s\n", rest[j].md5, sep, prefix, rest[j].path);
-	if (fclose(f) != 0)
-		return -ENOMEM;
-	*ret = TAKE_PTR(out);
-	return 0;
-}
-
-/* ---- the remaster ---- */
-
-struct IsoRemaster {
+struct Remaster {
 	char *base;
 	IsoImage *img;
 	IsoDataSource *src;
 	bool joliet;
 	uint64_t epoch;
-	struct iso_flavour flavour;
-	enum iso_layout layout;
-	struct iso_boot_info boot;
-	struct iso_md5_entry *md5;
+	struct media_flavour flavour;
+	enum media_layout layout;
+	struct boot_records boot;
+	struct md5sum_txt_entry *md5;
 	char **md5_paths;
 	size_t n_md5;
 };
 
-IsoRemaster *iso_remaster_free(IsoRemaster *r) {
+Remaster *remaster_free(Remaster *r) {
 	if (!r)
 		return NULL;
 	if (r->img)
 		iso_image_unref(r->img);
 	if (r->src)
 		iso_data_source_unref(r->src);
-	iso_boot_info_release(&r->boot);
+	boot_records_release(&r->boot);
 	for (size_t i = 0; i < r->n_md5; i++)
 		free(r->md5_paths[i]);
 	free(r->md5_paths);
@@ -718,11 +53,11 @@ IsoRemaster *iso_remaster_free(IsoRemaster *r) {
 	return NULL;
 }
 
-const struct iso_flavour *iso_remaster_flavour(const IsoRemaster *r) {
+const struct media_flavour *remaster_flavour(const Remaster *r) {
 	return &r->flavour;
 }
 
-enum iso_layout iso_remaster_layout(const IsoRemaster *r) {
+enum media_layout remaster_layout(const Remaster *r) {
 	return r->layout;
 }
 
@@ -731,50 +66,51 @@ static uint32_t le32(const uint8_t *p) {
 }
 
 /* Before libisofs sees it: an ISO 9660 volume, and not cut short. */
-static int check_base_file(const char *base, uint64_t *ret_size, uint64_t *ret_volume, char **ret_error) {
+static int check_base_file(const char *base, uint64_t *ret_size, char **ret_error) {
 	_cleanup_close_ int fd = open(base, O_RDONLY | O_CLOEXEC);
 	uint8_t pvd[BLOCK];
+	uint64_t volume;
 	struct stat st;
 	size_t got = 0;
 	int r;
 
 	if (fd < 0)
-		return set_error(ret_error, negative_errno(), "cannot open %s: %s", base, strerror(errno));
+		return set_error(ret_error, negative_errno(), "cannot open %s: %m", base);
 	if (fstat(fd, &st) < 0)
-		return set_error(ret_error, negative_errno(), "cannot stat %s: %s", base, strerror(errno));
+		return set_error(ret_error, negative_errno(), "cannot stat %s: %m", base);
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return set_error(ret_error, -EBADMSG, "%s is not a regular file", base);
 	r = loop_pread(fd, pvd, sizeof(pvd), 16 * BLOCK, &got);
 	if (r < 0)
-		return set_error(ret_error, r, "cannot read %s: %s", base, strerror(-r));
+		return set_error(ret_error, r, "cannot read %s: %m", base);
 	if (got < sizeof(pvd) || pvd[0] != 1 || memcmp(pvd + 1, "CD001", 5) != 0)
 		return set_error(ret_error, -EBADMSG, "%s is not an ISO 9660 image (no volume descriptor at 32 KiB)", base);
-	*ret_size = (uint64_t)st.st_size;
-	*ret_volume = (uint64_t)le32(pvd + 80) * BLOCK;
-	if (S_ISREG(st.st_mode) && *ret_volume > *ret_size)
+	volume = (uint64_t)le32(pvd + 80) * BLOCK;
+	if (S_ISREG(st.st_mode) && volume > (uint64_t)st.st_size)
 		return set_error(ret_error, -EBADMSG, "%s is truncated: %llu bytes, its volume descriptor says %llu", base,
-				 (unsigned long long)*ret_size, (unsigned long long)*ret_volume);
+				 (unsigned long long)st.st_size, (unsigned long long)volume);
+	*ret_size = (uint64_t)st.st_size;
 	return 0;
 }
 
-int iso_remaster_open(const char *base, uint64_t epoch, IsoRemaster **ret, char **ret_error) {
-	_cleanup_(iso_remaster_freep) IsoRemaster *r = NULL;
+int remaster_open(const char *base, uint64_t epoch, Remaster **ret, char **ret_error) {
+	_cleanup_(remaster_freep) Remaster *r = NULL;
 	_cleanup_(iso_read_opts_freep) IsoReadOpts *ro = NULL;
 	_cleanup_(iso_read_image_features_destroyp) IsoReadImageFeatures *features = NULL;
 	_cleanup_free_ char *info = NULL, *found = NULL;
 	char **sa = NULL, **et = NULL;
 	size_t n_sa = 0, n_et = 0;
-	uint64_t file_size, volume;
+	uint64_t file_size;
 	const char *msg = NULL;
 	int k;
 
 	*ret_error = NULL;
-	k = check_base_file(base, &file_size, &volume, ret_error);
+	k = check_base_file(base, &file_size, ret_error);
 	if (k < 0)
 		return k;
 	k = isofs_init();
 	if (k < 0)
-		return set_error(ret_error, k, "cannot start libisofs: %s", strerror(-k));
+		return set_error(ret_error, k, "cannot start libisofs: %m");
 
 	r = calloc(1, sizeof(*r));
 	if (!r || !(r->base = strdup(base)))
@@ -784,7 +120,7 @@ int iso_remaster_open(const char *base, uint64_t epoch, IsoRemaster **ret, char 
 	if (k < 0)
 		return k;
 	if ((k = iso_image_new("mlrig", &r->img)) < 0 || (k = iso_read_opts_new(&ro, 0)) < 0)
-		return set_error(ret_error, isofs_to_errno(k, &msg), "cannot read %s: %s", base, msg ? msg : "libisofs");
+		return isofs_set_error(ret_error, k, "cannot read %s", base);
 	iso_read_opts_load_system_area(ro, 1);
 	iso_read_opts_keep_import_src(ro, 1); /* the appended partitions are copied from it */
 	iso_read_opts_set_no_iso1999(ro, 1);
@@ -792,7 +128,7 @@ int iso_remaster_open(const char *base, uint64_t epoch, IsoRemaster **ret, char 
 	if (k < 0) {
 		k = isofs_to_errno(k, &msg);
 		return set_error(ret_error, k == -EIO ? -EBADMSG : k, "%s is not a readable ISO 9660 image: %s", base,
-				 msg ? msg : strerror(-k));
+				 msg);
 	}
 	r->joliet = iso_read_image_features_has_joliet(features);
 
@@ -800,27 +136,27 @@ int iso_remaster_open(const char *base, uint64_t epoch, IsoRemaster **ret, char 
 	if (k == -ENOENT)
 		return set_error(ret_error, -ENOENT, "%s has no .disk/info: not Ubuntu install media", base);
 	if (k < 0)
-		return set_error(ret_error, k, "cannot read .disk/info in %s: %s", base, strerror(-k));
-	k = iso_detect_flavour(info, iso_remaster_exists(r, "/preseed"), &r->flavour);
+		return set_error(ret_error, k, "cannot read .disk/info in %s: %m", base);
+	k = media_detect_flavour(info, remaster_exists(r, "/preseed"), &r->flavour);
 	if (k < 0)
 		return set_error(ret_error, k, "%s: .disk/info says \"%s\": not Ubuntu install media", base, string_strip(info));
 
 	if ((k = isofs_report(r->img, false, &sa, &n_sa)) < 0 || (k = isofs_report(r->img, true, &et, &n_et)) < 0) {
 		isofs_report_free(sa, n_sa);
-		return set_error(ret_error, k, "cannot analyse the boot records of %s: %s", base, strerror(-k));
+		return set_error(ret_error, k, "cannot analyse the boot records of %s: %m", base);
 	}
-	k = iso_boot_info_parse(sa, n_sa, et, n_et, &r->boot);
+	k = boot_records_parse(sa, n_sa, et, n_et, &r->boot);
 	isofs_report_free(sa, n_sa);
 	isofs_report_free(et, n_et);
 	if (k < 0)
-		return set_error(ret_error, k, "cannot analyse the boot records of %s: %s", base, strerror(-k));
-	k = iso_boot_layout(&r->boot, &r->layout, &found);
+		return set_error(ret_error, k, "cannot analyse the boot records of %s: %m", base);
+	k = media_detect_layout(&r->boot, &r->layout, &found);
 	if (k == -EMEDIUMTYPE)
 		return set_error(ret_error, k, "%s: unknown boot layout (known: %s; %s); found %s", base,
-				 iso_layout_to_string(ISO_LAYOUT_ISOLINUX), iso_layout_to_string(ISO_LAYOUT_GRUB),
-				 found ? found : "nothing");
+				 media_layout_to_string(MEDIA_LAYOUT_ISOLINUX),
+				 media_layout_to_string(MEDIA_LAYOUT_GRUB), found ? found : "nothing");
 	if (k < 0)
-		return set_error(ret_error, k, "%s: %s", base, strerror(-k));
+		return set_error(ret_error, k, "%s: %m", base);
 	for (size_t i = 0; i < r->boot.n_appended; i++) {
 		uint64_t end = (r->boot.appended[i].start + r->boot.appended[i].size) * SECTOR;
 
@@ -828,18 +164,17 @@ int iso_remaster_open(const char *base, uint64_t epoch, IsoRemaster **ret, char 
 			return set_error(ret_error, -EBADMSG, "%s is truncated: %llu bytes, its partition %d ends at %llu", base,
 					 (unsigned long long)file_size, r->boot.appended[i].number, (unsigned long long)end);
 	}
-	(void)volume;
 	*ret = TAKE_PTR(r);
 	return 0;
 }
 
-bool iso_remaster_exists(IsoRemaster *r, const char *path) {
+bool remaster_exists(Remaster *r, const char *path) {
 	IsoNode *node = NULL;
 
 	return iso_tree_path_to_node(r->img, path, &node) == 1 && node;
 }
 
-int iso_remaster_read(IsoRemaster *r, const char *path, char **ret, size_t *ret_size) {
+int remaster_read(Remaster *r, const char *path, char **ret, size_t *ret_size) {
 	return isofs_read_file(r->img, path, ret, ret_size);
 }
 
@@ -852,7 +187,7 @@ static void stamp(IsoNode *node, time_t t) {
 }
 
 /* The directory at path, created (with parents) when missing. */
-static int mkdir_p(IsoRemaster *r, const char *path, IsoDir **ret) {
+static int mkdir_p(Remaster *r, const char *path, IsoDir **ret) {
 	_cleanup_free_ char *copy = strdup(path);
 	IsoDir *dir = iso_image_get_root(r->img);
 
@@ -881,42 +216,42 @@ static int mkdir_p(IsoRemaster *r, const char *path, IsoDir **ret) {
 	return 0;
 }
 
-static int record_md5(IsoRemaster *r, const char *path, const void *data, size_t size) {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-	struct iso_md5_entry *ne;
-	char **np, *p;
+static int record_md5(Remaster *r, const char *path, const void *data, size_t size) {
+	struct md5sum_txt_entry *e = NULL;
+	char hex[HASH_HEX_MAX];
+	int k;
 
-	if (EVP_Digest(data, size, md, &len, EVP_md5(), NULL) != 1 || len != 16)
-		return -EIO;
+	k = hash_buffer_hex(HASH_MD5, data, size, hex);
+	if (k < 0)
+		return k;
 	while (*path == '/')
 		path++;
-	for (size_t i = 0; i < r->n_md5; i++)
-		if (strcmp(r->md5_paths[i], path) == 0) {
-			for (unsigned j = 0; j < 16; j++)
-				snprintf(r->md5[i].md5 + 2 * j, 3, "%02x", md[j]);
-			return 0;
+	for (size_t i = 0; i < r->n_md5 && !e; i++)
+		if (strcmp(r->md5_paths[i], path) == 0)
+			e = &r->md5[i];
+	if (!e) {
+		char *p = strdup(path), **np;
+		struct md5sum_txt_entry *ne = realloc(r->md5, (r->n_md5 + 1) * sizeof(*ne));
+
+		if (ne)
+			r->md5 = ne;
+		np = realloc(r->md5_paths, (r->n_md5 + 1) * sizeof(char *));
+		if (np)
+			r->md5_paths = np;
+		if (!p || !ne || !np) {
+			free(p);
+			return -ENOMEM;
 		}
-	p = strdup(path);
-	ne = realloc(r->md5, (r->n_md5 + 1) * sizeof(*ne));
-	if (ne)
-		r->md5 = ne;
-	np = realloc(r->md5_paths, (r->n_md5 + 1) * sizeof(char *));
-	if (np)
-		r->md5_paths = np;
-	if (!p || !ne || !np) {
-		free(p);
-		return -ENOMEM;
+		r->md5_paths[r->n_md5] = p;
+		e = &r->md5[r->n_md5++];
+		e->path = p;
 	}
-	r->md5_paths[r->n_md5] = p;
-	r->md5[r->n_md5].path = p;
-	for (unsigned j = 0; j < 16; j++)
-		snprintf(r->md5[r->n_md5].md5 + 2 * j, 3, "%02x", md[j]);
-	r->n_md5++;
+	memcpy(e->md5, hex, sizeof(e->md5) - 1);
+	e->md5[sizeof(e->md5) - 1] = 0;
 	return 0;
 }
 
-static int put(IsoRemaster *r, const char *path, void *data, size_t size, mode_t mode, bool record) {
+static int put(Remaster *r, const char *path, void *data, size_t size, mode_t mode, bool record) {
 	_cleanup_free_ char *dirpath = strdup(path);
 	_cleanup_free_ void *owned = data;
 	IsoDir *dir;
@@ -973,12 +308,13 @@ static int put(IsoRemaster *r, const char *path, void *data, size_t size, mode_t
 	return 0;
 }
 
-int iso_remaster_put(IsoRemaster *r, const char *path, void *data, size_t size, mode_t mode) {
+int remaster_put(Remaster *r, const char *path, void *data, size_t size, mode_t mode) {
 	return put(r, path, data, size, mode, true);
 }
 
-static int update_md5sum(IsoRemaster *r) {
+static int update_md5sum(Remaster *r) {
 	_cleanup_free_ char *text = NULL, *out = NULL;
+	size_t size;
 	int k;
 
 	if (r->n_md5 == 0)
@@ -988,40 +324,37 @@ static int update_md5sum(IsoRemaster *r) {
 		return 0; /* the media check is optional; nothing to keep in step */
 	if (k < 0)
 		return k;
-	k = iso_md5sum_update(text, r->md5, r->n_md5, &out);
+	k = md5sum_txt_update(text, r->md5, r->n_md5, &out);
 	if (k < 0)
 		return k;
 	/* md5sum.txt does not list itself */
-	{
-		size_t size = strlen(out);
-		return put(r, "/md5sum.txt", TAKE_PTR(out), size, 0, false);
-	}
+	size = strlen(out);
+	return put(r, "/md5sum.txt", TAKE_PTR(out), size, 0, false);
 }
 
 /* The El Torito entries again, as the base had them. */
-static int rebuild_el_torito(IsoRemaster *r, char **ret_error) {
-	const struct iso_boot_info *b = &r->boot;
+static int rebuild_el_torito(Remaster *r, char **ret_error) {
+	const struct boot_records *b = &r->boot;
 	IsoNode *cat = NULL;
 	int k;
 
 	iso_image_remove_boot_image(r->img);
 	for (size_t i = 0; i < b->n_entries; i++) {
-		const struct iso_boot_entry *e = &b->entries[i];
+		const struct bootrec_entry *e = &b->entries[i];
 		ElToritoBootImage *boot = NULL;
-		char path[128];
+		_cleanup_free_ char *interval = NULL;
+		const char *path = e->path;
 		int opts = 0;
 
-		if (e->path)
-			snprintf(path, sizeof(path), "%s", e->path);
-		else
-			snprintf(path, sizeof(path), "--interval:appended_partition_%d:all::", e->appended);
+		if (!path) {
+			if (asprintf(&interval, "--interval:appended_partition_%d:all::", e->appended) < 0)
+				return -ENOMEM;
+			path = interval;
+		}
 		k = i == 0 ? iso_image_set_boot_image(r->img, path, ELTORITO_NO_EMUL, b->catalog_path, &boot)
 			   : iso_image_add_boot_image(r->img, path, ELTORITO_NO_EMUL, 0, &boot);
-		if (k < 0) {
-			const char *msg = NULL;
-			k = isofs_to_errno(k, &msg);
-			return set_error(ret_error, k, "cannot set El Torito entry %zu (%s): %s", i + 1, path, msg);
-		}
+		if (k < 0)
+			return isofs_set_error(ret_error, k, "cannot set El Torito entry %zu (%s)", i + 1, path);
 		el_torito_set_boot_platform_id(boot, (uint8_t)e->platform);
 		if (e->load_size)
 			el_torito_set_load_size(boot, (short)MIN(e->load_size, 65535u));
@@ -1042,21 +375,82 @@ static int rebuild_el_torito(IsoRemaster *r, char **ret_error) {
 	return 0;
 }
 
-static int write_opts(IsoRemaster *r, IsoWriteOpts **ret, char **ret_error) {
-	_cleanup_(iso_write_opts_freep) IsoWriteOpts *o = NULL;
-	const struct iso_boot_info *b = &r->boot;
+/* The system area: the base's first 16 sectors with its tables zeroed
+ * (libisofs makes new ones), and the base's MBR, GPT and APM settings. */
+static int set_system_area(Remaster *r, IsoWriteOpts *o, char **ret_error) {
+	const struct boot_records *b = &r->boot;
 	struct iso_interval_reader *ivr = NULL;
 	_cleanup_free_ char *sa = calloc(1, 32768);
-	char vol_uuid[17], ivr_path[160];
-	uint8_t guid[16] = {};
-	struct tm tm;
-	time_t t = (time_t)r->epoch;
-	const char *msg = NULL;
+	char interval[] = "imported_iso:0s-15s:zero_mbrpt,zero_gpt,zero_apm:"; /* libisofs takes a char * */
 	off_t bytes = 0;
 	int k, options;
 
 	if (!sa)
 		return -ENOMEM;
+	k = iso_interval_reader_new(r->img, interval, &ivr, &bytes, 0);
+	if (k >= 0) {
+		k = iso_interval_reader_read(ivr, (uint8_t *)sa, &(int){ 0 }, 0);
+		iso_interval_reader_destroy(&ivr, 0);
+	}
+	if (k < 0)
+		return isofs_set_error(ret_error, k, "cannot read the system area of %s", r->base);
+	options = b->sa_options;
+	if (!(options & 2) && b->mbr_active)
+		options |= 1 << 15; /* --mbr-force-bootable */
+	k = iso_write_opts_set_system_area(o, sa, options, 0);
+	if (k >= 0 && (b->partition_offset || b->heads_per_cyl))
+		k = iso_write_opts_set_part_offset(o, b->partition_offset, b->secs_per_head, b->heads_per_cyl);
+	if (k >= 0 && (options & 2) && b->mbr_part1_type >= 0)
+		k = iso_write_opts_set_iso_mbr_part_type(o, b->mbr_part1_type);
+	if (k >= 0 && b->have_gpt_iso_type)
+		k = iso_write_opts_set_iso_type_guid(o, (uint8_t *)b->gpt_iso_type, 1);
+	if (k >= 0 && b->apm_block_size)
+		k = iso_write_opts_set_hfsp_block_size(o, 0, b->apm_block_size);
+	if (k < 0)
+		return isofs_set_error(ret_error, k, "cannot set up the boot records");
+	return 0;
+}
+
+/* Appended partitions are handed over by content (an interval of the base)
+ * and laid out anew by libisofs after the new volume, as are the GPT and
+ * MBR entries (the base's tables were zeroed). None of the base's absolute
+ * positions is requested again, so a base whose old entries now overlap its
+ * grown volume, or each other, cannot make libisofs refuse with
+ * ISO_BOOT_GPT_OVERLAP the way xorriso's in-place replay does. */
+static int set_appended_partitions(Remaster *r, IsoWriteOpts *o, char **ret_error) {
+	static const uint8_t efi[16] = { 0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
+					 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b };
+	const struct boot_records *b = &r->boot;
+	int k = 0;
+
+	for (size_t i = 0; k >= 0 && i < b->n_appended; i++) {
+		const struct bootrec_appended *a = &b->appended[i];
+		_cleanup_free_ char *interval = NULL;
+
+		if (asprintf(&interval, "imported_iso:%llud-%llud::", (unsigned long long)a->start,
+			     (unsigned long long)(a->start + a->size - 1)) < 0)
+			return -ENOMEM;
+		k = iso_write_opts_set_partition_img(o, a->number, memcmp(a->type_guid, efi, 16) == 0 ? 0xef : 0x83,
+						     interval, 1);
+		if (k >= 0 && a->gpt) {
+			k = iso_write_opts_set_part_type_guid(o, a->number, (uint8_t *)a->type_guid, 1);
+			if (k >= 0)
+				k = iso_write_opts_set_appended_as_gpt(o, 1);
+		}
+	}
+	if (k < 0)
+		return isofs_set_error(ret_error, k, "cannot set up the boot records");
+	return 0;
+}
+
+static int write_opts(Remaster *r, IsoWriteOpts **ret, char **ret_error) {
+	_cleanup_(iso_write_opts_freep) IsoWriteOpts *o = NULL;
+	uint8_t guid[16] = {};
+	char vol_uuid[17];
+	struct tm tm;
+	time_t t = (time_t)r->epoch;
+	int k;
+
 	k = iso_write_opts_new(&o, 0);
 	if (k < 0)
 		return isofs_to_errno(k, NULL);
@@ -1085,67 +479,27 @@ static int write_opts(IsoRemaster *r, IsoWriteOpts **ret, char **ret_error) {
 	iso_write_opts_set_pvd_times(o, t, t, 0, 0, vol_uuid);
 	iso_write_opts_set_gpt_guid(o, guid, 2);
 
-	/* system area: the base's first 16 sectors, its tables zeroed (libisofs makes new ones) */
-	snprintf(ivr_path, sizeof(ivr_path), "imported_iso:0s-15s:zero_mbrpt,zero_gpt,zero_apm:");
-	k = iso_interval_reader_new(r->img, ivr_path, &ivr, &bytes, 0);
-	if (k >= 0) {
-		k = iso_interval_reader_read(ivr, (uint8_t *)sa, &(int){ 0 }, 0);
-		iso_interval_reader_destroy(&ivr, 0);
-	}
+	k = set_system_area(r, o, ret_error);
+	if (k >= 0)
+		k = set_appended_partitions(r, o, ret_error);
 	if (k < 0)
-		return set_error(ret_error, isofs_to_errno(k, &msg), "cannot read the system area of %s: %s", r->base, msg);
-	options = b->sa_options;
-	if (!(options & 2) && b->mbr_active)
-		options |= 1 << 15; /* --mbr-force-bootable */
-	k = iso_write_opts_set_system_area(o, sa, options, 0);
-	if (k >= 0 && (b->partition_offset || b->heads_per_cyl))
-		k = iso_write_opts_set_part_offset(o, b->partition_offset, b->secs_per_head, b->heads_per_cyl);
-	if (k >= 0 && (options & 2) && b->mbr_part1_type >= 0)
-		k = iso_write_opts_set_iso_mbr_part_type(o, b->mbr_part1_type);
-	if (k >= 0 && b->have_gpt_iso_type)
-		k = iso_write_opts_set_iso_type_guid(o, (uint8_t *)b->gpt_iso_type, 1);
-	if (k >= 0 && b->apm_block_size)
-		k = iso_write_opts_set_hfsp_block_size(o, 0, b->apm_block_size);
-	/* Appended partitions are handed over by content (an interval of the base)
-	 * and laid out anew by libisofs after the new volume, as are the GPT and
-	 * MBR entries (the base's tables were zeroed above). None of the base's
-	 * absolute positions is requested again, so a base whose old entries now
-	 * overlap its grown volume, or each other, cannot make libisofs refuse
-	 * with ISO_BOOT_GPT_OVERLAP the way xorriso's in-place replay does. */
-	for (size_t i = 0; k >= 0 && i < b->n_appended; i++) {
-		const struct iso_appended *a = &b->appended[i];
-		static const uint8_t efi[16] = { 0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
-						 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b };
-
-		snprintf(ivr_path, sizeof(ivr_path), "imported_iso:%llud-%llud::", (unsigned long long)a->start,
-			 (unsigned long long)(a->start + a->size - 1));
-		k = iso_write_opts_set_partition_img(o, a->number, memcmp(a->type_guid, efi, 16) == 0 ? 0xef : 0x83,
-						     ivr_path, 1);
-		if (k >= 0 && a->gpt) {
-			k = iso_write_opts_set_part_type_guid(o, a->number, (uint8_t *)a->type_guid, 1);
-			if (k >= 0)
-				k = iso_write_opts_set_appended_as_gpt(o, 1);
-		}
-	}
-	if (k < 0)
-		return set_error(ret_error, isofs_to_errno(k, &msg), "cannot set up the boot records: %s", msg);
+		return k;
 	*ret = TAKE_PTR(o);
 	return 0;
 }
 
-int iso_remaster_write(IsoRemaster *r, int fd, void (*progress)(uint64_t done, uint64_t total, void *userdata),
-		       void *userdata, char **ret_error) {
+int remaster_write(Remaster *r, int fd, void (*progress)(uint64_t done, uint64_t total, void *userdata),
+		   void *userdata, char **ret_error) {
 	_cleanup_(iso_write_opts_freep) IsoWriteOpts *o = NULL;
 	_cleanup_free_ unsigned char *buf = NULL;
 	struct burn_source *bs = NULL;
 	uint64_t total, done = 0;
-	const char *msg = NULL;
 	int k;
 
 	*ret_error = NULL;
 	k = update_md5sum(r);
 	if (k < 0)
-		return set_error(ret_error, k, "cannot update md5sum.txt: %s", strerror(-k));
+		return set_error(ret_error, k, "cannot update md5sum.txt: %m");
 	k = rebuild_el_torito(r, ret_error);
 	if (k < 0)
 		return k;
@@ -1157,7 +511,7 @@ int iso_remaster_write(IsoRemaster *r, int fd, void (*progress)(uint64_t done, u
 		return -ENOMEM;
 	k = iso_image_create_burn_source(r->img, o, &bs);
 	if (k < 0)
-		return set_error(ret_error, isofs_to_errno(k, &msg), "cannot start writing the image: %s", msg);
+		return isofs_set_error(ret_error, k, "cannot start writing the image");
 	total = (uint64_t)bs->get_size(bs);
 	for (;;) {
 		/* libisofs hands out only full buffers: ask for exactly what is left at the end */
@@ -1173,7 +527,7 @@ int iso_remaster_write(IsoRemaster *r, int fd, void (*progress)(uint64_t done, u
 		}
 		k = loop_write(fd, buf, (size_t)n);
 		if (k < 0) {
-			set_error(ret_error, k, "cannot write the image: %s", strerror(-k));
+			set_error(ret_error, k, "cannot write the image: %m");
 			bs->cancel(bs);
 			break;
 		}

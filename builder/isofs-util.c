@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "isofs-util.h"
+#include "error.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -53,6 +56,20 @@ int isofs_to_errno(int code, const char **ret_msg) {
 	case ISO_WRITE_ERROR: return -EIO;
 	default: return -EIO;
 	}
+}
+
+int isofs_set_error(char **ret_error, int code, const char *fmt, ...) {
+	_cleanup_free_ char *what = NULL;
+	const char *msg = NULL;
+	va_list ap;
+	int r;
+
+	r = isofs_to_errno(code, &msg);
+	va_start(ap, fmt);
+	if (vasprintf(&what, fmt, ap) < 0)
+		what = NULL;
+	va_end(ap);
+	return set_error(ret_error, r, "%s: %s", what ?: "libisofs", msg ?: "unknown error");
 }
 
 int isofs_report(IsoImage *img, bool el_torito, char ***ret_lines, size_t *ret_n) {
@@ -119,7 +136,7 @@ int isofs_read_file(IsoImage *img, const char *path, char **ret_data, size_t *re
 }
 
 #define SOURCE_CACHE (1024 * 1024)
-#define ISO_BLOCK 2048
+#define ISOFS_BLOCK 2048
 
 struct cached_source {
 	char *path;
@@ -155,7 +172,7 @@ static int source_close(IsoDataSource *src) {
 
 static int source_read_block(IsoDataSource *src, uint32_t lba, uint8_t *buffer) {
 	struct cached_source *s = src->data;
-	uint64_t off = (uint64_t)lba * ISO_BLOCK;
+	uint64_t off = (uint64_t)lba * ISOFS_BLOCK;
 	int r = ISO_SUCCESS;
 
 	if (!buffer)
@@ -163,7 +180,7 @@ static int source_read_block(IsoDataSource *src, uint32_t lba, uint8_t *buffer) 
 	pthread_mutex_lock(&s->lock);
 	if (s->fd < 0)
 		r = ISO_FILE_NOT_OPENED;
-	else if (off < s->cache_start || off + ISO_BLOCK > s->cache_start + s->cache_fill) {
+	else if (off < s->cache_start || off + ISOFS_BLOCK > s->cache_start + s->cache_fill) {
 		size_t got = 0;
 
 		s->cache_fill = 0;
@@ -172,12 +189,12 @@ static int source_read_block(IsoDataSource *src, uint32_t lba, uint8_t *buffer) 
 		else {
 			s->cache_start = off;
 			s->cache_fill = got;
-			if (got < ISO_BLOCK)
+			if (got < ISOFS_BLOCK)
 				r = ISO_DATA_SOURCE_FAILURE; /* past the end: a truncated image */
 		}
 	}
 	if (r == ISO_SUCCESS)
-		memcpy(buffer, s->cache + (off - s->cache_start), ISO_BLOCK);
+		memcpy(buffer, s->cache + (off - s->cache_start), ISOFS_BLOCK);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

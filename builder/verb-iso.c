@@ -11,6 +11,8 @@
 #include "fileio.h"
 #include "image-rootfs.h"
 #include "iso-autoinstall.h"
+#include "iso-bootrec.h"
+#include "iso-media.h"
 #include "iso-remaster.h"
 #include "log.h"
 #include "output.h"
@@ -90,40 +92,66 @@ static void on_progress(uint64_t done, uint64_t total, void *userdata) {
 	progress_update(userdata, done, total);
 }
 
-static int add_menu(IsoRemaster *iso, const char *path, bool grub, const char *title, bool required) {
+/* The helpers below return as run() does: 0 done, -errno once they have
+ * logged why, or EXIT_USAGE once they have said why the base cannot be used. */
+
+/* mlrig's entry, first and default, in the menu at path. */
+static int add_menu(Remaster *remaster, const char *path, bool grub, const char *title, bool required) {
 	_cleanup_free_ char *text = NULL, *out = NULL;
-	enum iso_installer inst = iso_remaster_flavour(iso)->installer;
+	enum media_installer inst = remaster_flavour(remaster)->installer;
 	size_t size;
 	int r;
 
-	r = iso_remaster_read(iso, path, &text, &size);
+	r = remaster_read(remaster, path, &text, &size);
 	if (r == -ENOENT && !required)
 		return 0;
+	if (r == -ENOENT)
+		return cli_input_error_errno(r, "Cannot read %s in %s: %m", path, arg_base);
 	if (r < 0)
 		return log_error_errno(r, "Cannot read %s in %s: %m", path, arg_base);
-	r = grub ? iso_grub_cfg_add_entry(text, title, inst, &out) : iso_isolinux_cfg_add_entry(text, title, inst, &out);
+	r = grub ? menu_grub_cfg_add_entry(text, title, inst, &out)
+		 : menu_isolinux_cfg_add_entry(text, title, inst, &out);
 	if (r == -ENOENT)
-		return log_error_errno(r, "%s in %s has no boot entry to copy the kernel arguments from.", path, arg_base);
+		return cli_input_error("%s in %s has no boot entry to copy the kernel arguments from.", path, arg_base);
 	if (r < 0)
 		return log_error_errno(r, "Cannot add the boot entry to %s: %m", path);
 	size = strlen(out);
-	r = iso_remaster_put(iso, path, TAKE_PTR(out), size, 0);
+	r = remaster_put(remaster, path, TAKE_PTR(out), size, 0);
 	if (r < 0)
 		return log_error_errno(r, "Cannot replace %s: %m", path);
 	log_debug("iso: default entry added to %s", path);
 	return 0;
 }
 
-static int put_text(IsoRemaster *iso, const char *path, char *text, mode_t mode) {
+/* Adds text (taken over) as the file at path. */
+static int put_text(Remaster *remaster, const char *path, char *text, mode_t mode) {
 	size_t size = strlen(text);
-	int r = iso_remaster_put(iso, path, text, size, mode);
+	int r = remaster_put(remaster, path, text, size, mode);
 
 	if (r < 0)
 		return log_error_errno(r, "Cannot add %s to the image: %m", path);
 	return 0;
 }
 
-static int add_payload(IsoRemaster *iso, const Profile *p, char **ret_agent) {
+/* The payload's files under /mlrig/root; the image takes their data over. */
+static int put_payload_files(Remaster *remaster, struct payload *pl) {
+	for (size_t i = 0; i < pl->n_files; i++) {
+		_cleanup_free_ char *path = NULL;
+		struct payload_file *f = &pl->files[i];
+		int r;
+
+		if (asprintf(&path, MEDIA_PAYLOAD_ROOT "%s", f->path) < 0)
+			return log_oom();
+		/* data NULL: a directory */
+		r = remaster_put(remaster, path, TAKE_PTR(f->data), f->size, f->mode);
+		if (r < 0)
+			return log_error_errno(r, "Cannot add %s to the image: %m", path);
+	}
+	return 0;
+}
+
+/* The payload, the units to enable and the install script that copies them into /target. */
+static int add_payload(Remaster *remaster, const Profile *p, char **ret_agent) {
 	_cleanup_free_ char *datadir = NULL, *error = NULL, *units = NULL, *script = NULL;
 	struct payload pl = {};
 	int r;
@@ -133,43 +161,62 @@ static int add_payload(IsoRemaster *iso, const Profile *p, char **ret_agent) {
 		return log_oom();
 	r = payload_collect(p, datadir, NULL, &pl, &error);
 	if (r < 0)
-		return log_error_errno(r, "Cannot collect the rig's payload: %s", error ? error : strerror(-r));
-	for (size_t i = 0; i < pl.n_files && r >= 0; i++) {
-		_cleanup_free_ char *path = NULL;
-		struct payload_file *f = &pl.files[i];
-
-		if (asprintf(&path, ISO_PAYLOAD_ROOT "%s", f->path) < 0) {
-			r = log_oom();
-			break;
-		}
-		if (f->data) {
-			r = iso_remaster_put(iso, path, f->data, f->size, f->mode);
-			f->data = NULL; /* the image owns it now */
-		} else
-			r = iso_remaster_put(iso, path, NULL, 0, f->mode);
-		if (r < 0)
-			log_error_errno(r, "Cannot add %s to the image: %m", path);
-	}
-	if (r >= 0) {
-		r = autoinstall_units(&pl, &units);
-		if (r < 0)
-			log_oom();
-		else
-			r = put_text(iso, ISO_UNITS, TAKE_PTR(units), 0644);
-	}
-	if (r >= 0) {
-		script = strdup(autoinstall_script());
-		r = script ? put_text(iso, ISO_INSTALL_SCRIPT, TAKE_PTR(script), 0755) : log_oom();
-	}
-	if (r >= 0 && ret_agent)
+		return error ? log_error_errno(r, "Cannot collect the rig's payload: %s", error)
+			     : log_error_errno(r, "Cannot collect the rig's payload: %m");
+	r = put_payload_files(remaster, &pl);
+	if (r >= 0)
+		r = autoinstall_units(&pl, &units) < 0 ? log_oom() : put_text(remaster, MEDIA_UNITS, TAKE_PTR(units), 0644);
+	if (r >= 0)
+		r = (script = strdup(autoinstall_script())) ? put_text(remaster, MEDIA_INSTALL_SCRIPT, TAKE_PTR(script), 0755)
+							    : log_oom();
+	if (r >= 0)
 		*ret_agent = TAKE_PTR(pl.agent_path);
 	payload_release(&pl);
 	return r;
 }
 
-static int add_seed(IsoRemaster *iso, const Profile *p, char **ret_seed_path) {
+/* ubiquity: the preseed, the medium's own defaults first so they stay in force under ours. */
+static int add_preseed(Remaster *remaster, const struct autoinstall_config *c, const char **ret_seed_path) {
+	_cleanup_free_ char *base_seed = NULL, *text = NULL;
+	int r;
+
+	r = remaster_read(remaster, "/preseed/ubuntu.seed", &base_seed, NULL);
+	if (r < 0 && r != -ENOENT)
+		log_warning_errno(r, "Cannot read /preseed/ubuntu.seed in %s, ignoring: %m", arg_base);
+	r = autoinstall_preseed(c, base_seed, &text);
+	if (r < 0)
+		return log_error_errno(r, "Cannot write the preseed: %m");
+	r = put_text(remaster, MEDIA_PRESEED, TAKE_PTR(text), 0644);
+	if (r < 0)
+		return r;
+	*ret_seed_path = MEDIA_PRESEED;
+	return 0;
+}
+
+/* subiquity: the autoinstall user-data, and the meta-data nocloud needs to exist (empty is fine). */
+static int add_nocloud(Remaster *remaster, const struct autoinstall_config *c, const char **ret_seed_path) {
+	_cleanup_free_ char *text = NULL, *empty = NULL;
+	int r;
+
+	r = autoinstall_user_data(c, &text);
+	if (r < 0)
+		return log_error_errno(r, "Cannot write the autoinstall user-data: %m");
+	r = put_text(remaster, MEDIA_NOCLOUD_DIR "/user-data", TAKE_PTR(text), 0644);
+	if (r < 0)
+		return r;
+	empty = strdup("");
+	if (!empty)
+		return log_oom();
+	r = put_text(remaster, MEDIA_NOCLOUD_DIR "/meta-data", TAKE_PTR(empty), 0644);
+	if (r < 0)
+		return r;
+	*ret_seed_path = MEDIA_NOCLOUD_DIR "/user-data";
+	return 0;
+}
+
+/* The installer's answers, in the form the base's installer reads. */
+static int add_seed(Remaster *remaster, const Profile *p, const char **ret_seed_path) {
 	_cleanup_strv_free_ char **keys = NULL;
-	_cleanup_free_ char *text = NULL, *base_seed = NULL;
 	struct autoinstall_config c = {
 		.hostname = p->hostname,
 		.username = p->user,
@@ -184,36 +231,28 @@ static int add_seed(IsoRemaster *iso, const Profile *p, char **ret_seed_path) {
 	if (r < 0)
 		return log_error_errno(r, "Cannot read [Rig] AuthorizedKeys=%s: %m", p->authorized_keys);
 	c.authorized_keys = keys;
-
-	if (iso_remaster_flavour(iso)->installer == ISO_INSTALLER_UBIQUITY) {
-		/* the medium's own defaults stay in force under ours */
-		(void)iso_remaster_read(iso, "/preseed/ubuntu.seed", &base_seed, NULL);
-		r = autoinstall_preseed(&c, base_seed, &text);
-		if (r < 0)
-			return log_error_errno(r, "Cannot write the preseed: %m");
-		*ret_seed_path = strdup(ISO_PRESEED);
-		return put_text(iso, ISO_PRESEED, TAKE_PTR(text), 0644);
-	}
-	r = autoinstall_user_data(&c, &text);
-	if (r < 0)
-		return log_error_errno(r, "Cannot write the autoinstall user-data: %m");
-	r = put_text(iso, ISO_NOCLOUD_DIR "/user-data", TAKE_PTR(text), 0644);
-	if (r < 0)
-		return r;
-	/* nocloud needs meta-data to exist; empty is fine */
-	text = strdup("");
-	if (!text)
-		return log_oom();
-	*ret_seed_path = strdup(ISO_NOCLOUD_DIR "/user-data");
-	return put_text(iso, ISO_NOCLOUD_DIR "/meta-data", TAKE_PTR(text), 0644);
+	if (remaster_flavour(remaster)->installer == MEDIA_INSTALLER_UBIQUITY)
+		return add_preseed(remaster, &c, ret_seed_path);
+	return add_nocloud(remaster, &c, ret_seed_path);
 }
+
+/* The menus that get mlrig's entry: GRUB's (BIOS on 22.04+, UEFI everywhere) and ISOLINUX's (BIOS on 20.04). */
+static const struct {
+	const char *path;
+	bool grub, required;
+} menus[] = {
+	{ "/boot/grub/grub.cfg", true, true },
+	{ "/boot/grub/loopback.cfg", true, false },
+	{ "/isolinux/txt.cfg", false, false },
+};
 
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
-	_cleanup_(iso_remaster_freep) IsoRemaster *iso = NULL;
-	_cleanup_free_ char *error = NULL, *tmp = NULL, *title = NULL, *agent = NULL, *seed = NULL;
+	_cleanup_(remaster_freep) Remaster *remaster = NULL;
+	_cleanup_free_ char *error = NULL, *tmp = NULL, *title = NULL, *agent = NULL;
 	_cleanup_close_ int fd = -1;
-	const struct iso_flavour *fl;
+	const struct media_flavour *fl;
+	const char *seed = NULL;
 	struct progress prog;
 	double t0 = now_seconds();
 	uint64_t epoch;
@@ -228,24 +267,29 @@ static int run(void) {
 		return cli_input_error("-o %s is the base ISO %s: refusing to overwrite the base; write to another file.",
 				       arg_output, arg_base);
 
-	r = iso_remaster_open(arg_base, epoch, &iso, &error);
+	r = remaster_open(arg_base, epoch, &remaster, &error);
 	/* a base that is not Ubuntu install media (or not there) is bad input; anything else a failure */
 	if (r == -EBADMSG || r == -EMEDIUMTYPE || r == -ENOENT || r == -EACCES || r == -EISDIR)
-		return cli_input_error("%s", error ?: strerror(-r));
+		return error ? cli_input_error("%s", error) : cli_input_error_errno(r, "Cannot use %s: %m", arg_base);
 	if (r < 0)
-		return log_error_errno(r, "%s", error ?: strerror(-r));
-	fl = iso_remaster_flavour(iso);
-	log_info("iso: %s: %s %s, %s, %s", arg_base, fl->product, fl->release, iso_installer_to_string(fl->installer),
-		 iso_layout_to_string(iso_remaster_layout(iso)));
+		return error ? log_error_errno(r, "%s", error) : log_error_errno(r, "Cannot read %s: %m", arg_base);
+	fl = remaster_flavour(remaster);
+	log_info("iso: %s: %s %s, %s, %s", arg_base, fl->product, fl->release, media_installer_to_string(fl->installer),
+		 media_layout_to_string(remaster_layout(remaster)));
 
-	if ((r = add_payload(iso, p, &agent)) < 0 || (r = add_seed(iso, p, &seed)) < 0)
+	r = add_payload(remaster, p, &agent);
+	if (r != 0)
+		return r;
+	r = add_seed(remaster, p, &seed);
+	if (r != 0)
 		return r;
 	if (asprintf(&title, "Install rig %s with mlrig (unattended)", p->hostname) < 0)
 		return log_oom();
-	if ((r = add_menu(iso, "/boot/grub/grub.cfg", true, title, true)) < 0 ||
-	    (r = add_menu(iso, "/boot/grub/loopback.cfg", true, title, false)) < 0 ||
-	    (r = add_menu(iso, "/isolinux/txt.cfg", false, title, false)) < 0)
-		return r;
+	for (size_t i = 0; i < ELEMENTSOF(menus); i++) {
+		r = add_menu(remaster, menus[i].path, menus[i].grub, title, menus[i].required);
+		if (r != 0)
+			return r;
+	}
 	if (!(p->install_disk && p->install_wipe))
 		log_info("iso: storage stays interactive (no [Install] Disk= with Wipe=yes): no disk is wiped silently.");
 	else
@@ -258,10 +302,13 @@ static int run(void) {
 
 	progress_init(&prog, "iso", arg_quiet);
 	free(error), error = NULL;
-	r = iso_remaster_write(iso, fd, on_progress, &prog, &error);
+	r = remaster_write(remaster, fd, on_progress, &prog, &error);
 	progress_done(&prog);
 	if (r < 0) {
-		log_error_errno(r, "Cannot write %s: %s", arg_output, error ?: strerror(-r));
+		if (error)
+			log_error_errno(r, "Cannot write %s: %s", arg_output, error);
+		else
+			log_error_errno(r, "Cannot write %s: %m", arg_output);
 		goto fail;
 	}
 	r = output_commit(fd, tmp, arg_output);
@@ -269,8 +316,8 @@ static int run(void) {
 		log_error_errno(r, "Cannot rename '%s' to '%s': %m", tmp, arg_output);
 		goto fail;
 	}
-	log_info("iso: wrote %s (seed %s, agent %s, epoch %llu) in %.1f s", arg_output, seed ? seed : "?",
-		 agent ? agent : "?", (unsigned long long)epoch, now_seconds() - t0);
+	log_info("iso: wrote %s (seed %s, agent %s, epoch %llu) in %.1f s", arg_output, seed, agent ? agent : "?",
+		 (unsigned long long)epoch, now_seconds() - t0);
 	return EXIT_OK;
 
 fail:

@@ -4,8 +4,9 @@
 # user-data is YAML with the autoinstall keys, the install script installs the
 # payload into a fake /target, md5sum -c passes, the output is reproducible,
 # a grown 22.04 image (where xorriso's replay fails) is remastered with its
-# boot structure whole, and bad input fails clearly with nothing left at the
-# output path.
+# boot structure whole, and bad input (not an ISO, truncated, unknown layout,
+# no .disk/info, no menu entry to copy) fails clearly with nothing left at
+# the output path.
 . "$(dirname "$0")/../lib.sh"
 need xorriso osirrox python3 md5sum sha256sum truncate
 python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml is not installed (make deps)"
@@ -218,6 +219,9 @@ xorriso -as mkisofs -r -o "$T/noboot.iso" "$T/plain" 2>/dev/null
 xorriso -as mkisofs -r -o "$T/nodisk.iso" "$T/nodisk" 2>/dev/null
 expect_failure "unknown layout" 2 "noboot.iso: unknown boot layout .*found no El Torito boot entries" "$T/noboot.iso"
 expect_failure "no .disk/info" 2 "nodisk.iso has no .disk/info" "$T/nodisk.iso"
+printf 'set timeout=5\n' >"$T/nomenu.cfg"
+xorriso -indev "$base" -outdev "$T/nomenu.iso" -boot_image any replay -map "$T/nomenu.cfg" /boot/grub/grub.cfg >/dev/null 2>&1
+expect_failure "grub.cfg without a menu entry" 2 "grub.cfg in .*nomenu.iso has no boot entry to copy" "$T/nomenu.iso"
 expect_failure "missing base" 2 "cannot open $T/missing.iso" "$T/missing.iso"
 
 # -o naming the base, directly or through a hard link: refused, base untouched.

@@ -72,7 +72,7 @@ TEST(user_data_interactive_storage) {
 	ASSERT_CONTAINS(flat, "autoinstall.ssh.authorized-keys[0]=ssh-ed25519 AAAA key: with colon (quoted)\n");
 	/* "no" stays the package name, not a boolean */
 	ASSERT_CONTAINS(flat, "autoinstall.packages[1]=no (quoted)\n");
-	ASSERT_CONTAINS(flat, "autoinstall.late-commands[0]=" ISO_INSTALL_COMMAND " (quoted)\n");
+	ASSERT_CONTAINS(flat, "autoinstall.late-commands[0]=" MEDIA_INSTALL_COMMAND " (quoted)\n");
 	ASSERT_CONTAINS(flat, "autoinstall.interactive-sections[0]=storage (quoted)\n");
 	ASSERT_TRUE(!strstr(flat, "autoinstall.storage"));
 	free(flat);

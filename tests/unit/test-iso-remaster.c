@@ -1,25 +1,28 @@
-/* Unit tests for the pure parts of builder/iso-remaster.c: flavour, boot report parsing and layout, menus, md5sum.txt. */
+/* Unit tests for mlrig iso's pure parts: iso-media.c (flavour, menus, md5sum.txt), iso-bootrec.c (reports, layout). */
 #include <errno.h>
 
-#include "iso-remaster.h"
+#include "iso-bootrec.h"
+#include "iso-media.h"
 #include "macro.h"
 #include "test.h"
 
 TEST(flavour) {
-	struct iso_flavour f;
+	struct media_flavour f;
 
-	ASSERT_OK(iso_detect_flavour("Ubuntu-Server 20.04.6 LTS \"Focal Fossa\" - Release amd64 (20230316)", false, &f));
+	ASSERT_OK(media_detect_flavour("Ubuntu-Server 20.04.6 LTS \"Focal Fossa\" - Release amd64 (20230316)", false,
+				       &f));
 	ASSERT_STREQ(f.product, "Ubuntu-Server");
 	ASSERT_STREQ(f.release, "20.04.6");
-	ASSERT_EQ(f.installer, ISO_INSTALLER_SUBIQUITY);
-	ASSERT_OK(iso_detect_flavour("Ubuntu 20.04.6 LTS \"Focal Fossa\" - Release amd64 (20230316)", true, &f));
-	ASSERT_EQ(f.installer, ISO_INSTALLER_UBIQUITY);
+	ASSERT_EQ(f.installer, MEDIA_INSTALLER_SUBIQUITY);
+	ASSERT_OK(media_detect_flavour("Ubuntu 20.04.6 LTS \"Focal Fossa\" - Release amd64 (20230316)", true, &f));
+	ASSERT_EQ(f.installer, MEDIA_INSTALLER_UBIQUITY);
 	/* a server tree with a preseed/ directory is still subiquity */
-	ASSERT_OK(iso_detect_flavour("Ubuntu-Server 22.04.4 LTS \"Jammy Jellyfish\" - Release amd64 (20240216)", true, &f));
-	ASSERT_EQ(f.installer, ISO_INSTALLER_SUBIQUITY);
-	ASSERT_EQ(iso_detect_flavour("Debian GNU/Linux 12", false, &f), -EMEDIUMTYPE);
-	ASSERT_EQ(iso_detect_flavour("Ubuntu-Server LTS", false, &f), -EMEDIUMTYPE);
-	ASSERT_EQ(iso_detect_flavour("", false, &f), -EMEDIUMTYPE);
+	ASSERT_OK(media_detect_flavour("Ubuntu-Server 22.04.4 LTS \"Jammy Jellyfish\" - Release amd64 (20240216)", true,
+				       &f));
+	ASSERT_EQ(f.installer, MEDIA_INSTALLER_SUBIQUITY);
+	ASSERT_EQ(media_detect_flavour("Debian GNU/Linux 12", false, &f), -EMEDIUMTYPE);
+	ASSERT_EQ(media_detect_flavour("Ubuntu-Server LTS", false, &f), -EMEDIUMTYPE);
+	ASSERT_EQ(media_detect_flavour("", false, &f), -EMEDIUMTYPE);
 }
 
 static char *focal_sa[] = {
@@ -76,10 +79,10 @@ static char *jammy_et[] = {
 };
 
 TEST(boot_report_focal) {
-	struct iso_boot_info b;
-	enum iso_layout l;
+	struct boot_records b;
+	enum media_layout l;
 
-	ASSERT_OK(iso_boot_info_parse(focal_sa, ELEMENTSOF(focal_sa), focal_et, ELEMENTSOF(focal_et), &b));
+	ASSERT_OK(boot_records_parse(focal_sa, ELEMENTSOF(focal_sa), focal_et, ELEMENTSOF(focal_et), &b));
 	ASSERT_EQ(b.sa_options, 0x102);
 	ASSERT_EQ(b.n_entries, 2);
 	ASSERT_STREQ(b.catalog_path, "/isolinux/boot.cat");
@@ -93,16 +96,16 @@ TEST(boot_report_focal) {
 	ASSERT_EQ(b.heads_per_cyl, 64);
 	ASSERT_EQ(b.apm_block_size, 2048);
 	ASSERT_EQ(b.n_appended, 0);
-	ASSERT_OK(iso_boot_layout(&b, &l, NULL));
-	ASSERT_EQ(l, ISO_LAYOUT_ISOLINUX);
-	iso_boot_info_release(&b);
+	ASSERT_OK(media_detect_layout(&b, &l, NULL));
+	ASSERT_EQ(l, MEDIA_LAYOUT_ISOLINUX);
+	boot_records_release(&b);
 }
 
 TEST(boot_report_jammy) {
-	struct iso_boot_info b;
-	enum iso_layout l;
+	struct boot_records b;
+	enum media_layout l;
 
-	ASSERT_OK(iso_boot_info_parse(jammy_sa, ELEMENTSOF(jammy_sa), jammy_et, ELEMENTSOF(jammy_et), &b));
+	ASSERT_OK(boot_records_parse(jammy_sa, ELEMENTSOF(jammy_sa), jammy_et, ELEMENTSOF(jammy_et), &b));
 	ASSERT_EQ(b.partition_offset, 16);
 	ASSERT_TRUE(b.mbr_active);
 	ASSERT_TRUE(b.have_gpt_iso_type);
@@ -113,9 +116,9 @@ TEST(boot_report_jammy) {
 	ASSERT_TRUE(b.entries[1].path == NULL);
 	ASSERT_EQ(b.entries[1].appended, 2);
 	ASSERT_TRUE(b.entries[0].grub2_boot_info);
-	ASSERT_OK(iso_boot_layout(&b, &l, NULL));
-	ASSERT_EQ(l, ISO_LAYOUT_GRUB);
-	iso_boot_info_release(&b);
+	ASSERT_OK(media_detect_layout(&b, &l, NULL));
+	ASSERT_EQ(l, MEDIA_LAYOUT_GRUB);
+	boot_records_release(&b);
 }
 
 /* 22.04 grown in place (xorriso -dev adds a session): the volume now ends past
@@ -143,10 +146,10 @@ static char *grown_sa[] = {
 };
 
 TEST(boot_report_jammy_grown) {
-	struct iso_boot_info b;
-	enum iso_layout l;
+	struct boot_records b;
+	enum media_layout l;
 
-	ASSERT_OK(iso_boot_info_parse(grown_sa, ELEMENTSOF(grown_sa), jammy_et, ELEMENTSOF(jammy_et), &b));
+	ASSERT_OK(boot_records_parse(grown_sa, ELEMENTSOF(grown_sa), jammy_et, ELEMENTSOF(jammy_et), &b));
 	ASSERT_EQ(b.image_size, 26364);
 	ASSERT_EQ(b.n_appended, 1); /* the Gap is not a partition to copy */
 	ASSERT_EQ(b.appended[0].number, 2);
@@ -155,47 +158,85 @@ TEST(boot_report_jammy_grown) {
 	ASSERT_TRUE(b.appended[0].start + b.appended[0].size < b.image_size); /* inside the grown volume */
 	ASSERT_EQ(b.entries[1].appended, 2);
 	ASSERT_TRUE(b.have_gpt_iso_type);
-	ASSERT_OK(iso_boot_layout(&b, &l, NULL));
-	ASSERT_EQ(l, ISO_LAYOUT_GRUB);
-	iso_boot_info_release(&b);
+	ASSERT_OK(media_detect_layout(&b, &l, NULL));
+	ASSERT_EQ(l, MEDIA_LAYOUT_GRUB);
+	boot_records_release(&b);
 }
 
 TEST(boot_layout_unknown) {
-	struct iso_boot_info b;
-	enum iso_layout l;
+	struct boot_records b;
+	enum media_layout l;
 	char *found = NULL;
 
 	/* GRUB for BIOS but no GRUB2 MBR: not a layout we rebuild */
-	ASSERT_OK(iso_boot_info_parse(focal_sa, 1, jammy_et, ELEMENTSOF(jammy_et), &b));
-	ASSERT_EQ(iso_boot_layout(&b, &l, &found), -EMEDIUMTYPE);
+	ASSERT_OK(boot_records_parse(focal_sa, 1, jammy_et, ELEMENTSOF(jammy_et), &b));
+	ASSERT_EQ(media_detect_layout(&b, &l, &found), -EMEDIUMTYPE);
 	ASSERT_CONTAINS(found, "BIOS /boot/grub/i386-pc/eltorito.img");
 	ASSERT_CONTAINS(found, "UEFI block 4320");
 	ASSERT_CONTAINS(found, "system area");
 	free(found);
-	iso_boot_info_release(&b);
-	ASSERT_OK(iso_boot_info_parse(NULL, 0, NULL, 0, &b));
+	boot_records_release(&b);
+	ASSERT_OK(boot_records_parse(NULL, 0, NULL, 0, &b));
 	found = NULL;
-	ASSERT_EQ(iso_boot_layout(&b, &l, &found), -EMEDIUMTYPE);
+	ASSERT_EQ(media_detect_layout(&b, &l, &found), -EMEDIUMTYPE);
 	ASSERT_CONTAINS(found, "no El Torito boot entries");
 	free(found);
-	iso_boot_info_release(&b);
+	boot_records_release(&b);
+}
+
+/* Malformed report lines are not half-read: a GUID with a non-hex digit or
+ * one word too long is no GUID, a missing platform column no platform, and
+ * the system area summary is kept whole for the message. */
+TEST(boot_report_malformed) {
+	static char long_summary[300];
+	char *sa[] = {
+		"System area options: 0x00004201",
+		long_summary,
+		"GPT partname local :   1  ISO9660",
+		"GPT type GUID      :   1  a2a0d0ebe5b9334487c068b6b72699cg",
+		"GPT partname local :   2  Appended2",
+		"GPT type GUID      :   2  28732ac11ff8d211ba4b00a0c93ec93b28732ac11ff8d211ba4b00a0c93ec93b00",
+		"GPT start and size :   2  17280  8192",
+	};
+	char *et[] = {
+		"El Torito boot img :   1",
+		"El Torito img path :   1  /boot/grub/i386-pc/eltorito.img",
+	};
+	struct boot_records b;
+	enum media_layout l;
+	char *found = NULL;
+
+	snprintf(long_summary, sizeof(long_summary), "System area summary: MBR %0250d end", 0);
+	ASSERT_OK(boot_records_parse(sa, ELEMENTSOF(sa), et, ELEMENTSOF(et), &b));
+	ASSERT_TRUE(!b.have_gpt_iso_type);
+	ASSERT_EQ(b.n_appended, 1);
+	ASSERT_EQ(b.appended[0].type_guid[0], 0); /* the over-long GUID was not read */
+	ASSERT_EQ(b.n_entries, 1);
+	ASSERT_EQ(b.entries[0].platform, -1);
+	ASSERT_TRUE(!b.entries[0].no_emul);
+	ASSERT_EQ(media_detect_layout(&b, &l, &found), -EMEDIUMTYPE);
+	ASSERT_CONTAINS(found, "platform (emulation) /boot/grub/i386-pc/eltorito.img");
+	ASSERT_CONTAINS(found, "0000 end");
+	free(found);
+	boot_records_release(&b);
 }
 
 TEST(kernel_args) {
 	char *s = NULL;
 
-	ASSERT_OK(iso_kernel_args("  console=ttyS0 quiet  ---", ISO_INSTALLER_SUBIQUITY, true, &s));
+	ASSERT_OK(menu_kernel_args("  console=ttyS0 quiet  ---", MEDIA_INSTALLER_SUBIQUITY, true, &s));
 	ASSERT_STREQ(s, "console=ttyS0 quiet autoinstall ds=nocloud\\;s=/cdrom/nocloud/ ---");
 	free(s);
-	ASSERT_OK(iso_kernel_args("initrd=/casper/initrd quiet", ISO_INSTALLER_SUBIQUITY, false, &s));
+	ASSERT_OK(menu_kernel_args("initrd=/casper/initrd quiet", MEDIA_INSTALLER_SUBIQUITY, false, &s));
 	ASSERT_STREQ(s, "initrd=/casper/initrd quiet autoinstall ds=nocloud;s=/cdrom/nocloud/");
 	free(s);
 	/* remastering mlrig's own output: the seed arguments stay single */
-	ASSERT_OK(iso_kernel_args("quiet autoinstall ds=nocloud\\;s=/cdrom/nocloud/ --- x", ISO_INSTALLER_SUBIQUITY, true, &s));
+	ASSERT_OK(menu_kernel_args("quiet autoinstall ds=nocloud\\;s=/cdrom/nocloud/ --- x", MEDIA_INSTALLER_SUBIQUITY,
+				   true, &s));
 	ASSERT_STREQ(s, "quiet autoinstall ds=nocloud\\;s=/cdrom/nocloud/ --- x");
 	free(s);
-	ASSERT_OK(iso_kernel_args("file=/cdrom/preseed/ubuntu.seed maybe-ubiquity quiet splash ---", ISO_INSTALLER_UBIQUITY,
-				  true, &s));
+	ASSERT_OK(menu_kernel_args("file=/cdrom/preseed/ubuntu.seed maybe-ubiquity quiet splash ---",
+				   MEDIA_INSTALLER_UBIQUITY, true, &s));
 	ASSERT_STREQ(s, "quiet splash file=/cdrom/preseed/mlrig.seed automatic-ubiquity ---");
 	free(s);
 }
@@ -207,7 +248,7 @@ TEST(grub_cfg_entry) {
 			  "if [ x = y ]; then\nmenuentry 'Other' {\n\tfwsetup\n}\nfi\n";
 	char *out = NULL;
 
-	ASSERT_OK(iso_grub_cfg_add_entry(cfg, "mlrig", ISO_INSTALLER_SUBIQUITY, &out));
+	ASSERT_OK(menu_grub_cfg_add_entry(cfg, "mlrig", MEDIA_INSTALLER_SUBIQUITY, &out));
 	ASSERT_STREQ(out, "set timeout=5\nset default=0\n"
 			  "menuentry \"mlrig\" {\n\tset gfxpayload=keep\n"
 			  "\tlinux\t/casper/vmlinuz\tquiet autoinstall ds=nocloud\\;s=/cdrom/nocloud/ ---\n"
@@ -216,7 +257,7 @@ TEST(grub_cfg_entry) {
 			  "\tlinux\t/casper/vmlinuz   quiet  ---\n\tinitrd\t/casper/initrd\n}\n"
 			  "if [ x = y ]; then\nmenuentry 'Other' {\n\tfwsetup\n}\nfi\n");
 	free(out);
-	ASSERT_EQ(iso_grub_cfg_add_entry("set timeout=1\n", "mlrig", ISO_INSTALLER_SUBIQUITY, &out), -ENOENT);
+	ASSERT_EQ(menu_grub_cfg_add_entry("set timeout=1\n", "mlrig", MEDIA_INSTALLER_SUBIQUITY, &out), -ENOENT);
 }
 
 TEST(isolinux_cfg_entry) {
@@ -224,33 +265,46 @@ TEST(isolinux_cfg_entry) {
 			  "  append  initrd=/casper/initrd quiet ---\nlabel other\n  kernel /x\n";
 	char *out = NULL;
 
-	ASSERT_OK(iso_isolinux_cfg_add_entry(cfg, "Rig", ISO_INSTALLER_SUBIQUITY, &out));
+	ASSERT_OK(menu_isolinux_cfg_add_entry(cfg, "Rig", MEDIA_INSTALLER_SUBIQUITY, &out));
 	ASSERT_STREQ(out, "default mlrig\nlabel mlrig\n  menu label ^Rig\n  menu default\n  kernel /casper/vmlinuz\n"
 			  "  append  initrd=/casper/initrd quiet autoinstall ds=nocloud;s=/cdrom/nocloud/ ---\n"
 			  "label live\n  menu label ^Install\n  kernel /casper/vmlinuz\n"
 			  "  append  initrd=/casper/initrd quiet ---\nlabel other\n  kernel /x\n");
 	free(out);
 	/* the entry is copied from the default label, not the first */
-	ASSERT_OK(iso_isolinux_cfg_add_entry("default b\nlabel a\n  kernel /a\nlabel b\n  kernel /b\n  append x\n", "R",
-					     ISO_INSTALLER_UBIQUITY, &out));
+	ASSERT_OK(menu_isolinux_cfg_add_entry("default b\nlabel a\n  kernel /a\nlabel b\n  kernel /b\n  append x\n",
+					      "R", MEDIA_INSTALLER_UBIQUITY, &out));
 	ASSERT_CONTAINS(out, "label mlrig\n  menu label ^R\n  menu default\n  kernel /b\n"
 			     "  append  x file=/cdrom/preseed/mlrig.seed automatic-ubiquity\nlabel a\n");
 	free(out);
-	ASSERT_EQ(iso_isolinux_cfg_add_entry("default x\n", "R", ISO_INSTALLER_UBIQUITY, &out), -ENOENT);
+	ASSERT_EQ(menu_isolinux_cfg_add_entry("default x\n", "R", MEDIA_INSTALLER_UBIQUITY, &out), -ENOENT);
+}
+
+/* Label names are compared whole: two that share their first 300 bytes are different labels. */
+TEST(isolinux_cfg_long_labels) {
+	char name[301], *cfg = NULL, *out = NULL;
+
+	memset(name, 'l', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	ASSERT_TRUE(asprintf(&cfg, "default %sB\nlabel %sA\n  kernel /a\nlabel %sB\n  kernel /b\n", name, name, name) > 0);
+	ASSERT_OK(menu_isolinux_cfg_add_entry(cfg, "R", MEDIA_INSTALLER_SUBIQUITY, &out));
+	ASSERT_CONTAINS(out, "default mlrig\nlabel mlrig\n  menu label ^R\n  menu default\n  kernel /b\nlabel ");
+	free(out);
+	free(cfg);
 }
 
 TEST(md5sum_update) {
 	const char *text = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  ./.disk/info\n"
 			   "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb  ./boot/grub/grub.cfg\n"
 			   "cccccccccccccccccccccccccccccccc  ./casper/vmlinuz\n";
-	struct iso_md5_entry e[] = {
+	struct md5sum_txt_entry e[] = {
 		{ "nocloud/user-data", "11111111111111111111111111111111" },
 		{ "boot/grub/grub.cfg", "22222222222222222222222222222222" },
 		{ "mlrig/install.sh", "33333333333333333333333333333333" },
 	};
 	char *out = NULL;
 
-	ASSERT_OK(iso_md5sum_update(text, e, ELEMENTSOF(e), &out));
+	ASSERT_OK(md5sum_txt_update(text, e, ELEMENTSOF(e), &out));
 	ASSERT_STREQ(out, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  ./.disk/info\n"
 			  "22222222222222222222222222222222  ./boot/grub/grub.cfg\n"
 			  "cccccccccccccccccccccccccccccccc  ./casper/vmlinuz\n"
@@ -258,7 +312,7 @@ TEST(md5sum_update) {
 			  "11111111111111111111111111111111  ./nocloud/user-data\n");
 	free(out);
 	/* a list without "./" gets new lines without it */
-	ASSERT_OK(iso_md5sum_update("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  casper/vmlinuz\n", e, 1, &out));
+	ASSERT_OK(md5sum_txt_update("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  casper/vmlinuz\n", e, 1, &out));
 	ASSERT_STREQ(out, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  casper/vmlinuz\n"
 			  "11111111111111111111111111111111  nocloud/user-data\n");
 	free(out);
