@@ -752,25 +752,22 @@ static void set_cloexec_on_image_fds(const char *path) {
 }
 
 int ext4_open(const char *path, uint64_t offset, uint64_t source_date_epoch, Ext4 **ret) {
-	char io_options[64] = "";
+	_cleanup_free_ char *io_options = NULL;
 	Ext4 *e;
 	int r;
 
+	/* unix_io adds the offset to every access, so a partition inside a disk image is just another fs */
+	if (offset > 0 && asprintf(&io_options, "offset=%" PRIu64, offset) < 0)
+		return -ENOMEM;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	e->epoch = source_date_epoch;
-
-	/* unix_io adds the offset to every access, so a partition inside a disk image is just another fs */
-	if (offset > 0)
-		snprintf(io_options, sizeof(io_options), "offset=%" PRIu64, offset);
-	r = ext2_errno(ext2fs_open2(path, io_options[0] ? io_options : NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0,
-				    unix_io_manager, &e->fs),
+	/* on failure ext2fs_open2() frees what it made and leaves e->fs NULL */
+	r = ext2_errno(ext2fs_open2(path, io_options, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &e->fs),
 		       path);
-	if (r < 0) {
-		free(e);
-		return r;
-	}
+	if (r < 0)
+		goto fail;
 	set_cloexec_on_image_fds(path);
 	/* every time the library stamps (s_wtime, new inodes) is the epoch, not the clock */
 	e->fs->now = (time_t) source_date_epoch;
@@ -794,19 +791,21 @@ fail:
 	return r;
 }
 
+/* Frees what e holds; a file system still open is discarded, unflushed. */
 static void ext4_release(Ext4 *e) {
+	if (e->fs)
+		ext2fs_free(e->fs);
 	free(e->wbuf);
 	free(e->stage);
 	free(e->inode_buf);
-	free(e);
+	*e = (Ext4) {};
 }
 
 Ext4 *ext4_free(Ext4 *e) {
 	if (!e)
 		return NULL;
-	if (e->fs)
-		ext2fs_free(e->fs);
 	ext4_release(e);
+	free(e);
 	return NULL;
 }
 
@@ -816,19 +815,14 @@ int ext4_close(Ext4 *e) {
 	if (!e)
 		return 0;
 	r = wbuf_flush(e);
-	if (r < 0) {
-		ext4_free(e);
-		return r;
+	if (r >= 0) {
+		r = ext2_errno(ext2fs_close2(e->fs, 0), "close file system");
+		/* ext2fs_close2() frees only on success; on failure ext4_free() discards */
+		if (r >= 0)
+			e->fs = NULL;
 	}
-	/* ext2fs_close2() frees only on success */
-	r = ext2_errno(ext2fs_close2(e->fs, 0), "close file system");
-	if (r < 0) {
-		ext4_free(e);
-		return r;
-	}
-	e->fs = NULL;
-	ext4_release(e);
-	return 0;
+	ext4_free(e);
+	return r;
 }
 
 int ext4_usage(Ext4 *e, uint64_t *ret_used, uint64_t *ret_total) {

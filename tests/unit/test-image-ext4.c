@@ -681,3 +681,20 @@ TEST(messages) {
 	free(err);
 	free(data);
 }
+
+TEST(open_fails_cleanly) {
+	Ext4 *fs = NULL;
+	int fd;
+
+	/* the failure paths free what they made (ASan would say otherwise) and leave *ret alone */
+	ASSERT_EQ(ext4_open("missing.img", 0, EPOCH, &fs), -ENOENT);
+	ASSERT_TRUE(fs == NULL);
+	fd = open("zeros.img", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(ftruncate(fd, 4 * 1024 * 1024), 0);
+	close(fd);
+	ASSERT_TRUE(ext4_open("zeros.img", 1024 * 1024, EPOCH, &fs) < 0);
+	ASSERT_TRUE(fs == NULL);
+	ASSERT_TRUE(ext4_free(NULL) == NULL);
+	ASSERT_EQ(ext4_close(NULL), 0);
+}
