@@ -1,6 +1,5 @@
 /* The root file system image: mke2fs with pinned features, then a tarball streamed into it through libext2fs. */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <inttypes.h>
@@ -1044,27 +1043,11 @@ static int node_map_put(struct node_map *m, const char *path, ext2_ino_t ino, ui
 struct stream {
 	Ext4 *e;
 	struct archive *a;
-	const char *tarball;
 	struct node_map map;
 	struct ext4_stream_stats stats;
-	char *error;
+	char *error;            /* once set, the failure is said; the tarball's name goes in front at the end */
 	uint64_t free_at_start;
 };
-
-static int stream_error(struct stream *s, int r, const char *fmt, ...) _printf_(3, 4);
-static int stream_error(struct stream *s, int r, const char *fmt, ...) {
-	_cleanup_free_ char *msg = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	free(s->error);
-	if (!msg || asprintf(&s->error, "%s: %s", s->tarball, msg) < 0)
-		s->error = NULL;
-	return r;
-}
 
 /* Finds path (parent first) without creating anything. ret_ino 0: absent. */
 static int stream_lookup(struct stream *s, const char *path, ext2_ino_t *ret_ino, uint32_t *ret_mode);
@@ -1252,7 +1235,7 @@ static int archive_source(struct file_writer *w, void *userdata) {
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r < ARCHIVE_WARN)
-			return stream_error(s, archive_status_to_errno(s->a, r), "%s", archive_error_string(s->a));
+			return set_error(&s->error, archive_status_to_errno(s->a, r), "%s", archive_error_string(s->a));
 		r = writer_seek(w, (uint64_t) offset);
 		if (r < 0)
 			return r;
@@ -1302,30 +1285,30 @@ static int stream_entry(struct stream *s, struct archive_entry *entry) {
 	int r;
 
 	if (!raw)
-		return stream_error(s, -EINVAL, "entry without a path name");
+		return set_error(&s->error, -EINVAL, "entry without a path name");
 	if (raw[0] == '/')
-		return stream_error(s, -EINVAL, "entry '%s': absolute path", raw);
+		return set_error(&s->error, -EINVAL, "entry '%s': absolute path", raw);
 	r = normalize_path(raw, &norm);
 	if (r == -EINVAL)
-		return stream_error(s, r, "entry '%s': path escapes the root", raw);
+		return set_error(&s->error, r, "entry '%s': path escapes the root", raw);
 	if (r == -ENAMETOOLONG)
-		return stream_error(s, -EINVAL, "entry '%s': a name is longer than %d bytes", raw, EXT2_NAME_LEN);
+		return set_error(&s->error, -EINVAL, "entry '%s': a name is longer than %d bytes", raw, EXT2_NAME_LEN);
 	if (r < 0)
 		return r;
 
 	entry_meta(s, entry, &m);
 	is_dir = !hardlink && (m.mode & AE_IFMT) == AE_IFDIR;
 	if (!hardlink && !entry_kind(m.mode))
-		return stream_error(s, -EINVAL, "entry '%s': unsupported file type 0%o", raw, m.mode & AE_IFMT);
+		return set_error(&s->error, -EINVAL, "entry '%s': unsupported file type 0%o", raw, m.mode & AE_IFMT);
 
 	if (hardlink) {
 		if (hardlink[0] == '/')
-			return stream_error(s, -EINVAL, "entry '%s': hard link target '%s' is an absolute path", raw, hardlink);
+			return set_error(&s->error, -EINVAL, "entry '%s': hard link target '%s' is an absolute path", raw, hardlink);
 		r = normalize_path(hardlink, &target_norm);
 		if (r == -EINVAL)
-			return stream_error(s, r, "entry '%s': hard link target '%s' escapes the root", raw, hardlink);
+			return set_error(&s->error, r, "entry '%s': hard link target '%s' escapes the root", raw, hardlink);
 		if (r < 0)
-			return stream_error(s, -EINVAL, "entry '%s': bad hard link target '%s'", raw, hardlink);
+			return set_error(&s->error, -EINVAL, "entry '%s': bad hard link target '%s'", raw, hardlink);
 	}
 
 	action = hygiene_classify(norm, is_dir, hardlink || (m.mode & AE_IFMT) == AE_IFREG);
@@ -1340,7 +1323,7 @@ static int stream_entry(struct stream *s, struct archive_entry *entry) {
 	if (norm[0] == 0) {
 		/* "./": the root directory's owner, mode, times and xattrs */
 		if (!is_dir)
-			return stream_error(s, -EINVAL, "entry '%s': the root is not a directory", raw);
+			return set_error(&s->error, -EINVAL, "entry '%s': the root is not a directory", raw);
 		r = update_dir(s->e, EXT2_ROOT_INO, &m);
 		if (r >= 0)
 			r = entry_xattrs(entry, &xattrs, &n_xattrs);
@@ -1364,7 +1347,7 @@ static int stream_entry(struct stream *s, struct archive_entry *entry) {
 		return -ENOMEM;
 	r = stream_ensure_dir(s, parent_path, &parent, &parent_node);
 	if (r == -ENOTDIR)
-		return stream_error(s, -EINVAL, "entry '%s': a parent is not a directory", raw);
+		return set_error(&s->error, -EINVAL, "entry '%s': a parent is not a directory", raw);
 	if (r < 0)
 		return r;
 	r = stream_lookup_in(s, parent_node, parent, norm, name, &old, &old_mode);
@@ -1383,7 +1366,7 @@ static int stream_entry(struct stream *s, struct archive_entry *entry) {
 				s->stats.dirs++;
 			return r;
 		}
-		return stream_error(s, -EINVAL, "entry '%s': would replace a directory", raw);
+		return set_error(&s->error, -EINVAL, "entry '%s': would replace a directory", raw);
 	}
 
 	if (hardlink) {
@@ -1395,9 +1378,9 @@ static int stream_entry(struct stream *s, struct archive_entry *entry) {
 		if (r < 0)
 			return r;
 		if (!target)
-			return stream_error(s, -EINVAL, "entry '%s': hard link target '%s' does not exist", raw, hardlink);
+			return set_error(&s->error, -EINVAL, "entry '%s': hard link target '%s' does not exist", raw, hardlink);
 		if (LINUX_S_ISDIR(target_mode))
-			return stream_error(s, -EINVAL, "entry '%s': hard link to a directory '%s'", raw, hardlink);
+			return set_error(&s->error, -EINVAL, "entry '%s': hard link to a directory '%s'", raw, hardlink);
 		if (old == target) {
 			s->stats.hardlinks++;
 			return 0;
@@ -1414,7 +1397,7 @@ static int stream_entry(struct stream *s, struct archive_entry *entry) {
 		if (r < 0)
 			return r;
 		if (in.i_links_count >= EXT2_LINK_MAX)
-			return stream_error(s, -EINVAL, "entry '%s': too many links to '%s'", raw, hardlink);
+			return set_error(&s->error, -EINVAL, "entry '%s': too many links to '%s'", raw, hardlink);
 		in.i_links_count++;
 		r = write_inode(s->e, target, &in);
 		if (r < 0)
@@ -1458,7 +1441,7 @@ static int stream_entry(struct stream *s, struct archive_entry *entry) {
 		const char *target = archive_entry_symlink(entry) ?: archive_entry_symlink_utf8(entry);
 
 		if (!target || !target[0] || strlen(target) >= s->e->blocksize)
-			return stream_error(s, -EINVAL, "entry '%s': bad symlink target", raw);
+			return set_error(&s->error, -EINVAL, "entry '%s': bad symlink target", raw);
 		r = make_symlink(s->e, parent, name, &m, target, &ino);
 		s->stats.symlinks++;
 		break;
@@ -1476,7 +1459,7 @@ static int stream_entry(struct stream *s, struct archive_entry *entry) {
 		return r;
 	r = set_xattrs(s->e, ino, xattrs, n_xattrs);
 	if (r < 0)
-		return stream_error(s, r, "entry '%s': failed to set xattrs: %s", raw, strerror(-r));
+		return set_error(&s->error, r, "entry '%s': failed to set xattrs: %m", raw);
 	return node_map_put(&s->map, norm, ino, m.mode, is_dir);
 
 fs_error:
@@ -1484,7 +1467,7 @@ fs_error:
 		return r;
 	if (r == -ENOSPC)
 		return r; /* the caller measures and says */
-	return stream_error(s, r, "entry '%s': %s", raw, strerror(-r));
+	return set_error(&s->error, r, "entry '%s': %m", raw);
 }
 
 /* After ENOSPC: reads the rest of the headers so the message can say how much the tarball needs. */
@@ -1504,14 +1487,14 @@ static uint64_t estimate_remaining(struct stream *s) {
 int ext4_stream_tarball(Ext4 *e, const char *tarball, ext4_progress_fn progress, void *userdata,
 			struct ext4_stream_stats *ret_stats, char **ret_error) {
 	_cleanup_(archive_read_freep) struct archive *a = NULL;
-	struct stream s = { .e = e, .tarball = tarball };
+	struct stream s = { .e = e };
 	const struct archive_input *input = NULL;
 	uint64_t used, total, used_before, entry_size;
 	int r;
 
 	r = archive_open_tar_file(tarball, TAR_READ_BLOCK, &a, &input);
 	if (r < 0) {
-		stream_error(&s, r, "%s", strerror(-r));
+		set_error(&s.error, r, "%m");
 		goto finish;
 	}
 	s.a = a;
@@ -1528,7 +1511,7 @@ int ext4_stream_tarball(Ext4 *e, const char *tarball, ext4_progress_fn progress,
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN) {
-			r = stream_error(&s, archive_status_to_errno(a, r), "%s", archive_error_string(a));
+			r = set_error(&s.error, archive_status_to_errno(a, r), "%s", archive_error_string(a));
 			goto finish;
 		}
 		if (r == ARCHIVE_WARN)
@@ -1543,7 +1526,7 @@ int ext4_stream_tarball(Ext4 *e, const char *tarball, ext4_progress_fn progress,
 
 			/* what the entries before took, this one, and the rest of the tarball by its headers */
 			needs = (used_before - used) + entry_size + estimate_remaining(&s);
-			stream_error(&s, r, "file system full: needs %" PRIu64 " MiB, have %" PRIu64 " MiB",
+			set_error(&s.error, r, "file system full: needs %" PRIu64 " MiB, have %" PRIu64 " MiB",
 				     DIV_ROUND_UP(MAX(needs, s.free_at_start + 1), MiB), s.free_at_start / MiB);
 		}
 		if (r < 0)
@@ -1553,7 +1536,7 @@ int ext4_stream_tarball(Ext4 *e, const char *tarball, ext4_progress_fn progress,
 	}
 	r = wbuf_flush(e);
 	if (r < 0) {
-		stream_error(&s, r, "writing the image failed: %s", strerror(-r));
+		set_error(&s.error, r, "writing the image failed: %m");
 		goto finish;
 	}
 	if (ret_stats)
@@ -1563,7 +1546,8 @@ finish:
 	node_map_release(&s.map);
 	if (r < 0 && ret_error) {
 		if (!s.error)
-			stream_error(&s, r, "%s", strerror(-r));
+			set_error(&s.error, r, "%m");
+		prefix_error(&s.error, r, "%s", tarball);
 		*ret_error = TAKE_PTR(s.error);
 	}
 	free(s.error);
