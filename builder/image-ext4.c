@@ -1177,7 +1177,7 @@ static int stream_ensure_dir(struct stream *s, const char *path, ext2_ino_t *ret
 	return 0;
 }
 
-static int entry_meta(struct stream *s, struct archive_entry *entry, struct meta *m) {
+static void entry_meta(struct stream *s, struct archive_entry *entry, struct meta *m) {
 	*m = (struct meta) {
 		.mode = (uint32_t) archive_entry_mode(entry),
 		.uid = (uint32_t) archive_entry_uid(entry),
@@ -1200,7 +1200,6 @@ static int entry_meta(struct stream *s, struct archive_entry *entry, struct meta
 		m->atime_ns = 0;
 	clamp_time(s->e, &m->mtime, &m->mtime_ns);
 	clamp_time(s->e, &m->atime, &m->atime_ns);
-	return 0;
 }
 
 static int entry_xattrs(struct archive_entry *entry, struct xattr **ret, size_t *ret_n) {
@@ -1269,26 +1268,39 @@ static const char *entry_kind(uint32_t mode) {
 	}
 }
 
-static int stream_entry(struct stream *s, struct archive_entry *entry) {
-	_cleanup_free_ char *norm = NULL, *target_norm = NULL, *parent_path = NULL;
-	_cleanup_free_ struct xattr *xattrs = NULL;
-	const char *raw = archive_entry_pathname(entry) ?: archive_entry_pathname_utf8(entry);
-	const char *hardlink = archive_entry_hardlink(entry) ?: archive_entry_hardlink_utf8(entry);
-	const char *name;
-	struct node *parent_node = NULL;
-	enum hygiene_action action;
-	ext2_ino_t parent, old, ino = 0;
-	uint32_t old_mode = 0;
-	size_t n_xattrs = 0;
+/* One tarball entry on its way in. raw and hardlink are the names as the tarball has them, for messages. */
+struct tar_entry {
+	struct archive_entry *ae;
+	const char *raw;
+	const char *hardlink;    /* NULL: not a hard link */
+	char *norm;              /* raw normalized; "" is the root */
+	char *target_norm;       /* hardlink normalized */
 	struct meta m;
 	bool is_dir;
+	ext2_ino_t parent;       /* the directory it goes into, */
+	const char *name;        /* under this name (inside norm) */
+	ext2_ino_t old;          /* what has that name now; 0: nothing */
+	uint32_t old_mode;
+};
+
+static void tar_entry_release(struct tar_entry *t) {
+	free(t->norm);
+	free(t->target_norm);
+	*t = (struct tar_entry) {};
+}
+
+/* Checks the entry's names and type, and reads its metadata. */
+static int tar_entry_read(struct stream *s, struct archive_entry *entry, struct tar_entry *t) {
+	const char *raw = archive_entry_pathname(entry) ?: archive_entry_pathname_utf8(entry);
+	const char *hardlink = archive_entry_hardlink(entry) ?: archive_entry_hardlink_utf8(entry);
 	int r;
 
+	*t = (struct tar_entry) { .ae = entry, .raw = raw, .hardlink = hardlink };
 	if (!raw)
 		return set_error(&s->error, -EINVAL, "entry without a path name");
 	if (raw[0] == '/')
 		return set_error(&s->error, -EINVAL, "entry '%s': absolute path", raw);
-	r = normalize_path(raw, &norm);
+	r = normalize_path(raw, &t->norm);
 	if (r == -EINVAL)
 		return set_error(&s->error, r, "entry '%s': path escapes the root", raw);
 	if (r == -ENAMETOOLONG)
@@ -1296,178 +1308,216 @@ static int stream_entry(struct stream *s, struct archive_entry *entry) {
 	if (r < 0)
 		return r;
 
-	entry_meta(s, entry, &m);
-	is_dir = !hardlink && (m.mode & AE_IFMT) == AE_IFDIR;
-	if (!hardlink && !entry_kind(m.mode))
-		return set_error(&s->error, -EINVAL, "entry '%s': unsupported file type 0%o", raw, m.mode & AE_IFMT);
+	entry_meta(s, entry, &t->m);
+	t->is_dir = !hardlink && (t->m.mode & AE_IFMT) == AE_IFDIR;
+	if (!hardlink && !entry_kind(t->m.mode))
+		return set_error(&s->error, -EINVAL, "entry '%s': unsupported file type 0%o", raw, t->m.mode & AE_IFMT);
+	if (!hardlink)
+		return 0;
 
-	if (hardlink) {
-		if (hardlink[0] == '/')
-			return set_error(&s->error, -EINVAL, "entry '%s': hard link target '%s' is an absolute path", raw, hardlink);
-		r = normalize_path(hardlink, &target_norm);
-		if (r == -EINVAL)
-			return set_error(&s->error, r, "entry '%s': hard link target '%s' escapes the root", raw, hardlink);
-		if (r < 0)
-			return set_error(&s->error, -EINVAL, "entry '%s': bad hard link target '%s'", raw, hardlink);
+	if (hardlink[0] == '/')
+		return set_error(&s->error, -EINVAL, "entry '%s': hard link target '%s' is an absolute path", raw,
+				 hardlink);
+	r = normalize_path(hardlink, &t->target_norm);
+	if (r == -EINVAL)
+		return set_error(&s->error, r, "entry '%s': hard link target '%s' escapes the root", raw, hardlink);
+	if (r < 0)
+		return set_error(&s->error, -EINVAL, "entry '%s': bad hard link target '%s'", raw, hardlink);
+	return 0;
+}
+
+/* Finds (or makes) the entry's parent directory and what already has its name there. */
+static int tar_entry_place(struct stream *s, struct tar_entry *t) {
+	_cleanup_free_ char *parent_path = NULL;
+	struct node *parent_node = NULL;
+	const char *slash = strrchr(t->norm, '/');
+	int r;
+
+	/* the parent first: tarballs may list children before their directory, or never list it */
+	parent_path = slash ? strndup(t->norm, (size_t) (slash - t->norm)) : strdup("");
+	if (!parent_path)
+		return -ENOMEM;
+	t->name = slash ? slash + 1 : t->norm;
+	r = stream_ensure_dir(s, parent_path, &t->parent, &parent_node);
+	if (r == -ENOTDIR)
+		return set_error(&s->error, -EINVAL, "entry '%s': a parent is not a directory", t->raw);
+	if (r < 0)
+		return r;
+	return stream_lookup_in(s, parent_node, t->parent, t->norm, t->name, &t->old, &t->old_mode);
+}
+
+/* A failure while making the entry: says which entry, unless already said or the caller is to say it. */
+static int stream_fs_error(struct stream *s, int r, const char *raw) {
+	if (s->error) /* already said (a read error from libarchive) */
+		return r;
+	if (r == -ENOSPC)
+		return r; /* the caller measures and says */
+	return set_error(&s->error, r, "entry '%s': %m", raw);
+}
+
+static int stream_xattrs(struct stream *s, ext2_ino_t ino, struct archive_entry *entry) {
+	_cleanup_free_ struct xattr *xattrs = NULL;
+	size_t n_xattrs = 0;
+	int r;
+
+	r = entry_xattrs(entry, &xattrs, &n_xattrs);
+	if (r < 0)
+		return r;
+	return set_xattrs(s->e, ino, xattrs, n_xattrs);
+}
+
+/* A directory entry for a directory we have (the root, a repeat, or one made as a parent earlier). */
+static int stream_update_dir(struct stream *s, const struct tar_entry *t, ext2_ino_t ino) {
+	int r;
+
+	r = update_dir(s->e, ino, &t->m);
+	if (r >= 0)
+		r = stream_xattrs(s, ino, t->ae);
+	if (r >= 0)
+		s->stats.dirs++;
+	return r;
+}
+
+static int stream_hardlink(struct stream *s, const struct tar_entry *t) {
+	struct ext2_inode_large in;
+	ext2_ino_t target;
+	uint32_t target_mode = 0;
+	int r;
+
+	r = stream_lookup(s, t->target_norm, &target, &target_mode);
+	if (r < 0)
+		return r;
+	if (!target)
+		return set_error(&s->error, -EINVAL, "entry '%s': hard link target '%s' does not exist", t->raw,
+				 t->hardlink);
+	if (LINUX_S_ISDIR(target_mode))
+		return set_error(&s->error, -EINVAL, "entry '%s': hard link to a directory '%s'", t->raw, t->hardlink);
+	if (t->old == target) {
+		s->stats.hardlinks++;
+		return 0;
 	}
+	if (t->old) {
+		r = remove_entry(s->e, t->parent, t->name, t->old);
+		if (r < 0)
+			return r;
+	}
+	r = link_into(s->e, t->parent, t->name, target, target_mode);
+	if (r < 0)
+		return stream_fs_error(s, r, t->raw);
+	r = read_inode(s->e, target, &in);
+	if (r < 0)
+		return r;
+	if (in.i_links_count >= EXT2_LINK_MAX)
+		return set_error(&s->error, -EINVAL, "entry '%s': too many links to '%s'", t->raw, t->hardlink);
+	in.i_links_count++;
+	r = write_inode(s->e, target, &in);
+	if (r < 0)
+		return r;
+	s->stats.hardlinks++;
+	return node_map_put(&s->map, t->norm, target, target_mode, false);
+}
 
-	action = hygiene_classify(norm, is_dir, hardlink || (m.mode & AE_IFMT) == AE_IFREG);
+static int stream_machine_id(struct stream *s, struct tar_entry *t) {
+	static const char uninitialized[] = "uninitialized\n";
+	struct buffer_source b = { uninitialized, sizeof(uninitialized) - 1 };
+	ext2_ino_t ino;
+	int r;
+
+	t->m.mode = LINUX_S_IFREG | 0444;
+	t->m.uid = t->m.gid = 0;
+	r = make_regular(s->e, t->parent, t->name, &t->m, b.size, buffer_source, &b, &ino);
+	if (r < 0)
+		return stream_fs_error(s, r, t->raw);
+	s->stats.skipped++;
+	return node_map_put(&s->map, t->norm, ino, t->m.mode, false);
+}
+
+/* A new directory, file, symlink or special file where nothing has the name (any more). */
+static int stream_new_inode(struct stream *s, const struct tar_entry *t) {
+	ext2_ino_t ino = 0;
+	int r;
+
+	switch (t->m.mode & AE_IFMT) {
+	case AE_IFDIR:
+		r = make_dir(s->e, t->parent, t->name, &t->m, &ino);
+		s->stats.dirs++;
+		break;
+	case AE_IFREG:
+		r = make_regular(s->e, t->parent, t->name, &t->m, (uint64_t) archive_entry_size(t->ae),
+				 archive_source, s, &ino);
+		s->stats.files++;
+		break;
+	case AE_IFLNK: {
+		const char *target = archive_entry_symlink(t->ae) ?: archive_entry_symlink_utf8(t->ae);
+
+		if (!target || !target[0] || strlen(target) >= s->e->blocksize)
+			return set_error(&s->error, -EINVAL, "entry '%s': bad symlink target", t->raw);
+		r = make_symlink(s->e, t->parent, t->name, &t->m, target, &ino);
+		s->stats.symlinks++;
+		break;
+	}
+	default:
+		r = make_special(s->e, t->parent, t->name, &t->m, &ino);
+		s->stats.devices++;
+		break;
+	}
+	if (r < 0)
+		return stream_fs_error(s, r, t->raw);
+
+	r = stream_xattrs(s, ino, t->ae);
+	if (r < 0)
+		return set_error(&s->error, r, "entry '%s': failed to set xattrs: %m", t->raw);
+	return node_map_put(&s->map, t->norm, ino, t->m.mode, t->is_dir);
+}
+
+static int stream_entry(struct stream *s, struct archive_entry *entry) {
+	_cleanup_(tar_entry_release) struct tar_entry t = {};
+	enum hygiene_action action;
+	int r;
+
+	r = tar_entry_read(s, entry, &t);
+	if (r < 0)
+		return r;
+
+	action = hygiene_classify(t.norm, t.is_dir, t.hardlink || (t.m.mode & AE_IFMT) == AE_IFREG);
 	/* a link to a file hygiene dropped goes too */
-	if (action == HYGIENE_KEEP && target_norm && hygiene_classify(target_norm, false, true) != HYGIENE_KEEP)
+	if (action == HYGIENE_KEEP && t.target_norm && hygiene_classify(t.target_norm, false, true) != HYGIENE_KEEP)
 		action = HYGIENE_SKIP;
 	if (action == HYGIENE_SKIP) {
 		s->stats.skipped++;
 		return 0;
 	}
 
-	if (norm[0] == 0) {
+	if (t.norm[0] == 0) {
 		/* "./": the root directory's owner, mode, times and xattrs */
-		if (!is_dir)
-			return set_error(&s->error, -EINVAL, "entry '%s': the root is not a directory", raw);
-		r = update_dir(s->e, EXT2_ROOT_INO, &m);
-		if (r >= 0)
-			r = entry_xattrs(entry, &xattrs, &n_xattrs);
-		if (r >= 0)
-			r = set_xattrs(s->e, EXT2_ROOT_INO, xattrs, n_xattrs);
-		if (r >= 0)
-			s->stats.dirs++;
-		return r;
+		if (!t.is_dir)
+			return set_error(&s->error, -EINVAL, "entry '%s': the root is not a directory", t.raw);
+		return stream_update_dir(s, &t, EXT2_ROOT_INO);
 	}
 
-	/* the parent first: tarballs may list children before their directory, or never list it */
-	name = strrchr(norm, '/');
-	if (name) {
-		parent_path = strndup(norm, (size_t) (name - norm));
-		name++;
-	} else {
-		parent_path = strdup("");
-		name = norm;
-	}
-	if (!parent_path)
-		return -ENOMEM;
-	r = stream_ensure_dir(s, parent_path, &parent, &parent_node);
-	if (r == -ENOTDIR)
-		return set_error(&s->error, -EINVAL, "entry '%s': a parent is not a directory", raw);
+	r = tar_entry_place(s, &t);
 	if (r < 0)
 		return r;
-	r = stream_lookup_in(s, parent_node, parent, norm, name, &old, &old_mode);
-	if (r < 0)
-		return r;
-
-	if (old && LINUX_S_ISDIR(old_mode)) {
-		if (is_dir) {
-			/* a repeated or late directory entry updates the one we have */
-			r = update_dir(s->e, old, &m);
-			if (r >= 0)
-				r = entry_xattrs(entry, &xattrs, &n_xattrs);
-			if (r >= 0)
-				r = set_xattrs(s->e, old, xattrs, n_xattrs);
-			if (r >= 0)
-				s->stats.dirs++;
-			return r;
-		}
-		return set_error(&s->error, -EINVAL, "entry '%s': would replace a directory", raw);
+	if (t.old && LINUX_S_ISDIR(t.old_mode)) {
+		/* a repeated or late directory entry updates the one we have */
+		if (t.is_dir)
+			return stream_update_dir(s, &t, t.old);
+		return set_error(&s->error, -EINVAL, "entry '%s': would replace a directory", t.raw);
 	}
+	if (t.hardlink)
+		return stream_hardlink(s, &t);
 
-	if (hardlink) {
-		ext2_ino_t target;
-		uint32_t target_mode = 0;
-		struct ext2_inode_large in;
-
-		r = stream_lookup(s, target_norm, &target, &target_mode);
+	if (t.old) {
+		r = remove_entry(s->e, t.parent, t.name, t.old);
 		if (r < 0)
 			return r;
-		if (!target)
-			return set_error(&s->error, -EINVAL, "entry '%s': hard link target '%s' does not exist", raw, hardlink);
-		if (LINUX_S_ISDIR(target_mode))
-			return set_error(&s->error, -EINVAL, "entry '%s': hard link to a directory '%s'", raw, hardlink);
-		if (old == target) {
-			s->stats.hardlinks++;
-			return 0;
-		}
-		if (old) {
-			r = remove_entry(s->e, parent, name, old);
-			if (r < 0)
-				return r;
-		}
-		r = link_into(s->e, parent, name, target, target_mode);
-		if (r < 0)
-			goto fs_error;
-		r = read_inode(s->e, target, &in);
-		if (r < 0)
-			return r;
-		if (in.i_links_count >= EXT2_LINK_MAX)
-			return set_error(&s->error, -EINVAL, "entry '%s': too many links to '%s'", raw, hardlink);
-		in.i_links_count++;
-		r = write_inode(s->e, target, &in);
-		if (r < 0)
-			return r;
-		s->stats.hardlinks++;
-		return node_map_put(&s->map, norm, target, target_mode, false);
-	}
-
-	if (old) {
-		r = remove_entry(s->e, parent, name, old);
-		if (r < 0)
-			return r;
-		r = node_map_put(&s->map, norm, 0, 0, false);
+		r = node_map_put(&s->map, t.norm, 0, 0, false);
 		if (r < 0)
 			return r;
 	}
-
-	if (action == HYGIENE_MACHINE_ID) {
-		static const char uninitialized[] = "uninitialized\n";
-		struct buffer_source b = { uninitialized, sizeof(uninitialized) - 1 };
-
-		m.mode = LINUX_S_IFREG | 0444;
-		m.uid = m.gid = 0;
-		r = make_regular(s->e, parent, name, &m, b.size, buffer_source, &b, &ino);
-		if (r < 0)
-			goto fs_error;
-		s->stats.skipped++;
-		return node_map_put(&s->map, norm, ino, m.mode, false);
-	}
-
-	switch (m.mode & AE_IFMT) {
-	case AE_IFDIR:
-		r = make_dir(s->e, parent, name, &m, &ino);
-		s->stats.dirs++;
-		break;
-	case AE_IFREG:
-		r = make_regular(s->e, parent, name, &m, (uint64_t) archive_entry_size(entry), archive_source, s, &ino);
-		s->stats.files++;
-		break;
-	case AE_IFLNK: {
-		const char *target = archive_entry_symlink(entry) ?: archive_entry_symlink_utf8(entry);
-
-		if (!target || !target[0] || strlen(target) >= s->e->blocksize)
-			return set_error(&s->error, -EINVAL, "entry '%s': bad symlink target", raw);
-		r = make_symlink(s->e, parent, name, &m, target, &ino);
-		s->stats.symlinks++;
-		break;
-	}
-	default:
-		r = make_special(s->e, parent, name, &m, &ino);
-		s->stats.devices++;
-		break;
-	}
-	if (r < 0)
-		goto fs_error;
-
-	r = entry_xattrs(entry, &xattrs, &n_xattrs);
-	if (r < 0)
-		return r;
-	r = set_xattrs(s->e, ino, xattrs, n_xattrs);
-	if (r < 0)
-		return set_error(&s->error, r, "entry '%s': failed to set xattrs: %m", raw);
-	return node_map_put(&s->map, norm, ino, m.mode, is_dir);
-
-fs_error:
-	if (s->error) /* already said (a read error from libarchive) */
-		return r;
-	if (r == -ENOSPC)
-		return r; /* the caller measures and says */
-	return set_error(&s->error, r, "entry '%s': %m", raw);
+	if (action == HYGIENE_MACHINE_ID)
+		return stream_machine_id(s, &t);
+	return stream_new_inode(s, &t);
 }
 
 /* After ENOSPC: reads the rest of the headers so the message can say how much the tarball needs. */
