@@ -1,4 +1,4 @@
-/* Tests for the tarball → ext4 writer, checked with e2fsck and debugfs rather than our own reader alone. */
+/* Tests for the tarball → ext4 writer (checked with e2fsck and debugfs, not our own reader alone) and its hygiene. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include "hash-util.h"
 #include "process.h"
 #include "image-ext4.h"
+#include "image-hygiene.h"
 #include "test.h"
 
 #define EPOCH UINT64_C(1600000000)
@@ -697,4 +698,20 @@ TEST(open_fails_cleanly) {
 	ASSERT_TRUE(fs == NULL);
 	ASSERT_TRUE(ext4_free(NULL) == NULL);
 	ASSERT_EQ(ext4_close(NULL), 0);
+}
+
+TEST(hygiene_table) {
+	ASSERT_EQ(hygiene_classify("etc/ssh/ssh_host_ed25519_key", false, true), HYGIENE_SKIP);
+	ASSERT_EQ(hygiene_classify("etc/ssh/ssh_host_keys/x", false, true), HYGIENE_KEEP); /* '*' stops at '/' here */
+	ASSERT_EQ(hygiene_classify("etc/ssh/sshd_config", false, true), HYGIENE_KEEP);
+	ASSERT_EQ(hygiene_classify("etc/machine-id", false, true), HYGIENE_MACHINE_ID);
+	ASSERT_EQ(hygiene_classify("etc/machine-id", true, false), HYGIENE_KEEP);
+	ASSERT_EQ(hygiene_classify("var/lib/apt/lists/partial/x", false, true), HYGIENE_SKIP); /* and crosses it here */
+	ASSERT_EQ(hygiene_classify("var/lib/apt/lists/partial", true, false), HYGIENE_KEEP);
+	ASSERT_EQ(hygiene_classify("var/log/journal/x/system.journal", false, true), HYGIENE_SKIP);
+	ASSERT_EQ(hygiene_classify("var/log/README", false, false), HYGIENE_KEEP); /* a symlink in var/log stays */
+	ASSERT_EQ(hygiene_classify("var/cache/apt/pkgcache.bin", false, true), HYGIENE_SKIP);
+	ASSERT_EQ(hygiene_classify("var/cache/apt/archives/x.bin", false, true), HYGIENE_KEEP);
+	ASSERT_EQ(hygiene_classify("root/.bash_history", false, false), HYGIENE_SKIP);
+	ASSERT_EQ(hygiene_classify("root/.bashrc", false, true), HYGIENE_KEEP);
 }
