@@ -29,30 +29,35 @@ static int resolve(Ext4 *e, const char *norm, ext2_ino_t *ret) {
 	return ext2_errno(err, "resolve path");
 }
 
-/* Splits "a/b/c" into the parent's inode (which must be a directory) and "c". */
-static int resolve_parent(Ext4 *e, char *norm, ext2_ino_t *ret_dir, const char **ret_name) {
-	char *slash = strrchr(norm, '/');
+/* Splits "/a/b/c" into the inode of "/a/b" (which must be a directory) and "c", which lies in *ret_norm. */
+static int resolve_parent(Ext4 *e, const char *path, char **ret_norm, ext2_ino_t *ret_dir, const char **ret_name) {
+	_cleanup_free_ char *norm = NULL;
 	struct ext2_inode_large in;
-	ext2_ino_t dir;
+	ext2_ino_t dir = EXT2_ROOT_INO;
+	char *slash;
 	int r;
 
+	r = helper_path(path, &norm);
+	if (r < 0)
+		return r;
 	if (norm[0] == 0)
 		return -EINVAL;
+	slash = strrchr(norm, '/');
 	if (slash) {
 		*slash = 0;
 		r = resolve(e, norm, &dir);
 		*slash = '/';
 		if (r < 0)
 			return r;
-	} else
-		dir = EXT2_ROOT_INO;
+	}
 	r = ext4_read_inode(e, dir, &in);
 	if (r < 0)
 		return r;
 	if (!LINUX_S_ISDIR(in.i_mode))
 		return -ENOTDIR;
-	*ret_dir = dir;
 	*ret_name = slash ? slash + 1 : norm;
+	*ret_dir = dir;
+	*ret_norm = TAKE_PTR(norm);
 	return 0;
 }
 
@@ -74,6 +79,25 @@ static int remove_non_directory(Ext4 *e, ext2_ino_t dir, const char *name) {
 	return ext4_remove_entry(e, dir, name, old);
 }
 
+/* resolve_parent() for a new file or symlink: a non-directory of that name goes first. */
+static int make_room(Ext4 *e, const char *path, char **ret_norm, ext2_ino_t *ret_dir, const char **ret_name) {
+	_cleanup_free_ char *norm = NULL;
+	const char *name;
+	ext2_ino_t dir;
+	int r;
+
+	r = resolve_parent(e, path, &norm, &dir, &name);
+	if (r < 0)
+		return r;
+	r = remove_non_directory(e, dir, name);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	*ret_name = name;
+	*ret_dir = dir;
+	*ret_norm = TAKE_PTR(norm);
+	return 0;
+}
+
 int ext4_write_file(Ext4 *e, const char *path, const void *data, size_t size, uint32_t mode, uint32_t uid,
 		    uint32_t gid) {
 	_cleanup_free_ char *norm = NULL;
@@ -82,14 +106,8 @@ int ext4_write_file(Ext4 *e, const char *path, const void *data, size_t size, ui
 	struct meta m;
 	int r;
 
-	r = helper_path(path, &norm);
+	r = make_room(e, path, &norm, &dir, &name);
 	if (r < 0)
-		return r;
-	r = resolve_parent(e, norm, &dir, &name);
-	if (r < 0)
-		return r;
-	r = remove_non_directory(e, dir, name);
-	if (r < 0 && r != -ENOENT)
 		return r;
 	ext4_meta_epoch(e, &m, LINUX_S_IFREG | (mode & 07777), uid, gid);
 	return ext4_make_file(e, dir, name, &m, data, size, &ino);
@@ -150,14 +168,8 @@ int ext4_symlink(Ext4 *e, const char *path, const char *target) {
 
 	if (!target || !target[0] || strlen(target) >= e->blocksize)
 		return -EINVAL;
-	r = helper_path(path, &norm);
+	r = make_room(e, path, &norm, &dir, &name);
 	if (r < 0)
-		return r;
-	r = resolve_parent(e, norm, &dir, &name);
-	if (r < 0)
-		return r;
-	r = remove_non_directory(e, dir, name);
-	if (r < 0 && r != -ENOENT)
 		return r;
 	ext4_meta_epoch(e, &m, LINUX_S_IFLNK | 0777, 0, 0);
 	return ext4_make_symlink(e, dir, name, &m, target, &ino);
@@ -240,10 +252,7 @@ int ext4_unlink(Ext4 *e, const char *path) {
 	ext2_ino_t dir;
 	int r;
 
-	r = helper_path(path, &norm);
-	if (r < 0)
-		return r;
-	r = resolve_parent(e, norm, &dir, &name);
+	r = resolve_parent(e, path, &norm, &dir, &name);
 	if (r < 0)
 		return r;
 	return remove_non_directory(e, dir, name);

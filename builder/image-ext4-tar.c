@@ -101,6 +101,18 @@ struct stream {
 	uint64_t free_at_start;
 };
 
+/* "a/b/c" → a copy of "a/b", and "c" inside path; "c" → "" and "c". */
+static int split_parent(const char *path, char **ret_parent, const char **ret_name) {
+	const char *slash = strrchr(path, '/');
+	char *parent = slash ? strndup(path, (size_t) (slash - path)) : strdup("");
+
+	if (!parent)
+		return -ENOMEM;
+	*ret_parent = parent;
+	*ret_name = slash ? slash + 1 : path;
+	return 0;
+}
+
 /* Finds path (parent first) without creating anything. ret_ino 0: absent. */
 static int stream_lookup(struct stream *s, const char *path, ext2_ino_t *ret_ino, uint32_t *ret_mode);
 
@@ -139,11 +151,11 @@ static int stream_lookup_in(struct stream *s, struct node *parent_node, ext2_ino
 }
 
 static int stream_lookup(struct stream *s, const char *path, ext2_ino_t *ret_ino, uint32_t *ret_mode) {
-	_cleanup_free_ char *copy = NULL;
+	_cleanup_free_ char *parent = NULL;
+	const char *name;
 	struct node *nd;
 	ext2_ino_t pino;
 	uint32_t pmode;
-	char *slash;
 	int r;
 
 	if (path[0] == 0) {
@@ -157,30 +169,26 @@ static int stream_lookup(struct stream *s, const char *path, ext2_ino_t *ret_ino
 		*ret_mode = nd->mode;
 		return 0;
 	}
-	copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	slash = strrchr(copy, '/');
-	if (slash)
-		*slash = 0;
-	r = stream_lookup(s, slash ? copy : "", &pino, &pmode);
+	r = split_parent(path, &parent, &name);
+	if (r < 0)
+		return r;
+	r = stream_lookup(s, parent, &pino, &pmode);
 	if (r < 0)
 		return r;
 	if (pino == 0 || !LINUX_S_ISDIR(pmode)) {
 		*ret_ino = 0;
 		return 0;
 	}
-	return stream_lookup_in(s, slash ? node_map_find(&s->map, copy) : NULL, pino, path,
-				slash ? slash + 1 : copy, ret_ino, ret_mode);
+	return stream_lookup_in(s, parent[0] ? node_map_find(&s->map, parent) : NULL, pino, path, name, ret_ino,
+				ret_mode);
 }
 
 /* Returns the directory for path, making it and its parents (0755 root, epoch) when missing. */
 static int stream_ensure_dir(struct stream *s, const char *path, ext2_ino_t *ret, struct node **ret_node) {
-	_cleanup_free_ char *copy = NULL;
+	_cleanup_free_ char *parent = NULL;
 	struct node *parent_node = NULL, *nd;
 	ext2_ino_t pino, ino;
 	uint32_t mode;
-	char *slash;
 	const char *name;
 	int r;
 
@@ -197,14 +205,10 @@ static int stream_ensure_dir(struct stream *s, const char *path, ext2_ino_t *ret
 		*ret_node = nd;
 		return 0;
 	}
-	copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	slash = strrchr(copy, '/');
-	if (slash)
-		*slash = 0;
-	name = slash ? slash + 1 : copy;
-	r = stream_ensure_dir(s, slash ? copy : "", &pino, &parent_node);
+	r = split_parent(path, &parent, &name);
+	if (r < 0)
+		return r;
+	r = stream_ensure_dir(s, parent, &pino, &parent_node);
 	if (r < 0)
 		return r;
 	r = stream_lookup_in(s, parent_node, pino, path, name, &ino, &mode);
@@ -377,14 +381,12 @@ static int tar_entry_read(struct stream *s, struct archive_entry *entry, struct 
 static int tar_entry_place(struct stream *s, struct tar_entry *t) {
 	_cleanup_free_ char *parent_path = NULL;
 	struct node *parent_node = NULL;
-	const char *slash = strrchr(t->norm, '/');
 	int r;
 
 	/* the parent first: tarballs may list children before their directory, or never list it */
-	parent_path = slash ? strndup(t->norm, (size_t) (slash - t->norm)) : strdup("");
-	if (!parent_path)
-		return -ENOMEM;
-	t->name = slash ? slash + 1 : t->norm;
+	r = split_parent(t->norm, &parent_path, &t->name);
+	if (r < 0)
+		return r;
 	r = stream_ensure_dir(s, parent_path, &t->parent, &parent_node);
 	if (r == -ENOTDIR)
 		return set_error(&s->error, -EINVAL, "entry '%s': a parent is not a directory", t->raw);
