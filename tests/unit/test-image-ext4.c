@@ -23,7 +23,8 @@ static const char *tool(const char *name) {
 	const char *dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(buf, sizeof(buf), "%s/%s", dirs[i], name);
+		if (snprintf(buf, sizeof(buf), "%s/%s", dirs[i], name) >= (int) sizeof(buf))
+			continue;
 		if (access(buf, X_OK) == 0)
 			return buf;
 	}
@@ -59,7 +60,7 @@ static char *debugfs(const char *img, const char *fmt, const char *path) {
 	char cmd[512], *out = NULL;
 	char *argv[] = { (char *) tool("debugfs"), "-R", cmd, (char *) img, NULL };
 
-	snprintf(cmd, sizeof(cmd), fmt, path);
+	ASSERT_TRUE(snprintf(cmd, sizeof(cmd), fmt, path) < (int) sizeof(cmd));
 	ASSERT_EQ(run(argv, &out, false), 0);
 	ASSERT_TRUE(out != NULL);
 	return out;
