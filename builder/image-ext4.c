@@ -1,75 +1,36 @@
-/* The root file system image: mke2fs with pinned features, then a tarball streamed into it through libext2fs. */
+/* The ext4 writer: inodes, data blocks and extents, xattrs, making and removing entries, open and close. */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
 
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
 #include <ext2fs/ext3_extents.h>
 
-#include "archive-util.h"
-#include "error.h"
 #include "ext2-util.h"
-#include "fileio.h"
-#include "image-ext4.h"
+#include "image-ext4-internal.h"
 #include "log.h"
 #include "macro.h"
-#include "parse-util.h"
-#include "process.h"
 
 /* File data is gathered per file in STAGE_SIZE pieces (zero blocks become holes), and writes to physically
  * adjacent blocks are merged up to WRITE_BUF_SIZE, so a tree of small files costs few large writes. */
 #define STAGE_SIZE (4 * 1024 * 1024)
 #define WRITE_BUF_SIZE (8 * 1024 * 1024)
-#define TAR_READ_BLOCK (1024 * 1024)
 #define MAX_FAST_SYMLINK 59 /* target must fit i_block (60 bytes) with its NUL, or e2fsck calls it bad */
 #define INLINE_EXTENTS 4    /* extents that fit in i_block after the header */
 
-struct Ext4 {
-	ext2_filsys fs;
-	uint64_t epoch;
-	unsigned blocksize;
-	unsigned inode_size;
-	blk64_t goal;       /* next physical block to try: files are laid out in tar order, back to back */
-
-	char *wbuf;         /* pending data for blocks wbuf_pblk.. (all allocated already) */
-	blk64_t wbuf_pblk;
-	uint64_t wbuf_blocks;
-
-	char *stage;        /* one file's data, STAGE_SIZE */
-	char *inode_buf;    /* inode_size bytes, for writing whole new inodes */
-};
-
 /* ---- inodes ---- */
 
-struct meta {
-	uint32_t mode; /* type and permission bits */
-	uint32_t uid, gid;
-	int64_t atime, mtime;
-	uint32_t atime_ns, mtime_ns;
-	uint32_t rdev_major, rdev_minor;
-};
-
-static void meta_epoch(Ext4 *e, struct meta *m, uint32_t mode, uint32_t uid, uint32_t gid) {
+void ext4_meta_epoch(Ext4 *e, struct meta *m, uint32_t mode, uint32_t uid, uint32_t gid) {
 	*m = (struct meta) {
 		.mode = mode, .uid = uid, .gid = gid,
 		.atime = (int64_t) e->epoch, .mtime = (int64_t) e->epoch,
 	};
-}
-
-static void clamp_time(const Ext4 *e, int64_t *sec, uint32_t *ns) {
-	if (*sec > (int64_t) e->epoch || (*sec == (int64_t) e->epoch && *ns > 0)) {
-		*sec = (int64_t) e->epoch;
-		*ns = 0;
-	}
 }
 
 /* ext4 stores 32 bits of seconds plus two epoch bits and nanoseconds in the _extra field */
@@ -113,12 +74,12 @@ static int write_new_inode(Ext4 *e, ext2_ino_t ino, struct ext2_inode_large *in)
 			  "write inode");
 }
 
-static int read_inode(Ext4 *e, ext2_ino_t ino, struct ext2_inode_large *in) {
+int ext4_read_inode(Ext4 *e, ext2_ino_t ino, struct ext2_inode_large *in) {
 	memset(in, 0, sizeof(*in));
 	return ext2_errno(ext2fs_read_inode_full(e->fs, ino, (struct ext2_inode *) in, sizeof(*in)), "read inode");
 }
 
-static int write_inode(Ext4 *e, ext2_ino_t ino, struct ext2_inode_large *in) {
+int ext4_write_inode(Ext4 *e, ext2_ino_t ino, struct ext2_inode_large *in) {
 	return ext2_errno(ext2fs_write_inode_full(e->fs, ino, (struct ext2_inode *) in, sizeof(*in)), "write inode");
 }
 
@@ -147,7 +108,7 @@ static int file_type_of(uint32_t mode) {
 	}
 }
 
-static int link_into(Ext4 *e, ext2_ino_t dir, const char *name, ext2_ino_t ino, uint32_t mode) {
+int ext4_link(Ext4 *e, ext2_ino_t dir, const char *name, ext2_ino_t ino, uint32_t mode) {
 	errcode_t err;
 
 	err = ext2fs_link(e->fs, dir, name, ino, file_type_of(mode));
@@ -162,7 +123,7 @@ static int link_into(Ext4 *e, ext2_ino_t dir, const char *name, ext2_ino_t ino, 
 
 /* ---- data blocks ---- */
 
-static int wbuf_flush(Ext4 *e) {
+int ext4_flush_data(Ext4 *e) {
 	errcode_t err;
 
 	if (e->wbuf_blocks == 0)
@@ -183,7 +144,7 @@ static int queue_write(Ext4 *e, blk64_t pblk, const char *data, uint64_t nblocks
 		e->wbuf_blocks += nblocks;
 		return 0;
 	}
-	r = wbuf_flush(e);
+	r = ext4_flush_data(e);
 	if (r < 0)
 		return r;
 	if (nblocks > cap / 2)
@@ -318,7 +279,7 @@ static int writer_process(struct file_writer *w) {
 	return 0;
 }
 
-static int writer_feed(struct file_writer *w, const char *data, size_t n) {
+int ext4_writer_feed(struct file_writer *w, const char *data, size_t n) {
 	while (n > 0) {
 		size_t k = MIN(n, (size_t) STAGE_SIZE - w->fill);
 		int r;
@@ -337,7 +298,7 @@ static int writer_feed(struct file_writer *w, const char *data, size_t n) {
 }
 
 /* Moves the write position to offset (holes in sparse archive members). */
-static int writer_seek(struct file_writer *w, uint64_t offset) {
+int ext4_writer_seek(struct file_writer *w, uint64_t offset) {
 	uint64_t pos = w->stage_lblk * w->e->blocksize + w->fill;
 	static const char zeros[4096];
 	int r;
@@ -352,7 +313,7 @@ static int writer_seek(struct file_writer *w, uint64_t offset) {
 			continue;
 		}
 		size_t k = (size_t) MIN(offset - pos, (uint64_t) sizeof(zeros));
-		r = writer_feed(w, zeros, k);
+		r = ext4_writer_feed(w, zeros, k);
 		if (r < 0)
 			return r;
 		pos += k;
@@ -415,18 +376,12 @@ static int write_regular_inode(Ext4 *e, ext2_ino_t ino, struct ext2_inode_large 
 			return r;
 	}
 	/* the handle wrote the inode through the small struct; write the large part too */
-	return write_inode(e, ino, in);
+	return ext4_write_inode(e, ino, in);
 }
 
 /* ---- xattrs ---- */
 
-struct xattr {
-	const char *name;
-	const void *value;
-	size_t size;
-};
-
-static int set_xattrs(Ext4 *e, ext2_ino_t ino, const struct xattr *x, size_t n) {
+int ext4_set_xattrs(Ext4 *e, ext2_ino_t ino, const struct xattr *x, size_t n) {
 	_cleanup_(ext2fs_xattrs_closep) struct ext2_xattr_handle *h = NULL;
 	int r;
 
@@ -448,7 +403,7 @@ static int set_xattrs(Ext4 *e, ext2_ino_t ino, const struct xattr *x, size_t n) 
 
 /* ---- creating and removing ---- */
 
-static int make_dir(Ext4 *e, ext2_ino_t parent, const char *name, const struct meta *m, ext2_ino_t *ret) {
+int ext4_make_dir(Ext4 *e, ext2_ino_t parent, const char *name, const struct meta *m, ext2_ino_t *ret) {
 	struct ext2_inode_large in, pin;
 	struct extent_list l = {};
 	_cleanup_free_ char *block = NULL;
@@ -484,19 +439,19 @@ static int make_dir(Ext4 *e, ext2_ino_t parent, const char *name, const struct m
 	if (r < 0)
 		return r;
 
-	r = link_into(e, parent, name, ino, LINUX_S_IFDIR);
+	r = ext4_link(e, parent, name, ino, LINUX_S_IFDIR);
 	if (r < 0)
 		return r;
 
 	/* ".." of the new directory is a link to the parent; past EXT2_LINK_MAX dir_nlink says "1" */
-	r = read_inode(e, parent, &pin);
+	r = ext4_read_inode(e, parent, &pin);
 	if (r < 0)
 		return r;
 	if (pin.i_links_count > 1 && pin.i_links_count < EXT2_LINK_MAX - 1)
 		pin.i_links_count++;
 	else
 		pin.i_links_count = 1;
-	r = write_inode(e, parent, &pin);
+	r = ext4_write_inode(e, parent, &pin);
 	if (r < 0)
 		return r;
 
@@ -504,7 +459,7 @@ static int make_dir(Ext4 *e, ext2_ino_t parent, const char *name, const struct m
 	return 0;
 }
 
-static int make_special(Ext4 *e, ext2_ino_t parent, const char *name, const struct meta *m, ext2_ino_t *ret) {
+int ext4_make_special(Ext4 *e, ext2_ino_t parent, const char *name, const struct meta *m, ext2_ino_t *ret) {
 	struct ext2_inode_large in;
 	ext2_ino_t ino;
 	int r;
@@ -523,15 +478,15 @@ static int make_special(Ext4 *e, ext2_ino_t parent, const char *name, const stru
 	r = write_new_inode(e, ino, &in);
 	if (r < 0)
 		return r;
-	r = link_into(e, parent, name, ino, m->mode);
+	r = ext4_link(e, parent, name, ino, m->mode);
 	if (r < 0)
 		return r;
 	*ret = ino;
 	return 0;
 }
 
-static int make_symlink(Ext4 *e, ext2_ino_t parent, const char *name, const struct meta *m, const char *target,
-			ext2_ino_t *ret) {
+int ext4_make_symlink(Ext4 *e, ext2_ino_t parent, const char *name, const struct meta *m, const char *target,
+		      ext2_ino_t *ret) {
 	struct ext2_inode_large in;
 	size_t len = strlen(target);
 	ext2_ino_t ino;
@@ -561,18 +516,15 @@ static int make_symlink(Ext4 *e, ext2_ino_t parent, const char *name, const stru
 	}
 	if (r < 0)
 		return r;
-	r = link_into(e, parent, name, ino, LINUX_S_IFLNK);
+	r = ext4_link(e, parent, name, ino, LINUX_S_IFLNK);
 	if (r < 0)
 		return r;
 	*ret = ino;
 	return 0;
 }
 
-/* Data comes from a callback so the tarball and in-memory buffers share one writer. */
-typedef int (*data_source_fn)(struct file_writer *w, void *userdata);
-
-static int make_regular(Ext4 *e, ext2_ino_t parent, const char *name, const struct meta *m, uint64_t size,
-			data_source_fn source, void *userdata, ext2_ino_t *ret) {
+int ext4_make_regular(Ext4 *e, ext2_ino_t parent, const char *name, const struct meta *m, uint64_t size,
+		      ext4_data_source_fn source, void *userdata, ext2_ino_t *ret) {
 	struct file_writer w = { .e = e };
 	struct ext2_inode_large in;
 	ext2_ino_t ino;
@@ -591,7 +543,7 @@ static int make_regular(Ext4 *e, ext2_ino_t parent, const char *name, const stru
 	extent_list_release(&w.ext);
 	if (r < 0)
 		return r;
-	r = link_into(e, parent, name, ino, m->mode);
+	r = ext4_link(e, parent, name, ino, m->mode);
 	if (r < 0)
 		return r;
 	*ret = ino;
@@ -605,27 +557,46 @@ struct buffer_source {
 
 static int buffer_source(struct file_writer *w, void *userdata) {
 	struct buffer_source *b = userdata;
-	return writer_feed(w, b->data, b->size);
+	return ext4_writer_feed(w, b->data, b->size);
 }
 
-/* Drops one link to ino named name in dir; frees the inode, its blocks and xattr block with the last link. */
-static int remove_entry(Ext4 *e, ext2_ino_t dir, const char *name, ext2_ino_t ino) {
+int ext4_make_file(Ext4 *e, ext2_ino_t parent, const char *name, const struct meta *m, const void *data,
+		   size_t size, ext2_ino_t *ret) {
+	struct buffer_source b = { data, size };
+
+	return ext4_make_regular(e, parent, name, m, size, buffer_source, &b, ret);
+}
+
+int ext4_update_dir(Ext4 *e, ext2_ino_t ino, const struct meta *m) {
+	struct ext2_inode_large in;
+	int r;
+
+	r = ext4_read_inode(e, ino, &in);
+	if (r < 0)
+		return r;
+	in.i_mode = (__u16) (LINUX_S_IFDIR | (m->mode & 07777));
+	set_owner(&in, m->uid, m->gid);
+	set_times(&in, m);
+	return ext4_write_inode(e, ino, &in);
+}
+
+int ext4_remove_entry(Ext4 *e, ext2_ino_t dir, const char *name, ext2_ino_t ino) {
 	struct ext2_inode_large in;
 	int r;
 
 	/* pending data may sit in blocks about to be freed and reused */
-	r = wbuf_flush(e);
+	r = ext4_flush_data(e);
 	if (r < 0)
 		return r;
 	r = ext2_errno(ext2fs_unlink(e->fs, dir, name, ino, 0), "unlink");
 	if (r < 0)
 		return r;
-	r = read_inode(e, ino, &in);
+	r = ext4_read_inode(e, ino, &in);
 	if (r < 0)
 		return r;
 	if (in.i_links_count > 1) {
 		in.i_links_count--;
-		return write_inode(e, ino, &in);
+		return ext4_write_inode(e, ino, &in);
 	}
 
 	if (ext2fs_inode_has_valid_blocks2(e->fs, (struct ext2_inode *) &in)) {
@@ -649,8 +620,7 @@ static int remove_entry(Ext4 *e, ext2_ino_t dir, const char *name, ext2_ino_t in
 
 /* ---- paths ---- */
 
-/* "./usr//lib/./x/" → "usr/lib/x"; "" is the root. -EINVAL for ".."; -ENAMETOOLONG for a long component. */
-static int normalize_path(const char *p, char **ret) {
+int ext4_normalize_path(const char *p, char **ret) {
 	_cleanup_free_ char *out = malloc(strlen(p) + 1);
 	size_t o = 0;
 
@@ -677,58 +647,11 @@ static int normalize_path(const char *p, char **ret) {
 	return 0;
 }
 
-/* For the helpers: absolute paths only. */
-static int helper_path(const char *path, char **ret) {
-	if (!path || path[0] != '/')
-		return -EINVAL;
-	return normalize_path(path, ret);
-}
-
-static int lookup_name(Ext4 *e, ext2_ino_t dir, const char *name, ext2_ino_t *ret) {
+int ext4_lookup_name(Ext4 *e, ext2_ino_t dir, const char *name, ext2_ino_t *ret) {
 	errcode_t err = ext2fs_lookup(e->fs, dir, name, (int) strlen(name), NULL, ret);
 	if (err == EXT2_ET_FILE_NOT_FOUND)
 		return -ENOENT;
 	return ext2_errno(err, "lookup");
-}
-
-static int resolve(Ext4 *e, const char *norm, ext2_ino_t *ret) {
-	errcode_t err;
-
-	if (norm[0] == 0) {
-		*ret = EXT2_ROOT_INO;
-		return 0;
-	}
-	err = ext2fs_namei(e->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, norm, ret);
-	if (err == EXT2_ET_FILE_NOT_FOUND)
-		return -ENOENT;
-	return ext2_errno(err, "resolve path");
-}
-
-/* Splits "a/b/c" into the parent's inode (which must be a directory) and "c". */
-static int resolve_parent(Ext4 *e, char *norm, ext2_ino_t *ret_dir, const char **ret_name) {
-	char *slash = strrchr(norm, '/');
-	struct ext2_inode_large in;
-	ext2_ino_t dir;
-	int r;
-
-	if (norm[0] == 0)
-		return -EINVAL;
-	if (slash) {
-		*slash = 0;
-		r = resolve(e, norm, &dir);
-		*slash = '/';
-		if (r < 0)
-			return r;
-	} else
-		dir = EXT2_ROOT_INO;
-	r = read_inode(e, dir, &in);
-	if (r < 0)
-		return r;
-	if (!LINUX_S_ISDIR(in.i_mode))
-		return -ENOTDIR;
-	*ret_dir = dir;
-	*ret_name = slash ? slash + 1 : norm;
-	return 0;
 }
 
 /* ---- open, close ---- */
@@ -752,25 +675,22 @@ static void set_cloexec_on_image_fds(const char *path) {
 }
 
 int ext4_open(const char *path, uint64_t offset, uint64_t source_date_epoch, Ext4 **ret) {
-	char io_options[64] = "";
+	_cleanup_free_ char *io_options = NULL;
 	Ext4 *e;
 	int r;
 
+	/* unix_io adds the offset to every access, so a partition inside a disk image is just another fs */
+	if (offset > 0 && asprintf(&io_options, "offset=%" PRIu64, offset) < 0)
+		return -ENOMEM;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	e->epoch = source_date_epoch;
-
-	/* unix_io adds the offset to every access, so a partition inside a disk image is just another fs */
-	if (offset > 0)
-		snprintf(io_options, sizeof(io_options), "offset=%" PRIu64, offset);
-	r = ext2_errno(ext2fs_open2(path, io_options[0] ? io_options : NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0,
-				    unix_io_manager, &e->fs),
+	/* on failure ext2fs_open2() frees what it made and leaves e->fs NULL */
+	r = ext2_errno(ext2fs_open2(path, io_options, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &e->fs),
 		       path);
-	if (r < 0) {
-		free(e);
-		return r;
-	}
+	if (r < 0)
+		goto fail;
 	set_cloexec_on_image_fds(path);
 	/* every time the library stamps (s_wtime, new inodes) is the epoch, not the clock */
 	e->fs->now = (time_t) source_date_epoch;
@@ -794,19 +714,21 @@ fail:
 	return r;
 }
 
+/* Frees what e holds; a file system still open is discarded, unflushed. */
 static void ext4_release(Ext4 *e) {
+	if (e->fs)
+		ext2fs_free(e->fs);
 	free(e->wbuf);
 	free(e->stage);
 	free(e->inode_buf);
-	free(e);
+	*e = (Ext4) {};
 }
 
 Ext4 *ext4_free(Ext4 *e) {
 	if (!e)
 		return NULL;
-	if (e->fs)
-		ext2fs_free(e->fs);
 	ext4_release(e);
+	free(e);
 	return NULL;
 }
 
@@ -815,20 +737,15 @@ int ext4_close(Ext4 *e) {
 
 	if (!e)
 		return 0;
-	r = wbuf_flush(e);
-	if (r < 0) {
-		ext4_free(e);
-		return r;
+	r = ext4_flush_data(e);
+	if (r >= 0) {
+		r = ext2_errno(ext2fs_close2(e->fs, 0), "close file system");
+		/* ext2fs_close2() frees only on success; on failure ext4_free() discards */
+		if (r >= 0)
+			e->fs = NULL;
 	}
-	/* ext2fs_close2() frees only on success */
-	r = ext2_errno(ext2fs_close2(e->fs, 0), "close file system");
-	if (r < 0) {
-		ext4_free(e);
-		return r;
-	}
-	e->fs = NULL;
-	ext4_release(e);
-	return 0;
+	ext4_free(e);
+	return r;
 }
 
 int ext4_usage(Ext4 *e, uint64_t *ret_used, uint64_t *ret_total) {
@@ -836,1005 +753,5 @@ int ext4_usage(Ext4 *e, uint64_t *ret_used, uint64_t *ret_total) {
 
 	*ret_used = (total - free_blocks) * e->blocksize;
 	*ret_total = total * e->blocksize;
-	return 0;
-}
-
-/* ---- mke2fs ---- */
-
-int ext4_create(const struct ext4_params *p, char **ret_error) {
-	_cleanup_free_ char *blocks = NULL, *ratio = NULL, *ext = NULL, *env_sde = NULL, *env_fake = NULL;
-	_cleanup_(process_result_release) struct process_result res = {};
-	_cleanup_close_ int fd = -1;
-	char uuid[37], seed[37], status[64];
-	struct stat st;
-	int r;
-
-	if (!p->path || p->size < 1 * MiB || p->size % 4096 || p->offset % 512)
-		return -EINVAL;
-	if (p->label && strlen(p->label) > 16)
-		return -EINVAL;
-
-	/* a sparse file of the right size, so mke2fs neither guesses nor writes zeros; inside a disk image
-	 * the rest of the file (the partition table) is left alone */
-	fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | (p->offset == 0 ? O_TRUNC : 0), 0644);
-	if (fd < 0)
-		return set_error(ret_error, negative_errno(), "cannot create '%s': %m", p->path);
-	if (fstat(fd, &st) < 0)
-		return set_error(ret_error, negative_errno(), "cannot stat '%s': %m", p->path);
-	if ((uint64_t) st.st_size < p->offset + p->size && ftruncate(fd, (off_t) (p->offset + p->size)) < 0)
-		return set_error(ret_error, negative_errno(), "cannot size '%s': %m", p->path);
-
-	uuid_format(p->uuid, uuid);
-	uuid_format(p->hash_seed, seed);
-	if (asprintf(&blocks, "%" PRIu64, p->size / 4096) < 0 ||
-	    asprintf(&ratio, "%" PRIu64, p->inode_ratio ? p->inode_ratio : 16384) < 0 ||
-	    asprintf(&ext, "hash_seed=%s,root_owner=0:0,offset=%" PRIu64, seed, p->offset) < 0 ||
-	    asprintf(&env_sde, "SOURCE_DATE_EPOCH=%" PRIu64, p->source_date_epoch) < 0 ||
-	    asprintf(&env_fake, "E2FSPROGS_FAKE_TIME=%" PRIu64, p->source_date_epoch) < 0)
-		return -ENOMEM;
-
-	char *argv[32];
-	size_t a = 0;
-	argv[a++] = "mke2fs";
-	argv[a++] = "-q";
-	argv[a++] = "-F";
-	argv[a++] = "-t";
-	argv[a++] = "ext4";
-	argv[a++] = "-O";
-	argv[a++] = "none,has_journal,ext_attr,resize_inode,dir_index,filetype,extent,64bit,flex_bg,"
-		    "sparse_super,large_file,huge_file,dir_nlink,extra_isize,metadata_csum";
-	argv[a++] = "-b";
-	argv[a++] = "4096";
-	argv[a++] = "-I";
-	argv[a++] = "256";
-	argv[a++] = "-i";
-	argv[a++] = ratio;
-	argv[a++] = "-U";
-	argv[a++] = uuid;
-	argv[a++] = "-E";
-	argv[a++] = ext;
-	if (p->label && p->label[0]) {
-		argv[a++] = "-L";
-		argv[a++] = (char *) p->label;
-	}
-	/* mke2fs gets the file we made as its descriptor 3, not by name: were the name
-	 * unlinked meanwhile (Ctrl-C removes the temp file), mke2fs would create it anew
-	 * and leave it behind after we are gone. */
-	argv[a++] = "/proc/self/fd/3";
-	argv[a++] = blocks;
-	argv[a] = NULL;
-
-	/* the caller's environment, less what would change the file system */
-	char *env_set[] = { env_sde, env_fake, NULL };
-	static const char *const env_unset[] = { "MKE2FS_CONFIG", "MKE2FS_DEVICE_SECTSIZE", NULL };
-	r = process_run(&(struct process_options){
-				.argv = argv, .env_set = env_set, .env_unset = env_unset,
-				.stdin_mode = PROCESS_NULL, .stdout_mode = PROCESS_CAPTURE, .stderr_mode = PROCESS_TO_STDOUT,
-				.pass_fds = &fd, .n_pass_fds = 1,
-			}, &res);
-	if (r < 0)
-		return set_error(ret_error, r, "cannot run mke2fs: %m (install e2fsprogs)");
-	if (r > 0)
-		return set_error(ret_error, -EIO, "mke2fs %s: %s", process_status_to_string(r, status, sizeof(status)),
-				 string_strip(res.out));
-	return 0;
-}
-
-/* ---- image hygiene ---- */
-
-enum hygiene_action {
-	HYGIENE_KEEP,
-	HYGIENE_SKIP,            /* drop the entry */
-	HYGIENE_MACHINE_ID,      /* write "uninitialized\n", 0444: systemd treats the first boot as first boot */
-};
-
-enum hygiene_applies {
-	APPLIES_NON_DIR,         /* files, symlinks, links, nodes: directories stay */
-	APPLIES_REGULAR,         /* regular files and hard links only */
-};
-
-/* What a built image must not carry from the tarball's build machine: one table, read as policy.
- * Patterns are fnmatch() on the path without "./"; FNM_PATHNAME decides whether '*' crosses '/'. */
-static const struct hygiene_rule {
-	const char *pattern;
-	int fnm_flags;
-	enum hygiene_applies applies;
-	enum hygiene_action action;
-	const char *why;
-} hygiene_rules[] = {
-	{ "etc/ssh/ssh_host_*",          FNM_PATHNAME, APPLIES_NON_DIR, HYGIENE_SKIP,       "host keys are made on first boot" },
-	{ "etc/machine-id",              FNM_PATHNAME, APPLIES_NON_DIR, HYGIENE_MACHINE_ID, "each rig gets its own id" },
-	{ "var/lib/systemd/random-seed", FNM_PATHNAME, APPLIES_NON_DIR, HYGIENE_SKIP,       "a shared seed is no seed" },
-	{ "var/lib/apt/lists/*",         0,            APPLIES_NON_DIR, HYGIENE_SKIP,       "stale package lists (lists/ and partial/ stay)" },
-	{ "var/log/*",                   0,            APPLIES_REGULAR, HYGIENE_SKIP,       "the build's logs (directories stay)" },
-	{ "var/cache/apt/*.bin",         FNM_PATHNAME, APPLIES_NON_DIR, HYGIENE_SKIP,       "caches rebuilt by apt" },
-	{ "var/cache/debconf/*-old",     FNM_PATHNAME, APPLIES_NON_DIR, HYGIENE_SKIP,       "debconf backups" },
-	{ "root/.bash_history",          FNM_PATHNAME, APPLIES_NON_DIR, HYGIENE_SKIP,       "the builder's shell history" },
-};
-
-static enum hygiene_action hygiene_classify(const char *norm, bool is_dir, bool is_regular) {
-	if (is_dir)
-		return HYGIENE_KEEP;
-	for (size_t i = 0; i < ELEMENTSOF(hygiene_rules); i++) {
-		const struct hygiene_rule *h = &hygiene_rules[i];
-
-		if (h->applies == APPLIES_REGULAR && !is_regular)
-			continue;
-		if (fnmatch(h->pattern, norm, h->fnm_flags) == 0) {
-			log_debug("hygiene: %s %s (%s)", h->action == HYGIENE_SKIP ? "skipping" : "replacing", norm, h->why);
-			return h->action;
-		}
-	}
-	return HYGIENE_KEEP;
-}
-
-/* ---- streaming ---- */
-
-/* Paths seen in this stream → inode, so a tree of tens of thousands of entries needs no directory scans.
- * A directory we made ourselves ("fresh") holds only what the map knows; others are asked on disk. */
-struct node {
-	char *path;
-	ext2_ino_t ino; /* 0: known to be absent (removed) */
-	uint32_t mode;
-	bool fresh;
-};
-
-struct node_map {
-	struct node *slots;
-	size_t n, cap;
-};
-
-static uint64_t hash_path(const char *s) {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t) *s) * 1099511628211ULL;
-	return h;
-}
-
-static void node_map_release(struct node_map *m) {
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->slots[i].path);
-	free(m->slots);
-	*m = (struct node_map) {};
-}
-
-static struct node *node_map_find(struct node_map *m, const char *path) {
-	if (m->cap == 0)
-		return NULL;
-	for (size_t i = hash_path(path) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->slots[i].path)
-			return NULL;
-		if (strcmp(m->slots[i].path, path) == 0)
-			return &m->slots[i];
-	}
-}
-
-static int node_map_put(struct node_map *m, const char *path, ext2_ino_t ino, uint32_t mode, bool fresh) {
-	struct node *nd = node_map_find(m, path);
-	size_t i;
-
-	if (nd) {
-		nd->ino = ino;
-		nd->mode = mode;
-		nd->fresh = fresh;
-		return 0;
-	}
-	if ((m->n + 1) * 10 > m->cap * 7) {
-		struct node_map grown = { .cap = m->cap ? m->cap * 2 : 1024 };
-
-		grown.slots = calloc(grown.cap, sizeof(struct node));
-		if (!grown.slots)
-			return -ENOMEM;
-		for (size_t j = 0; j < m->cap; j++) {
-			if (!m->slots[j].path)
-				continue;
-			for (i = hash_path(m->slots[j].path) & (grown.cap - 1); grown.slots[i].path;
-			     i = (i + 1) & (grown.cap - 1))
-				;
-			grown.slots[i] = m->slots[j];
-		}
-		grown.n = m->n;
-		free(m->slots);
-		*m = grown;
-	}
-	for (i = hash_path(path) & (m->cap - 1); m->slots[i].path; i = (i + 1) & (m->cap - 1))
-		;
-	m->slots[i] = (struct node) { .path = strdup(path), .ino = ino, .mode = mode, .fresh = fresh };
-	if (!m->slots[i].path)
-		return -ENOMEM;
-	m->n++;
-	return 0;
-}
-
-struct stream {
-	Ext4 *e;
-	struct archive *a;
-	const char *tarball;
-	struct node_map map;
-	struct ext4_stream_stats stats;
-	char *error;
-	uint64_t free_at_start;
-};
-
-static int stream_error(struct stream *s, int r, const char *fmt, ...) _printf_(3, 4);
-static int stream_error(struct stream *s, int r, const char *fmt, ...) {
-	_cleanup_free_ char *msg = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	free(s->error);
-	if (!msg || asprintf(&s->error, "%s: %s", s->tarball, msg) < 0)
-		s->error = NULL;
-	return r;
-}
-
-/* Finds path (parent first) without creating anything. ret_ino 0: absent. */
-static int stream_lookup(struct stream *s, const char *path, ext2_ino_t *ret_ino, uint32_t *ret_mode);
-
-static int stream_lookup_in(struct stream *s, struct node *parent_node, ext2_ino_t parent, const char *path,
-			    const char *name, ext2_ino_t *ret_ino, uint32_t *ret_mode) {
-	struct node *nd = node_map_find(&s->map, path);
-	struct ext2_inode_large in;
-	ext2_ino_t ino;
-	int r;
-
-	if (nd) {
-		*ret_ino = nd->ino;
-		*ret_mode = nd->mode;
-		return 0;
-	}
-	if (parent_node && parent_node->fresh) {
-		*ret_ino = 0;
-		return 0;
-	}
-	r = lookup_name(s->e, parent, name, &ino);
-	if (r == -ENOENT) {
-		*ret_ino = 0;
-		return 0;
-	}
-	if (r < 0)
-		return r;
-	r = read_inode(s->e, ino, &in);
-	if (r < 0)
-		return r;
-	r = node_map_put(&s->map, path, ino, in.i_mode, false);
-	if (r < 0)
-		return r;
-	*ret_ino = ino;
-	*ret_mode = in.i_mode;
-	return 0;
-}
-
-static int stream_lookup(struct stream *s, const char *path, ext2_ino_t *ret_ino, uint32_t *ret_mode) {
-	_cleanup_free_ char *copy = NULL;
-	struct node *nd;
-	ext2_ino_t pino;
-	uint32_t pmode;
-	char *slash;
-	int r;
-
-	if (path[0] == 0) {
-		*ret_ino = EXT2_ROOT_INO;
-		*ret_mode = LINUX_S_IFDIR;
-		return 0;
-	}
-	nd = node_map_find(&s->map, path);
-	if (nd) {
-		*ret_ino = nd->ino;
-		*ret_mode = nd->mode;
-		return 0;
-	}
-	copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	slash = strrchr(copy, '/');
-	if (slash)
-		*slash = 0;
-	r = stream_lookup(s, slash ? copy : "", &pino, &pmode);
-	if (r < 0)
-		return r;
-	if (pino == 0 || !LINUX_S_ISDIR(pmode)) {
-		*ret_ino = 0;
-		return 0;
-	}
-	return stream_lookup_in(s, slash ? node_map_find(&s->map, copy) : NULL, pino, path,
-				slash ? slash + 1 : copy, ret_ino, ret_mode);
-}
-
-/* Returns the directory for path, making it and its parents (0755 root, epoch) when missing. */
-static int stream_ensure_dir(struct stream *s, const char *path, ext2_ino_t *ret, struct node **ret_node) {
-	_cleanup_free_ char *copy = NULL;
-	struct node *parent_node = NULL, *nd;
-	ext2_ino_t pino, ino;
-	uint32_t mode;
-	char *slash;
-	const char *name;
-	int r;
-
-	if (path[0] == 0) {
-		*ret = EXT2_ROOT_INO;
-		*ret_node = node_map_find(&s->map, "");
-		return 0;
-	}
-	nd = node_map_find(&s->map, path);
-	if (nd && nd->ino) {
-		if (!LINUX_S_ISDIR(nd->mode))
-			return -ENOTDIR;
-		*ret = nd->ino;
-		*ret_node = nd;
-		return 0;
-	}
-	copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	slash = strrchr(copy, '/');
-	if (slash)
-		*slash = 0;
-	name = slash ? slash + 1 : copy;
-	r = stream_ensure_dir(s, slash ? copy : "", &pino, &parent_node);
-	if (r < 0)
-		return r;
-	r = stream_lookup_in(s, parent_node, pino, path, name, &ino, &mode);
-	if (r < 0)
-		return r;
-	if (ino) {
-		if (!LINUX_S_ISDIR(mode))
-			return -ENOTDIR;
-	} else {
-		struct meta m;
-
-		meta_epoch(s->e, &m, LINUX_S_IFDIR | 0755, 0, 0);
-		r = make_dir(s->e, pino, name, &m, &ino);
-		if (r < 0)
-			return r;
-		r = node_map_put(&s->map, path, ino, LINUX_S_IFDIR | 0755, true);
-		if (r < 0)
-			return r;
-	}
-	*ret = ino;
-	*ret_node = node_map_find(&s->map, path);
-	return 0;
-}
-
-static int entry_meta(struct stream *s, struct archive_entry *entry, struct meta *m) {
-	*m = (struct meta) {
-		.mode = (uint32_t) archive_entry_mode(entry),
-		.uid = (uint32_t) archive_entry_uid(entry),
-		.gid = (uint32_t) archive_entry_gid(entry),
-		.mtime = archive_entry_mtime_is_set(entry) ? (int64_t) archive_entry_mtime(entry) : (int64_t) s->e->epoch,
-		.mtime_ns = archive_entry_mtime_is_set(entry) ? (uint32_t) archive_entry_mtime_nsec(entry) : 0,
-		.rdev_major = (uint32_t) archive_entry_rdevmajor(entry),
-		.rdev_minor = (uint32_t) archive_entry_rdevminor(entry),
-	};
-	if (archive_entry_atime_is_set(entry)) {
-		m->atime = (int64_t) archive_entry_atime(entry);
-		m->atime_ns = (uint32_t) archive_entry_atime_nsec(entry);
-	} else {
-		m->atime = m->mtime;
-		m->atime_ns = m->mtime_ns;
-	}
-	if (m->mtime_ns >= 1000000000u)
-		m->mtime_ns = 0;
-	if (m->atime_ns >= 1000000000u)
-		m->atime_ns = 0;
-	clamp_time(s->e, &m->mtime, &m->mtime_ns);
-	clamp_time(s->e, &m->atime, &m->atime_ns);
-	return 0;
-}
-
-static int entry_xattrs(struct archive_entry *entry, struct xattr **ret, size_t *ret_n) {
-	int n = archive_entry_xattr_reset(entry);
-	struct xattr *v;
-	size_t k = 0;
-
-	*ret = NULL;
-	*ret_n = 0;
-	if (n <= 0)
-		return 0;
-	v = calloc((size_t) n, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	while (k < (size_t) n && archive_entry_xattr_next(entry, &v[k].name, &v[k].value, &v[k].size) == ARCHIVE_OK)
-		k++;
-	*ret = v;
-	*ret_n = k;
-	return 0;
-}
-
-static int archive_source(struct file_writer *w, void *userdata) {
-	struct stream *s = userdata;
-
-	for (;;) {
-		const void *buf;
-		size_t size;
-		la_int64_t offset;
-		int r;
-
-		r = archive_read_data_block(s->a, &buf, &size, &offset);
-		if (r == ARCHIVE_EOF)
-			return 0;
-		if (r < ARCHIVE_WARN)
-			return stream_error(s, archive_status_to_errno(s->a, r), "%s", archive_error_string(s->a));
-		r = writer_seek(w, (uint64_t) offset);
-		if (r < 0)
-			return r;
-		r = writer_feed(w, buf, size);
-		if (r < 0)
-			return r;
-		s->stats.bytes += size;
-	}
-}
-
-static int update_dir(Ext4 *e, ext2_ino_t ino, const struct meta *m) {
-	struct ext2_inode_large in;
-	int r;
-
-	r = read_inode(e, ino, &in);
-	if (r < 0)
-		return r;
-	in.i_mode = (__u16) (LINUX_S_IFDIR | (m->mode & 07777));
-	set_owner(&in, m->uid, m->gid);
-	set_times(&in, m);
-	return write_inode(e, ino, &in);
-}
-
-static const char *entry_kind(uint32_t mode) {
-	switch (mode & AE_IFMT) {
-	case AE_IFREG: return "regular";
-	case AE_IFDIR: return "dir";
-	case AE_IFLNK: return "symlink";
-	case AE_IFCHR: case AE_IFBLK: case AE_IFIFO: case AE_IFSOCK: return "special";
-	default: return NULL;
-	}
-}
-
-static int stream_entry(struct stream *s, struct archive_entry *entry) {
-	_cleanup_free_ char *norm = NULL, *target_norm = NULL, *parent_path = NULL;
-	_cleanup_free_ struct xattr *xattrs = NULL;
-	const char *raw = archive_entry_pathname(entry) ?: archive_entry_pathname_utf8(entry);
-	const char *hardlink = archive_entry_hardlink(entry) ?: archive_entry_hardlink_utf8(entry);
-	const char *name;
-	struct node *parent_node = NULL;
-	enum hygiene_action action;
-	ext2_ino_t parent, old, ino = 0;
-	uint32_t old_mode = 0;
-	size_t n_xattrs = 0;
-	struct meta m;
-	bool is_dir;
-	int r;
-
-	if (!raw)
-		return stream_error(s, -EINVAL, "entry without a path name");
-	if (raw[0] == '/')
-		return stream_error(s, -EINVAL, "entry '%s': absolute path", raw);
-	r = normalize_path(raw, &norm);
-	if (r == -EINVAL)
-		return stream_error(s, r, "entry '%s': path escapes the root", raw);
-	if (r == -ENAMETOOLONG)
-		return stream_error(s, -EINVAL, "entry '%s': a name is longer than %d bytes", raw, EXT2_NAME_LEN);
-	if (r < 0)
-		return r;
-
-	entry_meta(s, entry, &m);
-	is_dir = !hardlink && (m.mode & AE_IFMT) == AE_IFDIR;
-	if (!hardlink && !entry_kind(m.mode))
-		return stream_error(s, -EINVAL, "entry '%s': unsupported file type 0%o", raw, m.mode & AE_IFMT);
-
-	if (hardlink) {
-		if (hardlink[0] == '/')
-			return stream_error(s, -EINVAL, "entry '%s': hard link target '%s' is an absolute path", raw, hardlink);
-		r = normalize_path(hardlink, &target_norm);
-		if (r == -EINVAL)
-			return stream_error(s, r, "entry '%s': hard link target '%s' escapes the root", raw, hardlink);
-		if (r < 0)
-			return stream_error(s, -EINVAL, "entry '%s': bad hard link target '%s'", raw, hardlink);
-	}
-
-	action = hygiene_classify(norm, is_dir, hardlink || (m.mode & AE_IFMT) == AE_IFREG);
-	/* a link to a file hygiene dropped goes too */
-	if (action == HYGIENE_KEEP && target_norm && hygiene_classify(target_norm, false, true) != HYGIENE_KEEP)
-		action = HYGIENE_SKIP;
-	if (action == HYGIENE_SKIP) {
-		s->stats.skipped++;
-		return 0;
-	}
-
-	if (norm[0] == 0) {
-		/* "./": the root directory's owner, mode, times and xattrs */
-		if (!is_dir)
-			return stream_error(s, -EINVAL, "entry '%s': the root is not a directory", raw);
-		r = update_dir(s->e, EXT2_ROOT_INO, &m);
-		if (r >= 0)
-			r = entry_xattrs(entry, &xattrs, &n_xattrs);
-		if (r >= 0)
-			r = set_xattrs(s->e, EXT2_ROOT_INO, xattrs, n_xattrs);
-		if (r >= 0)
-			s->stats.dirs++;
-		return r;
-	}
-
-	/* the parent first: tarballs may list children before their directory, or never list it */
-	name = strrchr(norm, '/');
-	if (name) {
-		parent_path = strndup(norm, (size_t) (name - norm));
-		name++;
-	} else {
-		parent_path = strdup("");
-		name = norm;
-	}
-	if (!parent_path)
-		return -ENOMEM;
-	r = stream_ensure_dir(s, parent_path, &parent, &parent_node);
-	if (r == -ENOTDIR)
-		return stream_error(s, -EINVAL, "entry '%s': a parent is not a directory", raw);
-	if (r < 0)
-		return r;
-	r = stream_lookup_in(s, parent_node, parent, norm, name, &old, &old_mode);
-	if (r < 0)
-		return r;
-
-	if (old && LINUX_S_ISDIR(old_mode)) {
-		if (is_dir) {
-			/* a repeated or late directory entry updates the one we have */
-			r = update_dir(s->e, old, &m);
-			if (r >= 0)
-				r = entry_xattrs(entry, &xattrs, &n_xattrs);
-			if (r >= 0)
-				r = set_xattrs(s->e, old, xattrs, n_xattrs);
-			if (r >= 0)
-				s->stats.dirs++;
-			return r;
-		}
-		return stream_error(s, -EINVAL, "entry '%s': would replace a directory", raw);
-	}
-
-	if (hardlink) {
-		ext2_ino_t target;
-		uint32_t target_mode = 0;
-		struct ext2_inode_large in;
-
-		r = stream_lookup(s, target_norm, &target, &target_mode);
-		if (r < 0)
-			return r;
-		if (!target)
-			return stream_error(s, -EINVAL, "entry '%s': hard link target '%s' does not exist", raw, hardlink);
-		if (LINUX_S_ISDIR(target_mode))
-			return stream_error(s, -EINVAL, "entry '%s': hard link to a directory '%s'", raw, hardlink);
-		if (old == target) {
-			s->stats.hardlinks++;
-			return 0;
-		}
-		if (old) {
-			r = remove_entry(s->e, parent, name, old);
-			if (r < 0)
-				return r;
-		}
-		r = link_into(s->e, parent, name, target, target_mode);
-		if (r < 0)
-			goto fs_error;
-		r = read_inode(s->e, target, &in);
-		if (r < 0)
-			return r;
-		if (in.i_links_count >= EXT2_LINK_MAX)
-			return stream_error(s, -EINVAL, "entry '%s': too many links to '%s'", raw, hardlink);
-		in.i_links_count++;
-		r = write_inode(s->e, target, &in);
-		if (r < 0)
-			return r;
-		s->stats.hardlinks++;
-		return node_map_put(&s->map, norm, target, target_mode, false);
-	}
-
-	if (old) {
-		r = remove_entry(s->e, parent, name, old);
-		if (r < 0)
-			return r;
-		r = node_map_put(&s->map, norm, 0, 0, false);
-		if (r < 0)
-			return r;
-	}
-
-	if (action == HYGIENE_MACHINE_ID) {
-		static const char uninitialized[] = "uninitialized\n";
-		struct buffer_source b = { uninitialized, sizeof(uninitialized) - 1 };
-
-		m.mode = LINUX_S_IFREG | 0444;
-		m.uid = m.gid = 0;
-		r = make_regular(s->e, parent, name, &m, b.size, buffer_source, &b, &ino);
-		if (r < 0)
-			goto fs_error;
-		s->stats.skipped++;
-		return node_map_put(&s->map, norm, ino, m.mode, false);
-	}
-
-	switch (m.mode & AE_IFMT) {
-	case AE_IFDIR:
-		r = make_dir(s->e, parent, name, &m, &ino);
-		s->stats.dirs++;
-		break;
-	case AE_IFREG:
-		r = make_regular(s->e, parent, name, &m, (uint64_t) archive_entry_size(entry), archive_source, s, &ino);
-		s->stats.files++;
-		break;
-	case AE_IFLNK: {
-		const char *target = archive_entry_symlink(entry) ?: archive_entry_symlink_utf8(entry);
-
-		if (!target || !target[0] || strlen(target) >= s->e->blocksize)
-			return stream_error(s, -EINVAL, "entry '%s': bad symlink target", raw);
-		r = make_symlink(s->e, parent, name, &m, target, &ino);
-		s->stats.symlinks++;
-		break;
-	}
-	default:
-		r = make_special(s->e, parent, name, &m, &ino);
-		s->stats.devices++;
-		break;
-	}
-	if (r < 0)
-		goto fs_error;
-
-	r = entry_xattrs(entry, &xattrs, &n_xattrs);
-	if (r < 0)
-		return r;
-	r = set_xattrs(s->e, ino, xattrs, n_xattrs);
-	if (r < 0)
-		return stream_error(s, r, "entry '%s': failed to set xattrs: %s", raw, strerror(-r));
-	return node_map_put(&s->map, norm, ino, m.mode, is_dir);
-
-fs_error:
-	if (s->error) /* already said (a read error from libarchive) */
-		return r;
-	if (r == -ENOSPC)
-		return r; /* the caller measures and says */
-	return stream_error(s, r, "entry '%s': %s", raw, strerror(-r));
-}
-
-/* After ENOSPC: reads the rest of the headers so the message can say how much the tarball needs. */
-static uint64_t estimate_remaining(struct stream *s) {
-	struct archive_entry *entry;
-	uint64_t bytes = 0;
-
-	while (archive_read_next_header(s->a, &entry) == ARCHIVE_OK) {
-		if (archive_entry_filetype(entry) == AE_IFREG && !archive_entry_hardlink(entry))
-			bytes += ALIGN_TO((uint64_t) archive_entry_size(entry), s->e->blocksize);
-		else if (archive_entry_filetype(entry) == AE_IFDIR)
-			bytes += s->e->blocksize;
-	}
-	return bytes;
-}
-
-int ext4_stream_tarball(Ext4 *e, const char *tarball, ext4_progress_fn progress, void *userdata,
-			struct ext4_stream_stats *ret_stats, char **ret_error) {
-	_cleanup_(archive_read_freep) struct archive *a = NULL;
-	struct stream s = { .e = e, .tarball = tarball };
-	const struct archive_input *input = NULL;
-	uint64_t used, total, used_before, entry_size;
-	int r;
-
-	r = archive_open_tar_file(tarball, TAR_READ_BLOCK, &a, &input);
-	if (r < 0) {
-		stream_error(&s, r, "%s", strerror(-r));
-		goto finish;
-	}
-	s.a = a;
-	ext4_usage(e, &used, &total);
-	s.free_at_start = total - used;
-	r = node_map_put(&s.map, "", EXT2_ROOT_INO, LINUX_S_IFDIR | 0755, false);
-	if (r < 0)
-		goto finish;
-
-	for (;;) {
-		struct archive_entry *entry;
-
-		r = archive_read_next_header(a, &entry);
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r < ARCHIVE_WARN) {
-			r = stream_error(&s, archive_status_to_errno(a, r), "%s", archive_error_string(a));
-			goto finish;
-		}
-		if (r == ARCHIVE_WARN)
-			log_debug("%s: %s", tarball, archive_error_string(a));
-
-		ext4_usage(e, &used_before, &total);
-		entry_size = archive_entry_filetype(entry) == AE_IFREG && !archive_entry_hardlink(entry) ?
-			ALIGN_TO((uint64_t) archive_entry_size(entry), e->blocksize) : 0;
-		r = stream_entry(&s, entry);
-		if (r == -ENOSPC && !s.error) {
-			uint64_t needs;
-
-			/* what the entries before took, this one, and the rest of the tarball by its headers */
-			needs = (used_before - used) + entry_size + estimate_remaining(&s);
-			stream_error(&s, r, "file system full: needs %" PRIu64 " MiB, have %" PRIu64 " MiB",
-				     DIV_ROUND_UP(MAX(needs, s.free_at_start + 1), MiB), s.free_at_start / MiB);
-		}
-		if (r < 0)
-			goto finish;
-		if (progress)
-			progress(archive_input_position(input), input->size, userdata);
-	}
-	r = wbuf_flush(e);
-	if (r < 0) {
-		stream_error(&s, r, "writing the image failed: %s", strerror(-r));
-		goto finish;
-	}
-	if (ret_stats)
-		*ret_stats = s.stats;
-	r = 0;
-finish:
-	node_map_release(&s.map);
-	if (r < 0 && ret_error) {
-		if (!s.error)
-			stream_error(&s, r, "%s", strerror(-r));
-		*ret_error = TAKE_PTR(s.error);
-	}
-	free(s.error);
-	return r;
-}
-
-/* ---- helpers for the builder ---- */
-
-/* Removes the entry name in dir, inode and all, unless it is a directory (-EISDIR);
- * -ENOENT if there is none. Also makes room for a new file or symlink. */
-static int remove_non_directory(Ext4 *e, ext2_ino_t dir, const char *name) {
-	struct ext2_inode_large in;
-	ext2_ino_t old;
-	int r;
-
-	r = lookup_name(e, dir, name, &old);
-	if (r < 0)
-		return r;
-	r = read_inode(e, old, &in);
-	if (r < 0)
-		return r;
-	if (LINUX_S_ISDIR(in.i_mode))
-		return -EISDIR;
-	return remove_entry(e, dir, name, old);
-}
-
-int ext4_write_file(Ext4 *e, const char *path, const void *data, size_t size, uint32_t mode, uint32_t uid,
-		    uint32_t gid) {
-	_cleanup_free_ char *norm = NULL;
-	struct buffer_source b = { data, size };
-	const char *name;
-	ext2_ino_t dir, ino;
-	struct meta m;
-	int r;
-
-	r = helper_path(path, &norm);
-	if (r < 0)
-		return r;
-	r = resolve_parent(e, norm, &dir, &name);
-	if (r < 0)
-		return r;
-	r = remove_non_directory(e, dir, name);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	meta_epoch(e, &m, LINUX_S_IFREG | (mode & 07777), uid, gid);
-	return make_regular(e, dir, name, &m, size, buffer_source, &b, &ino);
-}
-
-int ext4_mkdir_p(Ext4 *e, const char *path, uint32_t mode, uint32_t uid, uint32_t gid) {
-	_cleanup_free_ char *norm = NULL;
-	ext2_ino_t dir = EXT2_ROOT_INO;
-	char *p;
-	int r;
-
-	r = helper_path(path, &norm);
-	if (r < 0)
-		return r;
-	for (p = norm; *p;) {
-		char *slash = strchrnul(p, '/');
-		bool last = *slash == 0;
-		struct ext2_inode_large in;
-		ext2_ino_t ino;
-
-		*slash = 0;
-		r = lookup_name(e, dir, p, &ino);
-		if (r == -ENOENT) {
-			struct meta m;
-
-			meta_epoch(e, &m, LINUX_S_IFDIR | (mode & 07777), uid, gid);
-			r = make_dir(e, dir, p, &m, &ino);
-			if (r < 0)
-				return r;
-		} else if (r < 0)
-			return r;
-		else {
-			/* an existing symlink to a directory is followed, like mkdir -p does */
-			ext2_ino_t followed;
-
-			r = ext2_errno(ext2fs_follow_link(e->fs, EXT2_ROOT_INO, dir, ino, &followed), "follow link");
-			if (r < 0)
-				return r;
-			ino = followed;
-			r = read_inode(e, ino, &in);
-			if (r < 0)
-				return r;
-			if (!LINUX_S_ISDIR(in.i_mode))
-				return -ENOTDIR;
-		}
-		dir = ino;
-		p = last ? slash : slash + 1;
-	}
-	return 0;
-}
-
-int ext4_symlink(Ext4 *e, const char *path, const char *target) {
-	_cleanup_free_ char *norm = NULL;
-	const char *name;
-	ext2_ino_t dir, ino;
-	struct meta m;
-	int r;
-
-	if (!target || !target[0] || strlen(target) >= e->blocksize)
-		return -EINVAL;
-	r = helper_path(path, &norm);
-	if (r < 0)
-		return r;
-	r = resolve_parent(e, norm, &dir, &name);
-	if (r < 0)
-		return r;
-	r = remove_non_directory(e, dir, name);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	meta_epoch(e, &m, LINUX_S_IFLNK | 0777, 0, 0);
-	return make_symlink(e, dir, name, &m, target, &ino);
-}
-
-/* The inode at path (intermediate symlinks followed, the last one not). */
-static int lookup_path(Ext4 *e, const char *path, ext2_ino_t *ret_ino, struct ext2_inode_large *ret_inode) {
-	_cleanup_free_ char *norm = NULL;
-	int r;
-
-	r = helper_path(path, &norm);
-	if (r < 0)
-		return r;
-	r = resolve(e, norm, ret_ino);
-	if (r < 0)
-		return r;
-	return read_inode(e, *ret_ino, ret_inode);
-}
-
-int ext4_stat(Ext4 *e, const char *path, uint32_t *ret_mode) {
-	struct ext2_inode_large in;
-	ext2_ino_t ino;
-	int r;
-
-	r = lookup_path(e, path, &ino, &in);
-	if (r < 0)
-		return r;
-	if (ret_mode)
-		*ret_mode = in.i_mode;
-	return 0;
-}
-
-int ext4_read_file(Ext4 *e, const char *path, char **ret_data, size_t *ret_size) {
-	_cleanup_free_ char *buf = NULL;
-	struct ext2_inode_large in;
-	ext2_file_t f = NULL;
-	unsigned int got = 0;
-	uint64_t size;
-	ext2_ino_t ino;
-	int r;
-
-	r = lookup_path(e, path, &ino, &in);
-	if (r < 0)
-		return r;
-	if (LINUX_S_ISDIR(in.i_mode))
-		return -EISDIR;
-	if (LINUX_S_ISLNK(in.i_mode))
-		return -ELOOP;
-	if (!LINUX_S_ISREG(in.i_mode))
-		return -EINVAL;
-	size = EXT2_I_SIZE(&in);
-	if (size > 1 * GiB)
-		return -EFBIG;
-	/* the data may still be in our write buffer */
-	r = wbuf_flush(e);
-	if (r < 0)
-		return r;
-	buf = malloc((size_t) size + 1);
-	if (!buf)
-		return -ENOMEM;
-	r = ext2_errno(ext2fs_file_open(e->fs, ino, 0, &f), "open file");
-	if (r < 0)
-		return r;
-	r = ext2_errno(ext2fs_file_read(f, buf, (unsigned int) size, &got), "read file");
-	(void) ext2fs_file_close(f);
-	if (r < 0)
-		return r;
-	if (got != size)
-		return -EIO;
-	buf[size] = 0;
-	*ret_data = TAKE_PTR(buf);
-	if (ret_size)
-		*ret_size = (size_t) size;
-	return 0;
-}
-
-int ext4_unlink(Ext4 *e, const char *path) {
-	_cleanup_free_ char *norm = NULL;
-	const char *name;
-	ext2_ino_t dir;
-	int r;
-
-	r = helper_path(path, &norm);
-	if (r < 0)
-		return r;
-	r = resolve_parent(e, norm, &dir, &name);
-	if (r < 0)
-		return r;
-	return remove_non_directory(e, dir, name);
-}
-
-struct list_ctx {
-	char **names;
-	size_t n, alloc;
-	int error;
-};
-
-static int list_proc(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offset, int blocksize, char *buf,
-		     void *priv) {
-	struct list_ctx *c = priv;
-	int len = ext2fs_dirent_name_len(dirent);
-	char *name;
-
-	if ((len == 1 && dirent->name[0] == '.') || (len == 2 && dirent->name[0] == '.' && dirent->name[1] == '.'))
-		return 0;
-	if (c->n + 2 > c->alloc) {
-		size_t na = c->alloc ? c->alloc * 2 : 16;
-		char **nv = realloc(c->names, na * sizeof(char *));
-		if (!nv) {
-			c->error = -ENOMEM;
-			return DIRENT_ABORT;
-		}
-		c->names = nv;
-		c->alloc = na;
-	}
-	name = strndup(dirent->name, (size_t) len);
-	if (!name) {
-		c->error = -ENOMEM;
-		return DIRENT_ABORT;
-	}
-	c->names[c->n++] = name;
-	c->names[c->n] = NULL;
-	return 0;
-}
-
-static int cmp_names(const void *a, const void *b) {
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-int ext4_list_dir(Ext4 *e, const char *path, char ***ret_names) {
-	_cleanup_free_ char *norm = NULL;
-	struct list_ctx c = {};
-	ext2_ino_t ino;
-	int r;
-
-	r = helper_path(path, &norm);
-	if (r < 0)
-		return r;
-	r = resolve(e, norm, &ino);
-	if (r < 0)
-		return r;
-	r = ext2_errno(ext2fs_dir_iterate2(e->fs, ino, 0, NULL, list_proc, &c), "list directory");
-	if (r >= 0 && c.error < 0)
-		r = c.error;
-	if (r >= 0 && !c.names) {
-		c.names = calloc(1, sizeof(char *));
-		if (!c.names)
-			r = -ENOMEM;
-	}
-	if (r < 0) {
-		strv_freep(&c.names);
-		return r;
-	}
-	qsort(c.names, c.n, sizeof(char *), cmp_names);
-	*ret_names = c.names;
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* Tests for the tarball → ext4 writer, checked with e2fsck and debugfs rather than our own reader alone. */
+/* Tests for the tarball → ext4 writer (checked with e2fsck and debugfs, not our own reader alone) and its hygiene. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include "hash-util.h"
 #include "process.h"
 #include "image-ext4.h"
+#include "image-hygiene.h"
 #include "test.h"
 
 #define EPOCH UINT64_C(1600000000)
@@ -22,7 +23,8 @@ static const char *tool(const char *name) {
 	const char *dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(buf, sizeof(buf), "%s/%s", dirs[i], name);
+		if (snprintf(buf, sizeof(buf), "%s/%s", dirs[i], name) >= (int) sizeof(buf))
+			continue;
 		if (access(buf, X_OK) == 0)
 			return buf;
 	}
@@ -58,7 +60,7 @@ static char *debugfs(const char *img, const char *fmt, const char *path) {
 	char cmd[512], *out = NULL;
 	char *argv[] = { (char *) tool("debugfs"), "-R", cmd, (char *) img, NULL };
 
-	snprintf(cmd, sizeof(cmd), fmt, path);
+	ASSERT_TRUE(snprintf(cmd, sizeof(cmd), fmt, path) < (int) sizeof(cmd));
 	ASSERT_EQ(run(argv, &out, false), 0);
 	ASSERT_TRUE(out != NULL);
 	return out;
@@ -680,4 +682,37 @@ TEST(messages) {
 	ASSERT_CONTAINS(err, "needs 70 MiB, have ");
 	free(err);
 	free(data);
+}
+
+TEST(open_fails_cleanly) {
+	Ext4 *fs = NULL;
+	int fd;
+
+	/* the failure paths free what they made (ASan would say otherwise) and leave *ret alone */
+	ASSERT_EQ(ext4_open("missing.img", 0, EPOCH, &fs), -ENOENT);
+	ASSERT_TRUE(fs == NULL);
+	fd = open("zeros.img", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(ftruncate(fd, 4 * 1024 * 1024), 0);
+	close(fd);
+	ASSERT_TRUE(ext4_open("zeros.img", 1024 * 1024, EPOCH, &fs) < 0);
+	ASSERT_TRUE(fs == NULL);
+	ASSERT_TRUE(ext4_free(NULL) == NULL);
+	ASSERT_EQ(ext4_close(NULL), 0);
+}
+
+TEST(hygiene_table) {
+	ASSERT_EQ(hygiene_classify("etc/ssh/ssh_host_ed25519_key", false, true), HYGIENE_SKIP);
+	ASSERT_EQ(hygiene_classify("etc/ssh/ssh_host_keys/x", false, true), HYGIENE_KEEP); /* '*' stops at '/' here */
+	ASSERT_EQ(hygiene_classify("etc/ssh/sshd_config", false, true), HYGIENE_KEEP);
+	ASSERT_EQ(hygiene_classify("etc/machine-id", false, true), HYGIENE_MACHINE_ID);
+	ASSERT_EQ(hygiene_classify("etc/machine-id", true, false), HYGIENE_KEEP);
+	ASSERT_EQ(hygiene_classify("var/lib/apt/lists/partial/x", false, true), HYGIENE_SKIP); /* and crosses it here */
+	ASSERT_EQ(hygiene_classify("var/lib/apt/lists/partial", true, false), HYGIENE_KEEP);
+	ASSERT_EQ(hygiene_classify("var/log/journal/x/system.journal", false, true), HYGIENE_SKIP);
+	ASSERT_EQ(hygiene_classify("var/log/README", false, false), HYGIENE_KEEP); /* a symlink in var/log stays */
+	ASSERT_EQ(hygiene_classify("var/cache/apt/pkgcache.bin", false, true), HYGIENE_SKIP);
+	ASSERT_EQ(hygiene_classify("var/cache/apt/archives/x.bin", false, true), HYGIENE_KEEP);
+	ASSERT_EQ(hygiene_classify("root/.bash_history", false, false), HYGIENE_SKIP);
+	ASSERT_EQ(hygiene_classify("root/.bashrc", false, true), HYGIENE_KEEP);
 }
