@@ -467,10 +467,7 @@ static bool boot_read_qemu_output(struct boot *b) {
 static const char *boot_kvm_failure(struct boot *b) {
 	if (b->config.accel != QEMU_ACCEL_KVM)
 		return NULL;
-	for (size_t i = 0; qemu_kvm_failure_markers[i]; i++)
-		if (strstr(b->qemu_out, qemu_kvm_failure_markers[i]))
-			return qemu_kvm_failure_markers[i];
-	return NULL;
+	return qemu_find_kvm_failure(b->qemu_out);
 }
 
 /* Reads new serial output, echoes it to a terminal; returns true when the expected text was seen. */

@@ -245,3 +245,12 @@ TEST(argv_cdrom) {
 	/* an ISO goes on the machine's AHCI as a read-only CD-ROM */
 	ASSERT_STREQ(argv_value(argv, "-drive", 2), "file=/images/rig.img,format=raw,if=ide,media=cdrom,readonly=on");
 }
+
+TEST(kvm_failure_markers) {
+	ASSERT_STREQ(qemu_find_kvm_failure("KVM internal error. Suberror: 1\nemulation failure\n"), "KVM internal error");
+	ASSERT_STREQ(qemu_find_kvm_failure("qemu-system-x86_64: failed to initialize kvm: Permission denied"),
+		     "failed to initialize kvm");
+	ASSERT_STREQ(qemu_find_kvm_failure("error: kvm run failed Bad address"), "kvm run failed");
+	ASSERT_TRUE(qemu_find_kvm_failure("") == NULL);
+	ASSERT_TRUE(qemu_find_kvm_failure("qemu-system-x86_64: terminating on signal 15") == NULL);
+}
