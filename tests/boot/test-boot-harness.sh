@@ -196,7 +196,7 @@ else
 fi
 
 # 9. The ssh command fails: exit 1, saying how.
-fake_ssh 1 "$tmp/wait.img" --ssh key --ssh-command "fail now" --timeout 60 >out9.txt 2>err9.txt
+fake_ssh 1 "$tmp/wait.img" --ssh key --ssh-command "fail now" --timeout 60 --log "$tmp/9.log" >out9.txt 2>err9.txt
 rc=$?
 if [ $rc -eq 1 ] && grep -q "boot: ssh command 'fail now' exited with status 3 (\(tcg\|kvm\)); serial log kept at" err9.txt; then
 	pass "a failing ssh command exits 1"
@@ -206,7 +206,7 @@ else
 fi
 
 # 10. ssh never works: exit 1 at the timeout, with ssh's last complaint.
-fake_ssh 1000 "$tmp/wait.img" --ssh key --timeout 6 >out10.txt 2>err10.txt
+fake_ssh 1000 "$tmp/wait.img" --ssh key --timeout 6 --log "$tmp/10.log" >out10.txt 2>err10.txt
 rc=$?
 if [ $rc -eq 1 ] &&
 	grep -q "boot: ssh did not succeed within 6 s; last ssh error: ssh: connect to host 127.0.0.1 port 22: Connection refused" err10.txt &&
@@ -253,7 +253,7 @@ FAKE
 chmod +x fake-kvm/qemu-system-x86_64
 
 # 12. MLRIG_ACCEL=kvm and KVM fails: no fallback, exit 1 naming QEMU's words.
-MLRIG_ACCEL=kvm PATH="$tmp/fake-kvm:$PATH" "$MLRIG" boot "$tmp/wait.img" --expect "$MARKER" --timeout 60 >out12.txt 2>err12.txt
+MLRIG_ACCEL=kvm PATH="$tmp/fake-kvm:$PATH" "$MLRIG" boot "$tmp/wait.img" --expect "$MARKER" --timeout 60 --log "$tmp/12.log" >out12.txt 2>err12.txt
 rc=$?
 if [ $rc -eq 1 ] &&
 	grep -q "boot: KVM failed (QEMU: \"KVM internal error\"); try MLRIG_ACCEL=tcg (kvm); serial log kept at" err12.txt &&
