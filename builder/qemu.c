@@ -18,7 +18,7 @@
 #include "qemu.h"
 #include "time-util.h"
 
-const char *const qemu_kvm_failure_markers[] = {
+static const char *const kvm_failure_markers[] = {
 	"KVM internal error",
 	"emulation failure",
 	"failed to initialize kvm",
@@ -301,10 +301,10 @@ void expect_matcher_release(struct expect_matcher *m) {
 	*m = (struct expect_matcher){};
 }
 
-static const char *find_kvm_failure(const char *out) {
-	for (size_t i = 0; qemu_kvm_failure_markers[i]; i++)
-		if (strstr(out, qemu_kvm_failure_markers[i]))
-			return qemu_kvm_failure_markers[i];
+const char *qemu_find_kvm_failure(const char *output) {
+	for (size_t i = 0; kvm_failure_markers[i]; i++)
+		if (strstr(output, kvm_failure_markers[i]))
+			return kvm_failure_markers[i];
 	return NULL;
 }
 
@@ -356,7 +356,7 @@ int qemu_probe_kvm(const struct qemu_config *c, unsigned probe_ms, char **ret_re
 			if (n > 0) {
 				fill += (size_t)n;
 				out[fill] = 0;
-				marker = find_kvm_failure(out);
+				marker = qemu_find_kvm_failure(out);
 				if (marker) {
 					result = 0;
 					r = asprintf(&reason, "QEMU reported \"%s\"", marker);

@@ -77,5 +77,6 @@ void expect_matcher_release(struct expect_matcher *m);
  * Returns 1 usable, 0 broken (ret_reason says why), <0 could not run the probe. */
 int qemu_probe_kvm(const struct qemu_config *c, unsigned probe_ms, char **ret_reason);
 
-/* True when QEMU's own output shows that KVM cannot run this guest. */
-extern const char *const qemu_kvm_failure_markers[];
+/* The words in QEMU's own output that show KVM cannot run this guest
+ * ("KVM internal error", ...), or NULL when there are none. */
+const char *qemu_find_kvm_failure(const char *output);

@@ -1,6 +1,8 @@
 #!/bin/bash
-# mlrig boot's harness on tiny GRUB-only UEFI images: --expect, --timeout, power-off, cleanup.
-# Usage: bash tests/boot/test-boot-harness.sh BUILD_DIR   (about 40 s under TCG)
+# mlrig boot's harness on tiny GRUB-only UEFI images: --expect, --timeout, power-off, cleanup,
+# --power-cut, and (with stand-ins for ssh and for a QEMU whose KVM fails) ssh retries, the
+# ssh command, and the restart under TCG.
+# Usage: bash tests/boot/test-boot-harness.sh BUILD_DIR   (about 80 s under TCG)
 set -u
 
 BUILD=${1:-build}
@@ -141,6 +143,145 @@ if [ $rc1 -eq 1 ] && grep -q "Failed to open image '$tmp/missing.img': No such f
 	pass "missing image exits 1, usage errors exit 2"
 else
 	fail "missing image exits 1, usage errors exit 2 (got $rc1 $rc2 $rc3)"
+fi
+
+# 7. --power-cut: the checks pass, then QEMU is killed at once; exit 0 all the same.
+"$MLRIG" boot "$tmp/wait.img" --expect "$MARKER" --power-cut --timeout 60 >out7.txt 2>err7.txt
+rc=$?
+if [ $rc -eq 0 ] && grep -q "^boot: expect '$MARKER' seen after" out7.txt && ! qemu_alive wait.img; then
+	pass "--power-cut exits 0 and QEMU is gone"
+else
+	fail "--power-cut exits 0 and QEMU is gone (rc=$rc)"
+	cat out7.txt err7.txt
+fi
+
+# A stand-in for ssh (the GRUB guest has no sshd): attempts ("true") are refused until
+# $FAKE_SSH_OK_AFTER of them were made; a command prints itself and exits 3 when it starts with "fail".
+mkdir -p fake-ssh
+cat >fake-ssh/ssh <<'FAKE'
+#!/bin/bash
+for cmd; do :; done
+if [ "$cmd" = true ]; then
+	n=$(($(cat "$FAKE_SSH_COUNT" 2>/dev/null || echo 0) + 1))
+	echo $n >"$FAKE_SSH_COUNT"
+	if [ $n -lt "$FAKE_SSH_OK_AFTER" ]; then
+		echo "ssh: connect to host 127.0.0.1 port 22: Connection refused" >&2
+		exit 255
+	fi
+	exit 0
+fi
+echo "ran: $cmd"
+case $cmd in fail*) exit 3 ;; esac
+exit 0
+FAKE
+chmod +x fake-ssh/ssh
+ssh-keygen -q -t ed25519 -N '' -f key >/dev/null
+# fake_ssh OK_AFTER ARGS...: mlrig boot with the stand-in ssh
+fake_ssh() {
+	local ok_after=$1
+	shift
+	rm -f ssh-count
+	FAKE_SSH_COUNT=$tmp/ssh-count FAKE_SSH_OK_AFTER=$ok_after PATH="$tmp/fake-ssh:$PATH" "$MLRIG" boot "$@"
+}
+
+# 8. ssh is refused once, works at the second attempt, then the command runs with its output on stdout.
+fake_ssh 2 "$tmp/wait.img" --ssh key --ssh-command "echo hi" --timeout 60 >out8.txt 2>err8.txt
+rc=$?
+if [ $rc -eq 0 ] && grep -q "ssh works after .* s (2 attempts)" err8.txt && grep -qx "ran: echo hi" out8.txt &&
+	grep -q "^boot: ssh ok after .* s; ssh command ok (\(tcg\|kvm\))$" out8.txt && ! qemu_alive wait.img; then
+	pass "ssh retried until it works, then the command"
+else
+	fail "ssh retried until it works, then the command (rc=$rc)"
+	cat out8.txt err8.txt
+fi
+
+# 9. The ssh command fails: exit 1, saying how.
+fake_ssh 1 "$tmp/wait.img" --ssh key --ssh-command "fail now" --timeout 60 --log "$tmp/9.log" >out9.txt 2>err9.txt
+rc=$?
+if [ $rc -eq 1 ] && grep -q "boot: ssh command 'fail now' exited with status 3 (\(tcg\|kvm\)); serial log kept at" err9.txt; then
+	pass "a failing ssh command exits 1"
+else
+	fail "a failing ssh command exits 1 (rc=$rc)"
+	cat out9.txt err9.txt
+fi
+
+# 10. ssh never works: exit 1 at the timeout, with ssh's last complaint.
+fake_ssh 1000 "$tmp/wait.img" --ssh key --timeout 6 --log "$tmp/10.log" >out10.txt 2>err10.txt
+rc=$?
+if [ $rc -eq 1 ] &&
+	grep -q "boot: ssh did not succeed within 6 s; last ssh error: ssh: connect to host 127.0.0.1 port 22: Connection refused" err10.txt &&
+	[ "$(cat ssh-count)" -ge 2 ] && ! qemu_alive wait.img; then
+	pass "ssh that never works exits 1 at the timeout ($(cat ssh-count) attempts)"
+else
+	fail "ssh that never works exits 1 at the timeout (rc=$rc)"
+	cat err10.txt
+fi
+
+# 11. A bad MLRIG_ACCEL is bad input.
+MLRIG_ACCEL=xen "$MLRIG" boot "$tmp/wait.img" --timeout 60 >/dev/null 2>err11.txt
+rc=$?
+if [ $rc -eq 2 ] && grep -q "MLRIG_ACCEL=xen: expected 'kvm' or 'tcg'" err11.txt && ! qemu_alive wait.img; then
+	pass "MLRIG_ACCEL=xen exits 2"
+else
+	fail "MLRIG_ACCEL=xen exits 2 (rc=$rc)"
+	cat err11.txt
+fi
+
+# A stand-in for a QEMU whose KVM passes the probe (no serial console) and fails in the boot.
+# With FAKE_KVM_EXIT=1 it stops mlrig (its parent) for half a second, says its complaint after
+# 8 KiB of other output and exits, so that mlrig finds both at once, as when QEMU dies between
+# two of its rounds: it reads 4 KiB, sees QEMU gone, and finds the complaint in what QEMU left.
+# Under TCG it is the real QEMU.
+real_qemu=$(command -v qemu-system-x86_64)
+mkdir -p fake-kvm
+cat >fake-kvm/qemu-system-x86_64 <<FAKE
+#!/bin/bash
+case " \$* " in
+*" -accel kvm "*" -serial none "*) exec sleep 600 ;;
+*" -accel kvm "*)
+	if [ "\$FAKE_KVM_EXIT" = 1 ]; then
+		(sleep 0.5; kill -CONT \$PPID) >/dev/null 2>&1 &
+		kill -STOP \$PPID
+		printf '%8000s\nKVM internal error. Suberror: 1\n' noise
+		exit 1
+	fi
+	echo "KVM internal error. Suberror: 1"
+	exec sleep 600 ;;
+esac
+exec $real_qemu "\$@"
+FAKE
+chmod +x fake-kvm/qemu-system-x86_64
+
+# 12. MLRIG_ACCEL=kvm and KVM fails: no fallback, exit 1 naming QEMU's words.
+MLRIG_ACCEL=kvm PATH="$tmp/fake-kvm:$PATH" "$MLRIG" boot "$tmp/wait.img" --expect "$MARKER" --timeout 60 --log "$tmp/12.log" >out12.txt 2>err12.txt
+rc=$?
+if [ $rc -eq 1 ] &&
+	grep -q "boot: KVM failed (QEMU: \"KVM internal error\"); try MLRIG_ACCEL=tcg (kvm); serial log kept at" err12.txt &&
+	! grep -q "restarting with TCG" err12.txt; then
+	pass "forced KVM that fails exits 1"
+else
+	fail "forced KVM that fails exits 1 (rc=$rc)"
+	cat err12.txt
+fi
+
+# 13-14. KVM passes the probe and fails in the boot, while QEMU runs or as it exits: the same
+# boot again under TCG, to the end. Only where /dev/kvm opens: else mlrig does not probe.
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	for how in running exiting; do
+		MLRIG_ACCEL= FAKE_KVM_EXIT=$([ $how = exiting ] && echo 1) PATH="$tmp/fake-kvm:$PATH" \
+			"$MLRIG" boot "$tmp/wait.img" --expect "$MARKER" --timeout 60 >out13.txt 2>err13.txt
+		rc=$?
+		if [ $rc -eq 0 ] && grep -q "Accelerator kvm (probe ran" err13.txt &&
+			grep -q "KVM failed during boot (QEMU: \"KVM internal error\"), restarting with TCG." err13.txt &&
+			grep -q "^boot: expect '$MARKER' seen after .* s (tcg)$" out13.txt && ! qemu_alive wait.img; then
+			pass "KVM failing while QEMU $how: restarted under TCG"
+		else
+			fail "KVM failing while QEMU $how: restarted under TCG (rc=$rc)"
+			cat out13.txt err13.txt
+		fi
+	done
+else
+	echo "SKIP KVM fallback: /dev/kvm cannot be opened, so mlrig does not probe it"
 fi
 
 cd / || exit 1

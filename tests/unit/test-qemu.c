@@ -1,6 +1,9 @@
-/* Unit tests for builder/qemu.c: --forward parsing, the QEMU command line, the serial matcher. */
+/* Unit tests for builder/qemu.c and boot-session.c's decisions: --forward parsing, the QEMU
+ * command line, the serial matcher, the order of the checks, the KVM fallback, the failure texts. */
 #include <errno.h>
+#include <signal.h>
 
+#include "boot-session.h"
 #include "macro.h"
 #include "qemu.h"
 #include "test.h"
@@ -244,4 +247,89 @@ TEST(argv_cdrom) {
 	ASSERT_OK(qemu_build_argv(&c, &argv));
 	/* an ISO goes on the machine's AHCI as a read-only CD-ROM */
 	ASSERT_STREQ(argv_value(argv, "-drive", 2), "file=/images/rig.img,format=raw,if=ide,media=cdrom,readonly=on");
+}
+
+TEST(kvm_failure_markers) {
+	ASSERT_STREQ(qemu_find_kvm_failure("KVM internal error. Suberror: 1\nemulation failure\n"), "KVM internal error");
+	ASSERT_STREQ(qemu_find_kvm_failure("qemu-system-x86_64: failed to initialize kvm: Permission denied"),
+		     "failed to initialize kvm");
+	ASSERT_STREQ(qemu_find_kvm_failure("error: kvm run failed Bad address"), "kvm run failed");
+	ASSERT_TRUE(qemu_find_kvm_failure("") == NULL);
+	ASSERT_TRUE(qemu_find_kvm_failure("qemu-system-x86_64: terminating on signal 15") == NULL);
+}
+
+TEST(boot_phases_in_order) {
+	struct boot_options all = { .expect = "ready", .ssh_key = "key", .ssh_command = "id" };
+	struct boot_options ssh_only = { .ssh_key = "key" };
+	struct boot_options expect_only = { .expect = "ready" };
+	struct boot_options none = {};
+
+	ASSERT_EQ(boot_phase_first(&all), BOOT_PHASE_EXPECT);
+	ASSERT_EQ(boot_phase_after(BOOT_PHASE_EXPECT, &all), BOOT_PHASE_SSH);
+	ASSERT_EQ(boot_phase_after(BOOT_PHASE_SSH, &all), BOOT_PHASE_SSH_COMMAND);
+	ASSERT_EQ(boot_phase_after(BOOT_PHASE_SSH_COMMAND, &all), BOOT_PHASE_DONE);
+
+	ASSERT_EQ(boot_phase_first(&ssh_only), BOOT_PHASE_SSH);
+	ASSERT_EQ(boot_phase_after(BOOT_PHASE_SSH, &ssh_only), BOOT_PHASE_DONE);
+	ASSERT_EQ(boot_phase_first(&expect_only), BOOT_PHASE_EXPECT);
+	ASSERT_EQ(boot_phase_after(BOOT_PHASE_EXPECT, &expect_only), BOOT_PHASE_DONE);
+
+	/* nothing asked: the guest powering off is the check */
+	ASSERT_EQ(boot_phase_first(&none), BOOT_PHASE_POWEROFF);
+	ASSERT_EQ(boot_phase_after(BOOT_PHASE_POWEROFF, &none), BOOT_PHASE_DONE);
+	/* the ends stay */
+	ASSERT_EQ(boot_phase_after(BOOT_PHASE_DONE, &all), BOOT_PHASE_DONE);
+	ASSERT_EQ(boot_phase_after(BOOT_PHASE_FAILED, &all), BOOT_PHASE_FAILED);
+}
+
+TEST(boot_kvm_fallback_decision) {
+	static const char broken[] = "KVM internal error. Suberror: 1\nemulation failure\n";
+	const char *marker = NULL;
+
+	/* our own choice of KVM failed: restart under TCG */
+	ASSERT_EQ(boot_kvm_decide(QEMU_ACCEL_KVM, false, broken, &marker), BOOT_KVM_RESTART_TCG);
+	ASSERT_STREQ(marker, "KVM internal error");
+	/* MLRIG_ACCEL=kvm: no fallback */
+	marker = NULL;
+	ASSERT_EQ(boot_kvm_decide(QEMU_ACCEL_KVM, true, broken, &marker), BOOT_KVM_GIVE_UP);
+	ASSERT_STREQ(marker, "KVM internal error");
+	/* under TCG (after the restart, or chosen) the same words change nothing */
+	marker = NULL;
+	ASSERT_EQ(boot_kvm_decide(QEMU_ACCEL_TCG, false, broken, &marker), BOOT_KVM_FINE);
+	ASSERT_EQ(boot_kvm_decide(QEMU_ACCEL_TCG, true, broken, &marker), BOOT_KVM_FINE);
+	ASSERT_EQ(boot_kvm_decide(QEMU_ACCEL_KVM, false, "", &marker), BOOT_KVM_FINE);
+	ASSERT_EQ(boot_kvm_decide(QEMU_ACCEL_KVM, false, "qemu-system-x86_64: terminating on signal 15\n", &marker),
+		  BOOT_KVM_FINE);
+	ASSERT_TRUE(marker == NULL);
+}
+
+TEST(boot_timeout_texts) {
+	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
+
+	/* tests/boot/ grep these */
+	ASSERT_OK(boot_timeout_message(BOOT_PHASE_EXPECT, 20, "MARK", NULL, &a));
+	ASSERT_STREQ(a, "expected text not seen within 20 s ('MARK')");
+	ASSERT_OK(boot_timeout_message(BOOT_PHASE_SSH, 6, NULL, "ssh: connect to host 127.0.0.1 port 22: Connection refused", &b));
+	ASSERT_STREQ(b, "ssh did not succeed within 6 s; last ssh error: ssh: connect to host 127.0.0.1 port 22: Connection refused");
+	ASSERT_OK(boot_timeout_message(BOOT_PHASE_SSH, 6, "MARK", NULL, &c));
+	ASSERT_STREQ(c, "ssh did not succeed within 6 s");
+	ASSERT_OK(boot_timeout_message(BOOT_PHASE_SSH_COMMAND, 300, "MARK", NULL, &d));
+	ASSERT_STREQ(d, "ssh command did not finish within 300 s");
+	ASSERT_OK(boot_timeout_message(BOOT_PHASE_POWEROFF, 60, NULL, NULL, &e));
+	ASSERT_STREQ(e, "guest did not power off within 60 s");
+}
+
+TEST(boot_qemu_exit_texts) {
+	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+	ASSERT_OK(boot_qemu_exit_message(BOOT_PHASE_EXPECT, 1, 3200, "qemu: could not open disk", &a));
+	ASSERT_STREQ(a, "QEMU exited with status 1 after 3.2 s before the expected text was seen; QEMU said: qemu: could not open disk");
+	ASSERT_OK(boot_qemu_exit_message(BOOT_PHASE_SSH, 0, 61000, NULL, &b));
+	ASSERT_STREQ(b, "QEMU exited with status 0 after 61.0 s before ssh succeeded");
+	ASSERT_OK(boot_qemu_exit_message(BOOT_PHASE_SSH_COMMAND, 128 + SIGKILL, 500, NULL, &c));
+	ASSERT_CONTAINS(c, "before the ssh command finished");
+	ASSERT_CONTAINS(c, "after 0.5 s");
+	/* powering off was the check, but not with status 0 */
+	ASSERT_OK(boot_qemu_exit_message(BOOT_PHASE_POWEROFF, 2, 1000, NULL, &d));
+	ASSERT_STREQ(d, "QEMU exited with status 2 after 1.0 s");
 }
