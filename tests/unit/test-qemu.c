@@ -254,6 +254,9 @@ TEST(kvm_failure_markers) {
 	ASSERT_STREQ(qemu_find_kvm_failure("qemu-system-x86_64: failed to initialize kvm: Permission denied"),
 		     "failed to initialize kvm");
 	ASSERT_STREQ(qemu_find_kvm_failure("error: kvm run failed Bad address"), "kvm run failed");
+	ASSERT_STREQ(qemu_find_kvm_failure("qemu-system-x86_64: error: failed to set MSR 0x48f to 0x7fffff00036dfb\n"
+					   "qemu-system-x86_64: ../target/i386/kvm/kvm.c:3048: kvm_buf_set_msrs: Assertion failed."),
+		     "failed to set MSR");
 	ASSERT_TRUE(qemu_find_kvm_failure("") == NULL);
 	ASSERT_TRUE(qemu_find_kvm_failure("qemu-system-x86_64: terminating on signal 15") == NULL);
 }
