@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "flash-target.h"
 #include "flash.h"
 #include "log.h"
 #include "macro.h"

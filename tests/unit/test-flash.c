@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "flash-target.h"
 #include "flash.h"
 #include "macro.h"
 #include "test.h"
