@@ -289,75 +289,85 @@ static bool loop_backed_by(const char *node, const char *disk_dir, const struct 
 	return stat(backing, &st) == 0 && st.st_ino == image->st_ino && st.st_dev == image->st_dev;
 }
 
-static int check_block(const char *image, const struct stat *ist, uint64_t image_size, const char *device,
-		       const struct stat *dst, bool force, struct flash_target *t, char **ret_reason) {
-	_cleanup_(devset_release) struct devset set = {};
-	_cleanup_free_ char *dir = NULL, *disk_dir = NULL, *s = NULL, *mountinfo = NULL, *swaps = NULL,
-			    *mp = NULL, *model = NULL;
+/* This machine's own system, then the image itself: the most specific reasons come first. */
+static int check_not_system_or_image(const char *image, const struct stat *ist, const char *device,
+				     const char *disk_dir, const struct devset *set, char **ret_reason) {
 	struct stat st;
-	dev_t hit;
-	int r;
 
-	r = sysfs_dir_of(dst->st_rdev, &dir);
-	if (r < 0)
-		return log_debug_errno(r, "No sysfs entry for %s: %m", device);
-	disk_dir = strdup(dir);
-	if (!disk_dir)
-		return -ENOMEM;
-	if (sysfs_exists(dir, "partition"))
-		dirname(disk_dir);
-	r = devset_collect(dir, dst->st_rdev, &set);
-	if (r < 0)
-		return r;
-
-	/* the most specific reasons first: this machine's own system, then the image itself */
-	if (stat("/", &st) == 0 && dev_built_on(st.st_dev, &set, 0))
+	if (stat("/", &st) == 0 && dev_built_on(st.st_dev, set, 0))
 		return refuse(ret_reason, "%s holds / of this machine", device);
-	if (stat("/boot", &st) == 0 && dev_built_on(st.st_dev, &set, 0))
+	if (stat("/boot", &st) == 0 && dev_built_on(st.st_dev, set, 0))
 		return refuse(ret_reason, "%s holds /boot of this machine", device);
-	if (dev_built_on(ist->st_dev, &set, 0))
+	if (dev_built_on(ist->st_dev, set, 0))
 		return refuse(ret_reason, "%s holds the image file %s", device, image);
 	if (S_ISREG(ist->st_mode) && loop_backed_by(device, disk_dir, ist))
 		return refuse(ret_reason, "%s is a loop device backed by the image file %s", device, image);
-	if (S_ISBLK(ist->st_mode) && dev_in(ist->st_rdev, set.devs, set.n))
+	if (S_ISBLK(ist->st_mode) && dev_in(ist->st_rdev, set->devs, set->n))
 		return refuse(ret_reason, "%s is the image %s itself", device, image);
+	return 0;
+}
+
+static int check_not_mounted(const char *device, dev_t self, const struct devset *set, char **ret_reason) {
+	_cleanup_free_ char *mountinfo = NULL, *mp = NULL;
+	const char *name = device;
+	dev_t hit;
+	int r;
 
 	r = read_full_file("/proc/self/mountinfo", &mountinfo, NULL);
 	if (r < 0)
 		return r;
-	if (flash_find_mount(mountinfo, set.devs, set.n, &mp, &hit) >= 0) {
-		const char *name = device;
+	r = flash_find_mount(mountinfo, set->devs, set->n, &mp, &hit);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < set->n; i++)
+		if (set->devs[i] == hit)
+			name = set->names[i];
+	if (strcmp(mp, "/") == 0 || strcmp(mp, "/boot") == 0)
+		return refuse(ret_reason, "%s holds %s of this machine (%s)", device, mp, name);
+	if (strcmp(name, device) == 0 || hit == self)
+		return refuse(ret_reason, "%s is mounted on %s", device, mp);
+	return refuse(ret_reason, "%s is in use: its partition %s is mounted on %s", device, name, mp);
+}
 
-		for (size_t i = 0; i < set.n; i++)
-			if (set.devs[i] == hit)
-				name = set.names[i];
-		if (strcmp(mp, "/") == 0 || strcmp(mp, "/boot") == 0)
-			return refuse(ret_reason, "%s holds %s of this machine (%s)", device, mp, name);
-		if (strcmp(name, device) == 0 || hit == dst->st_rdev)
-			return refuse(ret_reason, "%s is mounted on %s", device, mp);
-		return refuse(ret_reason, "%s is in use: its partition %s is mounted on %s", device, name, mp);
+static int check_not_swap(const char *device, const struct devset *set, char **ret_reason) {
+	_cleanup_free_ char *swaps = NULL;
+
+	if (read_full_file("/proc/swaps", &swaps, NULL) < 0)
+		return 0; /* no swap support at all */
+	/* the first line is a header; each other starts with the swap's path */
+	for (char *l = strchr(swaps, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
+		_cleanup_free_ char *f = strndup(l + 1, strcspn(l + 1, " \t\n"));
+		struct stat st;
+
+		if (!f)
+			return -ENOMEM;
+		flash_unescape(f);
+		if (stat(f, &st) == 0 && S_ISBLK(st.st_mode) && dev_in(st.st_rdev, set->devs, set->n))
+			return refuse(ret_reason, "%s is in use as swap (%s)", device, f);
 	}
+	return 0;
+}
 
-	if (read_full_file("/proc/swaps", &swaps, NULL) >= 0)
-		for (char *l = strchr(swaps, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
-			_cleanup_free_ char *f = strndup(l + 1, strcspn(l + 1, " \t\n"));
-
-			if (!f)
-				return -ENOMEM;
-			flash_unescape(f);
-			if (stat(f, &st) == 0 && S_ISBLK(st.st_mode) && dev_in(st.st_rdev, set.devs, set.n))
-				return refuse(ret_reason, "%s is in use as swap (%s)", device, f);
-		}
-
-	for (size_t i = 0; i < set.n; i++) {
+static int check_not_held(const char *device, const struct devset *set, char **ret_reason) {
+	for (size_t i = 0; i < set->n; i++) {
 		_cleanup_free_ char *holders = NULL, *holder = NULL;
 
-		if (asprintf(&holders, "%s/holders", set.dirs[i]) < 0)
+		if (asprintf(&holders, "%s/holders", set->dirs[i]) < 0)
 			return -ENOMEM;
 		if (first_entry(holders, &holder) >= 0)
 			return refuse(ret_reason, "%s is in use: %s is held by /dev/%s (LVM, RAID or device mapper)",
-				      device, set.names[i], holder);
+				      device, set->names[i], holder);
 	}
+	return 0;
+}
+
+/* The size from the device's own sysfs directory (a partition's, for a partition),
+ * the rest from the disk's. */
+static int check_size_and_media(const char *dir, const char *disk_dir, uint64_t image_size, const char *device,
+				bool force, struct flash_target *t, char **ret_reason) {
+	_cleanup_free_ char *s = NULL, *model = NULL;
 
 	if (sysfs_read(dir, "size", &s) < 0 || sscanf(s, "%" SCNu64, &t->size) != 1)
 		return -EIO;
@@ -389,6 +399,39 @@ static int check_block(const char *image, const struct stat *ist, uint64_t image
 		     model && *model ? ", " : "", (double)t->size / (double)GiB) < 0)
 		return -ENOMEM;
 	return 0;
+}
+
+static int check_block(const char *image, const struct stat *ist, uint64_t image_size, const char *device,
+		       const struct stat *dst, bool force, struct flash_target *t, char **ret_reason) {
+	_cleanup_(devset_release) struct devset set = {};
+	_cleanup_free_ char *dir = NULL, *disk_dir = NULL;
+	int r;
+
+	r = sysfs_dir_of(dst->st_rdev, &dir);
+	if (r < 0)
+		return log_debug_errno(r, "No sysfs entry for %s: %m", device);
+	disk_dir = strdup(dir);
+	if (!disk_dir)
+		return -ENOMEM;
+	if (sysfs_exists(dir, "partition"))
+		dirname(disk_dir);
+	r = devset_collect(dir, dst->st_rdev, &set);
+	if (r < 0)
+		return r;
+
+	r = check_not_system_or_image(image, ist, device, disk_dir, &set, ret_reason);
+	if (r < 0)
+		return r;
+	r = check_not_mounted(device, dst->st_rdev, &set, ret_reason);
+	if (r < 0)
+		return r;
+	r = check_not_swap(device, &set, ret_reason);
+	if (r < 0)
+		return r;
+	r = check_not_held(device, &set, ret_reason);
+	if (r < 0)
+		return r;
+	return check_size_and_media(dir, disk_dir, image_size, device, force, t, ret_reason);
 }
 
 int flash_check_target(const char *image, uint64_t image_size, const char *device, bool force,
