@@ -59,7 +59,6 @@ int flash_find_mount(const char *mountinfo, const dev_t *devs, size_t n_devs, ch
 	for (const char *l = mountinfo; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		_cleanup_free_ char *line = strndup(l, strcspn(l, "\n"));
 		char *w[64];
-		unsigned maj, min;
 		struct stat st;
 		size_t k;
 		dev_t d;
@@ -68,9 +67,8 @@ int flash_find_mount(const char *mountinfo, const dev_t *devs, size_t n_devs, ch
 			return -ENOMEM;
 		/* "36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw": optional fields end at "-" */
 		k = split_words(line, w, ELEMENTSOF(w));
-		if (k < 5 || sscanf(w[2], "%u:%u", &maj, &min) != 2)
+		if (k < 5 || parse_devnum(w[2], &d) < 0)
 			continue;
-		d = makedev(maj, min);
 		if (!dev_in(d, devs, n_devs))
 			for (size_t j = 6; j + 2 < k; j++)
 				if (strcmp(w[j], "-") == 0) {
@@ -96,10 +94,11 @@ int flash_find_mount(const char *mountinfo, const dev_t *devs, size_t n_devs, ch
 
 /* sysfs: /sys/dev/block/MAJ:MIN resolves to the device's directory; partitions are subdirectories with a "partition" file. */
 static int sysfs_dir_of(dev_t d, char **ret) {
-	char p[64];
+	_cleanup_free_ char *p = NULL;
 	char *dir;
 
-	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u", major(d), minor(d));
+	if (asprintf(&p, "/sys/dev/block/%u:%u", major(d), minor(d)) < 0)
+		return -ENOMEM;
 	dir = realpath(p, NULL);
 	if (!dir)
 		return negative_errno();
@@ -123,15 +122,11 @@ static int sysfs_read(const char *dir, const char *file, char **ret) {
 
 static int sysfs_read_dev(const char *dir, dev_t *ret) {
 	_cleanup_free_ char *s = NULL;
-	unsigned maj, min;
 	int r = sysfs_read(dir, "dev", &s);
 
 	if (r < 0)
 		return r;
-	if (sscanf(s, "%u:%u", &maj, &min) != 2)
-		return -EINVAL;
-	*ret = makedev(maj, min);
-	return 0;
+	return parse_devnum(s, ret);
 }
 
 static bool sysfs_exists(const char *dir, const char *file) {
@@ -368,8 +363,9 @@ static int check_not_held(const char *device, const struct devset *set, char **r
 static int check_size_and_media(const char *dir, const char *disk_dir, uint64_t image_size, const char *device,
 				bool force, struct flash_target *t, char **ret_reason) {
 	_cleanup_free_ char *s = NULL, *model = NULL;
+	uint32_t sector_size;
 
-	if (sysfs_read(dir, "size", &s) < 0 || sscanf(s, "%" SCNu64, &t->size) != 1)
+	if (sysfs_read(dir, "size", &s) < 0 || safe_atou64(s, &t->size) < 0)
 		return -EIO;
 	t->size *= 512; /* sysfs counts 512-byte sectors whatever the device's own */
 	free(TAKE_PTR(s));
@@ -378,8 +374,8 @@ static int check_size_and_media(const char *dir, const char *disk_dir, uint64_t 
 			      t->size, image_size);
 
 	t->sector_size = 512;
-	if (sysfs_read(disk_dir, "queue/logical_block_size", &s) >= 0)
-		sscanf(s, "%u", &t->sector_size);
+	if (sysfs_read(disk_dir, "queue/logical_block_size", &s) >= 0 && safe_atou32(s, &sector_size) >= 0)
+		t->sector_size = sector_size;
 	free(TAKE_PTR(s));
 	if (t->sector_size < 512 || (t->sector_size & (t->sector_size - 1)))
 		t->sector_size = 512;

@@ -10,7 +10,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -282,14 +281,15 @@ static int read_image_chunk(int image_fd, const struct flash_extent *ext, size_t
 static int dev_pwrite(int fd, const struct flash_target *t, bool direct, const uint8_t *buf, size_t n,
 		      uint64_t offset) {
 	_cleanup_close_ int bfd = -EBADF;
-	char path[64];
+	_cleanup_free_ char *path = NULL;
 	int r;
 
 	if (!direct || ((offset | n | (uintptr_t)buf) & (t->sector_size - 1)) == 0)
 		return loop_pwrite(fd, buf, n, offset);
 	/* An unaligned piece (the end of an image of odd size) goes through a second,
 	 * buffered descriptor: O_DIRECT on fd is shared with the other threads. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (asprintf(&path, "/proc/self/fd/%d", fd) < 0)
+		return -ENOMEM;
 	bfd = open(path, O_WRONLY | O_CLOEXEC);
 	if (bfd < 0)
 		return negative_errno();
@@ -435,9 +435,7 @@ static void *worker_main(void *userdata) {
 		if (w->prog)
 			progress_update(w->prog, atomic_load(&p->done), w->total);
 		if (p->delay_ms > 0)
-			nanosleep(&(struct timespec){ .tv_sec = p->delay_ms / 1000,
-						      .tv_nsec = (long)(p->delay_ms % 1000) * 1000000L },
-				  NULL);
+			sleep_ms(p->delay_ms);
 	}
 	return NULL;
 }
