@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <linux/loop.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -12,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fileio.h"
 #include "flash-target.h"
 #include "log.h"
@@ -258,17 +258,6 @@ void flash_target_release(struct flash_target *t) {
 	*t = (struct flash_target){};
 }
 
-static int refuse(char **ret_reason, const char *fmt, ...) _printf_(2, 3);
-static int refuse(char **ret_reason, const char *fmt, ...) {
-	va_list ap;
-	int k;
-
-	va_start(ap, fmt);
-	k = vasprintf(ret_reason, fmt, ap);
-	va_end(ap);
-	return k < 0 ? -ENOMEM : -EPERM;
-}
-
 /* The loop device's backing file, by inode: a path may have moved since losetup. */
 static bool loop_backed_by(const char *node, const char *disk_dir, const struct stat *image) {
 	struct loop_info64 info = {};
@@ -286,23 +275,23 @@ static bool loop_backed_by(const char *node, const char *disk_dir, const struct 
 
 /* This machine's own system, then the image itself: the most specific reasons come first. */
 static int check_not_system_or_image(const char *image, const struct stat *ist, const char *device,
-				     const char *disk_dir, const struct devset *set, char **ret_reason) {
+				     const char *disk_dir, const struct devset *set, char **ret_error) {
 	struct stat st;
 
 	if (stat("/", &st) == 0 && dev_built_on(st.st_dev, set, 0))
-		return refuse(ret_reason, "%s holds / of this machine", device);
+		return set_error(ret_error, -EPERM, "%s holds / of this machine", device);
 	if (stat("/boot", &st) == 0 && dev_built_on(st.st_dev, set, 0))
-		return refuse(ret_reason, "%s holds /boot of this machine", device);
+		return set_error(ret_error, -EPERM, "%s holds /boot of this machine", device);
 	if (dev_built_on(ist->st_dev, set, 0))
-		return refuse(ret_reason, "%s holds the image file %s", device, image);
+		return set_error(ret_error, -EPERM, "%s holds the image file %s", device, image);
 	if (S_ISREG(ist->st_mode) && loop_backed_by(device, disk_dir, ist))
-		return refuse(ret_reason, "%s is a loop device backed by the image file %s", device, image);
+		return set_error(ret_error, -EPERM, "%s is a loop device backed by the image file %s", device, image);
 	if (S_ISBLK(ist->st_mode) && dev_in(ist->st_rdev, set->devs, set->n))
-		return refuse(ret_reason, "%s is the image %s itself", device, image);
+		return set_error(ret_error, -EPERM, "%s is the image %s itself", device, image);
 	return 0;
 }
 
-static int check_not_mounted(const char *device, dev_t self, const struct devset *set, char **ret_reason) {
+static int check_not_mounted(const char *device, dev_t self, const struct devset *set, char **ret_error) {
 	_cleanup_free_ char *mountinfo = NULL, *mp = NULL;
 	const char *name = device;
 	dev_t hit;
@@ -320,13 +309,13 @@ static int check_not_mounted(const char *device, dev_t self, const struct devset
 		if (set->devs[i] == hit)
 			name = set->names[i];
 	if (strcmp(mp, "/") == 0 || strcmp(mp, "/boot") == 0)
-		return refuse(ret_reason, "%s holds %s of this machine (%s)", device, mp, name);
+		return set_error(ret_error, -EPERM, "%s holds %s of this machine (%s)", device, mp, name);
 	if (strcmp(name, device) == 0 || hit == self)
-		return refuse(ret_reason, "%s is mounted on %s", device, mp);
-	return refuse(ret_reason, "%s is in use: its partition %s is mounted on %s", device, name, mp);
+		return set_error(ret_error, -EPERM, "%s is mounted on %s", device, mp);
+	return set_error(ret_error, -EPERM, "%s is in use: its partition %s is mounted on %s", device, name, mp);
 }
 
-static int check_not_swap(const char *device, const struct devset *set, char **ret_reason) {
+static int check_not_swap(const char *device, const struct devset *set, char **ret_error) {
 	_cleanup_free_ char *swaps = NULL;
 
 	if (read_full_file("/proc/swaps", &swaps, NULL) < 0)
@@ -340,20 +329,21 @@ static int check_not_swap(const char *device, const struct devset *set, char **r
 			return -ENOMEM;
 		flash_unescape(f);
 		if (stat(f, &st) == 0 && S_ISBLK(st.st_mode) && dev_in(st.st_rdev, set->devs, set->n))
-			return refuse(ret_reason, "%s is in use as swap (%s)", device, f);
+			return set_error(ret_error, -EPERM, "%s is in use as swap (%s)", device, f);
 	}
 	return 0;
 }
 
-static int check_not_held(const char *device, const struct devset *set, char **ret_reason) {
+static int check_not_held(const char *device, const struct devset *set, char **ret_error) {
 	for (size_t i = 0; i < set->n; i++) {
 		_cleanup_free_ char *holders = NULL, *holder = NULL;
 
 		if (asprintf(&holders, "%s/holders", set->dirs[i]) < 0)
 			return -ENOMEM;
 		if (first_entry(holders, &holder) >= 0)
-			return refuse(ret_reason, "%s is in use: %s is held by /dev/%s (LVM, RAID or device mapper)",
-				      device, set->names[i], holder);
+			return set_error(ret_error, -EPERM,
+					 "%s is in use: %s is held by /dev/%s (LVM, RAID or device mapper)", device,
+					 set->names[i], holder);
 	}
 	return 0;
 }
@@ -361,7 +351,7 @@ static int check_not_held(const char *device, const struct devset *set, char **r
 /* The size from the device's own sysfs directory (a partition's, for a partition),
  * the rest from the disk's. */
 static int check_size_and_media(const char *dir, const char *disk_dir, uint64_t image_size, const char *device,
-				bool force, struct flash_target *t, char **ret_reason) {
+				bool force, struct flash_target *t, char **ret_error) {
 	_cleanup_free_ char *s = NULL, *model = NULL;
 	uint32_t sector_size;
 
@@ -370,8 +360,8 @@ static int check_size_and_media(const char *dir, const char *disk_dir, uint64_t 
 	t->size *= 512; /* sysfs counts 512-byte sectors whatever the device's own */
 	free(TAKE_PTR(s));
 	if (t->size < image_size)
-		return refuse(ret_reason, "%s is smaller than the image: %" PRIu64 " bytes < %" PRIu64 " bytes", device,
-			      t->size, image_size);
+		return set_error(ret_error, -EPERM, "%s is smaller than the image: %" PRIu64 " bytes < %" PRIu64 " bytes",
+				 device, t->size, image_size);
 
 	t->sector_size = 512;
 	if (sysfs_read(disk_dir, "queue/logical_block_size", &s) >= 0 && safe_atou32(s, &sector_size) >= 0)
@@ -386,8 +376,8 @@ static int check_size_and_media(const char *dir, const char *disk_dir, uint64_t 
 	if (strstr(disk_dir, "/usb") || strstr(disk_dir, "/mmc_host/"))
 		t->removable = true;
 	if (!t->removable && !force)
-		return refuse(ret_reason,
-			      "%s is not a removable disk; pass --force if you really mean to overwrite it", device);
+		return set_error(ret_error, -EPERM,
+				 "%s is not a removable disk; pass --force if you really mean to overwrite it", device);
 
 	if (sysfs_read(disk_dir, "device/model", &model) >= 0)
 		string_trim_end(model);
@@ -398,7 +388,7 @@ static int check_size_and_media(const char *dir, const char *disk_dir, uint64_t 
 }
 
 static int check_block(const char *image, const struct stat *ist, uint64_t image_size, const char *device,
-		       const struct stat *dst, bool force, struct flash_target *t, char **ret_reason) {
+		       const struct stat *dst, bool force, struct flash_target *t, char **ret_error) {
 	_cleanup_(devset_release) struct devset set = {};
 	_cleanup_free_ char *dir = NULL, *disk_dir = NULL;
 	int r;
@@ -415,50 +405,47 @@ static int check_block(const char *image, const struct stat *ist, uint64_t image
 	if (r < 0)
 		return r;
 
-	r = check_not_system_or_image(image, ist, device, disk_dir, &set, ret_reason);
+	r = check_not_system_or_image(image, ist, device, disk_dir, &set, ret_error);
 	if (r < 0)
 		return r;
-	r = check_not_mounted(device, dst->st_rdev, &set, ret_reason);
+	r = check_not_mounted(device, dst->st_rdev, &set, ret_error);
 	if (r < 0)
 		return r;
-	r = check_not_swap(device, &set, ret_reason);
+	r = check_not_swap(device, &set, ret_error);
 	if (r < 0)
 		return r;
-	r = check_not_held(device, &set, ret_reason);
+	r = check_not_held(device, &set, ret_error);
 	if (r < 0)
 		return r;
-	return check_size_and_media(dir, disk_dir, image_size, device, force, t, ret_reason);
+	return check_size_and_media(dir, disk_dir, image_size, device, force, t, ret_error);
 }
 
 int flash_check_target(const char *image, uint64_t image_size, const char *device, bool force,
-		       struct flash_target *ret, char **ret_reason) {
+		       struct flash_target *ret, char **ret_error) {
 	struct flash_target t = {};
 	struct stat ist, dst;
 	int r;
 
 	if (stat(image, &ist) < 0)
 		return negative_errno();
+	if (stat(device, &dst) < 0)
+		return negative_errno(); /* never created: a typo under /dev would otherwise become a file there */
 	t.path = strdup(device);
 	if (!t.path)
 		return -ENOMEM;
 	t.sector_size = 512;
-	if (stat(device, &dst) < 0) {
-		/* never created: a typo under /dev would otherwise become a file there */
-		flash_target_release(&t);
-		return negative_errno();
-	}
 	if (S_ISBLK(dst.st_mode)) {
 		t.block = true;
-		r = check_block(image, &ist, image_size, device, &dst, force, &t, ret_reason);
+		r = check_block(image, &ist, image_size, device, &dst, force, &t, ret_error);
 	} else if (S_ISREG(dst.st_mode)) {
 		if (!force)
-			r = refuse(ret_reason, "%s is not a block device (a regular file needs --force)", device);
+			r = set_error(ret_error, -EPERM, "%s is not a block device (a regular file needs --force)", device);
 		else if (dst.st_dev == ist.st_dev && dst.st_ino == ist.st_ino)
-			r = refuse(ret_reason, "%s is the image file itself", device);
+			r = set_error(ret_error, -EPERM, "%s is the image file itself", device);
 		else
 			r = 0;
 	} else
-		r = refuse(ret_reason, "%s is neither a block device nor a regular file", device);
+		r = set_error(ret_error, -EPERM, "%s is neither a block device nor a regular file", device);
 	if (r < 0) {
 		flash_target_release(&t);
 		return r;

@@ -17,11 +17,12 @@ struct flash_target {
 };
 void flash_target_release(struct flash_target *t);
 
-/* Checks that device may be overwritten with image. Returns 0, -EPERM with
- * *ret_reason set (a sentence naming the device) for a refusal, or another
- * -errno when the checks themselves failed. */
+/* Checks that device may be overwritten with image. Returns 0; -EPERM for a
+ * refusal, with *ret_error the reason, naming the device ("/dev/sdb is mounted
+ * on /mnt"); or another -errno when the checks themselves failed (-ENOENT: no
+ * such device), *ret_error untouched: errno and the device's name say it all. */
 int flash_check_target(const char *image, uint64_t image_size, const char *device, bool force,
-		       struct flash_target *ret, char **ret_reason);
+		       struct flash_target *ret, char **ret_error);
 
 /* The mount point of the first mountinfo line whose device (major:minor or a
  * /dev source resolved by the caller's devs) is one of devs; -ENOENT if none. */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fileio.h"
 #include "flash.h"
 #include "log.h"
@@ -324,10 +325,11 @@ struct flash_pass {
 	atomic_uint_fast64_t bad;  /* verifying: the lowest differing offset found, UINT64_MAX if none */
 	atomic_bool stop;
 	pthread_mutex_t lock;
-	int error;
-	char message[256];
+	int error;         /* the first failure, under lock */
+	char **ret_error;  /* its message, for the caller (may be NULL) */
 };
 
+/* A worker's failure: the first one wins (the others may only be its echo), and every thread stops. */
 static int pass_fail(struct flash_pass *p, int r, const char *fmt, ...) _printf_(3, 4);
 static int pass_fail(struct flash_pass *p, int r, const char *fmt, ...) {
 	va_list ap;
@@ -336,7 +338,7 @@ static int pass_fail(struct flash_pass *p, int r, const char *fmt, ...) {
 	if (p->error == 0) {
 		p->error = r;
 		va_start(ap, fmt);
-		vsnprintf(p->message, sizeof(p->message), fmt, ap);
+		set_errorv(p->ret_error, r, fmt, ap);
 		va_end(ap);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -361,7 +363,7 @@ static int write_chunk(struct flash_pass *p, uint64_t c, uint8_t *buf, uint8_t *
 		return 0;
 	r = read_image_chunk(p->image_fd, p->ext, p->n_ext, cs, n, buf);
 	if (r < 0)
-		return pass_fail(p, r, "Failed to read the image at offset %" PRIu64, cs);
+		return pass_fail(p, r, "Failed to read the image at offset %" PRIu64 ": %m", cs);
 	if (cs < p->head_len)
 		memcpy(p->head + cs, buf, (size_t)MIN(n, p->head_len - cs));
 	for (size_t i = extent_at(p->ext, p->n_ext, cs); i < p->n_ext && p->ext[i].offset < ce; i++) {
@@ -371,7 +373,7 @@ static int write_chunk(struct flash_pass *p, uint64_t c, uint8_t *buf, uint8_t *
 			continue;
 		r = dev_pwrite(p->fd, p->t, p->direct, buf + (a - cs), b - a, a);
 		if (r < 0)
-			return pass_fail(p, r, "Failed to write %s near offset %" PRIu64, p->t->path, a);
+			return pass_fail(p, r, "Failed to write %s near offset %" PRIu64 ": %m", p->t->path, a);
 		atomic_fetch_add(&p->done, b - a);
 	}
 	return 0;
@@ -388,14 +390,14 @@ static int verify_chunk(struct flash_pass *p, uint64_t c, uint8_t *buf, uint8_t 
 	chunk_bounds(p, c, &cs, &n);
 	r = loop_pread(p->fd, buf, ALIGN_TO(n, 4096), cs, &got);
 	if (r < 0)
-		return pass_fail(p, r, "Failed to read back %s at offset %" PRIu64, p->t->path, cs);
+		return pass_fail(p, r, "Failed to read back %s at offset %" PRIu64 ": %m", p->t->path, cs);
 	if (got < n)
-		return pass_fail(p, -EIO, "Failed to read back %s: short read at offset %" PRIu64, p->t->path,
+		return pass_fail(p, -EIO, "Failed to read back %s: short read at offset %" PRIu64 ": %m", p->t->path,
 				 cs + got);
 	if (range_has_data(p->ext, p->n_ext, cs, n)) {
 		r = read_image_chunk(p->image_fd, p->ext, p->n_ext, cs, n, image);
 		if (r < 0)
-			return pass_fail(p, r, "Failed to read the image at offset %" PRIu64, cs);
+			return pass_fail(p, r, "Failed to read the image at offset %" PRIu64 ": %m", cs);
 		bad = flash_first_difference(buf, image, n);
 	} else
 		bad = flash_first_nonzero(buf, n);
@@ -474,8 +476,7 @@ static int run_pass(struct flash_pass *p, chunk_fn fn, uint64_t from, uint64_t t
 				pthread_join(w[i].thread, NULL);
 		progress_done(&prog);
 		r = p->error;
-	} else
-		log_oom();
+	}
 	for (size_t i = 0; i < ELEMENTSOF(w); i++) {
 		free(w[i].buf);
 		free(w[i].buf2);
@@ -484,18 +485,20 @@ static int run_pass(struct flash_pass *p, chunk_fn fn, uint64_t from, uint64_t t
 }
 
 /* The image's size: a file's length, or a block device's. */
-static int image_span(int image_fd, uint64_t *ret) {
+static int image_span(int image_fd, uint64_t *ret, char **ret_error) {
 	struct stat st;
+	uint64_t size;
 
 	if (fstat(image_fd, &st) < 0)
-		return log_error_errno(-errno, "Failed to stat the image: %m");
+		return set_error(ret_error, negative_errno(), "Failed to stat the image: %m");
 	if (S_ISBLK(st.st_mode)) {
-		if (ioctl(image_fd, BLKGETSIZE64, ret) < 0)
-			return log_error_errno(-errno, "Failed to get the image's size: %m");
+		if (ioctl(image_fd, BLKGETSIZE64, &size) < 0)
+			return set_error(ret_error, negative_errno(), "Failed to get the image's size: %m");
 	} else
-		*ret = (uint64_t)st.st_size;
-	if (*ret == 0)
-		return log_error_errno(EINVAL, "The image is empty.");
+		size = (uint64_t)st.st_size;
+	if (size == 0)
+		return set_error(ret_error, -EINVAL, "The image is empty.");
+	*ret = size;
 	return 0;
 }
 
@@ -514,7 +517,7 @@ static int verify_range(struct flash_pass *p, uint64_t from, uint64_t to, bool q
 	if (flags >= 0)
 		(void)fcntl(p->fd, F_SETFL, flags);
 	if (r < 0)
-		return log_error_errno(r, "%s: %m", p->message);
+		return r;
 	if (atomic_load(&p->bad) != UINT64_MAX) {
 		stats->bad_offset = atomic_load(&p->bad);
 		return -EBADMSG;
@@ -524,22 +527,23 @@ static int verify_range(struct flash_pass *p, uint64_t from, uint64_t to, bool q
 
 /* The image's span and data ranges into p; the caller frees *ret_ext. */
 static int pass_load_image(struct flash_pass *p, struct flash_stats *stats, struct flash_extent **ret_ext) {
-	int r = image_span(p->image_fd, &p->span);
+	int r = image_span(p->image_fd, &p->span, p->ret_error);
 
 	if (r < 0)
 		return r;
 	stats->span = p->span;
 	r = flash_image_extents(p->image_fd, p->span, ret_ext, &p->n_ext);
 	if (r < 0)
-		return log_error_errno(r, "Failed to find the image's data ranges: %m");
+		return set_error(p->ret_error, r, "Failed to find the image's data ranges: %m");
 	p->ext = *ret_ext;
 	return 0;
 }
 
-int flash_verify(int image_fd, int fd, const struct flash_target *t, bool quiet, struct flash_stats *stats) {
+int flash_verify(int image_fd, int fd, const struct flash_target *t, bool quiet, struct flash_stats *stats,
+		 char **ret_error) {
 	_cleanup_free_ struct flash_extent *ext = NULL;
 	struct flash_pass p = { .image_fd = image_fd, .fd = fd, .t = t, .bad = UINT64_MAX,
-				.lock = PTHREAD_MUTEX_INITIALIZER };
+				.lock = PTHREAD_MUTEX_INITIALIZER, .ret_error = ret_error };
 	int r;
 
 	r = pass_load_image(&p, stats, &ext);
@@ -579,11 +583,12 @@ static int flusher_finish(struct flusher *f) {
 }
 
 int flash_write(int image_fd, int fd, const struct flash_target *t, const struct flash_options *opts,
-		struct flash_stats *stats) {
+		struct flash_stats *stats, char **ret_error) {
 	_cleanup_free_ struct flash_extent *ext = NULL;
 	_cleanup_free_ uint8_t *head = NULL;
 	struct flash_pass p = { .image_fd = image_fd, .fd = fd, .t = t, .bad = UINT64_MAX,
-				.delay_ms = opts->test_delay_ms, .lock = PTHREAD_MUTEX_INITIALIZER };
+				.delay_ms = opts->test_delay_ms, .lock = PTHREAD_MUTEX_INITIALIZER,
+				.ret_error = ret_error };
 	uint64_t data_total = 0;
 	double t0 = now_seconds();
 	struct flusher f;
@@ -599,24 +604,24 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 			data_total += ext[i].length;
 	p.head_len = MIN(p.span, FLASH_HEAD_SIZE);
 	if (posix_memalign((void **)&head, 4096, ALIGN_TO(p.head_len, 4096)) != 0)
-		return log_oom();
+		return -ENOMEM;
 	memset(head, 0, p.head_len); /* stays zero where chunk 0 has no data */
 	p.head = head;
 
 	if (!t->block) {
 		if (fstat(fd, &st) < 0)
-			return log_error_errno(-errno, "Failed to stat %s: %m", t->path);
+			return set_error(ret_error, negative_errno(), "Failed to stat %s: %m", t->path);
 		if ((uint64_t)st.st_size < p.span && ftruncate(fd, (off_t)p.span) < 0)
-			return log_error_errno(-errno, "Failed to extend %s: %m", t->path);
+			return set_error(ret_error, negative_errno(), "Failed to extend %s: %m", t->path);
 	}
 
 	/* Old boot code and partition tables go first: from here until the very end,
 	 * the device has none, so an interruption leaves nothing that boots half-written. */
 	r = zero_range(fd, t, 0, p.head_len);
 	if (r >= 0 && fdatasync(fd) < 0)
-		r = -errno;
+		r = negative_errno();
 	if (r < 0)
-		return log_error_errno(r, "Failed to clear the first MiB of %s: %m", t->path);
+		return set_error(ret_error, r, "Failed to clear the first MiB of %s: %m", t->path);
 
 	for (size_t i = 0; i < p.n_ext; i++) {
 		uint64_t a = MAX(ext[i].offset, p.head_len), b = ext[i].offset + ext[i].length;
@@ -625,7 +630,7 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 			continue;
 		r = zero_range(fd, t, a, b - a);
 		if (r < 0)
-			return log_error_errno(r, "Failed to zero %s at offset %" PRIu64 ": %m", t->path, a);
+			return set_error(ret_error, r, "Failed to zero %s at offset %" PRIu64 ": %m", t->path, a);
 		stats->zeroed += b - a;
 	}
 	log_debug("flash: cleared the first MiB and zeroed %" PRIu64 " bytes of holes: %.2f s", stats->zeroed,
@@ -639,7 +644,7 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 	if (p.direct)
 		(void)fcntl(fd, F_SETFL, flags);
 	if (r < 0)
-		return log_error_errno(r, "%s: %m", p.message);
+		return r;
 	log_debug("flash: wrote %" PRIu64 " bytes of data: %.2f s", atomic_load(&p.done), now_seconds() - t0);
 	for (size_t i = 0; i < p.n_ext; i++)
 		if (ext[i].data)
@@ -657,16 +662,16 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 	if (r < 0)
 		return r;
 	if (flush_r < 0)
-		return log_error_errno(flush_r, "Failed to flush %s: %m", t->path);
+		return set_error(ret_error, flush_r, "Failed to flush %s: %m", t->path);
 	log_debug("flash: flushed%s past the first MiB: %.2f s", opts->verify ? " and verified" : "",
 		  now_seconds() - t0);
 
 	/* everything else is on the medium: now the first MiB, which makes it bootable */
 	r = loop_pwrite(fd, head, p.head_len, 0);
 	if (r < 0)
-		return log_error_errno(r, "Failed to write the first MiB of %s: %m", t->path);
+		return set_error(ret_error, r, "Failed to write the first MiB of %s: %m", t->path);
 	if (fsync(fd) < 0)
-		return log_error_errno(-errno, "Failed to flush %s: %m", t->path);
+		return set_error(ret_error, negative_errno(), "Failed to flush %s: %m", t->path);
 	log_debug("flash: first MiB written: %.2f s", now_seconds() - t0);
 	if (!opts->verify)
 		return 0;

@@ -56,11 +56,15 @@ struct flash_stats {
 };
 
 /* Writes image_fd to device_fd (opened O_RDWR, O_EXCL for a block device).
- * -EBADMSG when the read-back differs, with stats->bad_offset set. */
+ * -EBADMSG when the read-back differs, with stats->bad_offset set and no
+ * message (the caller names image and device); any other -errno with
+ * *ret_error saying what failed where ("Failed to write /dev/sdb near offset
+ * 4194304: Input/output error"), or left alone when errno says all (-ENOMEM).
+ * Logs nothing above debug level. */
 int flash_write(int image_fd, int device_fd, const struct flash_target *target, const struct flash_options *opts,
-		struct flash_stats *stats);
+		struct flash_stats *stats, char **ret_error);
 /* Reads device_fd back over the image's span and compares: data byte for byte with
  * the image, holes against zeros. 0 and stats->verified when equal; -EBADMSG with
- * stats->bad_offset set to the lowest differing byte. */
+ * stats->bad_offset set to the lowest differing byte; other failures as flash_write(). */
 int flash_verify(int image_fd, int device_fd, const struct flash_target *target, bool quiet,
-		 struct flash_stats *stats);
+		 struct flash_stats *stats, char **ret_error);
