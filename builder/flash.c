@@ -582,6 +582,40 @@ static int flusher_finish(struct flusher *f) {
 	return f->error;
 }
 
+/* Before any data: a regular file grows to the span, the first MiB and the holes past it become zeros. */
+static int clear_head_and_holes(const struct flash_pass *p, struct flash_stats *stats) {
+	const struct flash_target *t = p->t;
+	struct stat st;
+	int r;
+
+	if (!t->block) {
+		if (fstat(p->fd, &st) < 0)
+			return set_error(p->ret_error, negative_errno(), "Failed to stat %s: %m", t->path);
+		if ((uint64_t)st.st_size < p->span && ftruncate(p->fd, (off_t)p->span) < 0)
+			return set_error(p->ret_error, negative_errno(), "Failed to extend %s: %m", t->path);
+	}
+
+	/* Old boot code and partition tables go first: from here until the very end,
+	 * the device has none, so an interruption leaves nothing that boots half-written. */
+	r = zero_range(p->fd, t, 0, p->head_len);
+	if (r >= 0 && fdatasync(p->fd) < 0)
+		r = negative_errno();
+	if (r < 0)
+		return set_error(p->ret_error, r, "Failed to clear the first MiB of %s: %m", t->path);
+
+	for (size_t i = 0; i < p->n_ext; i++) {
+		uint64_t a = MAX(p->ext[i].offset, p->head_len), b = p->ext[i].offset + p->ext[i].length;
+
+		if (p->ext[i].data || a >= b)
+			continue;
+		r = zero_range(p->fd, t, a, b - a);
+		if (r < 0)
+			return set_error(p->ret_error, r, "Failed to zero %s at offset %" PRIu64 ": %m", t->path, a);
+		stats->zeroed += b - a;
+	}
+	return 0;
+}
+
 int flash_write(int image_fd, int fd, const struct flash_target *t, const struct flash_options *opts,
 		struct flash_stats *stats, char **ret_error) {
 	_cleanup_free_ struct flash_extent *ext = NULL;
@@ -592,7 +626,6 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 	uint64_t data_total = 0;
 	double t0 = now_seconds();
 	struct flusher f;
-	struct stat st;
 	int r, flush_r, flags;
 
 	*stats = (struct flash_stats){};
@@ -608,31 +641,9 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 	memset(head, 0, p.head_len); /* stays zero where chunk 0 has no data */
 	p.head = head;
 
-	if (!t->block) {
-		if (fstat(fd, &st) < 0)
-			return set_error(ret_error, negative_errno(), "Failed to stat %s: %m", t->path);
-		if ((uint64_t)st.st_size < p.span && ftruncate(fd, (off_t)p.span) < 0)
-			return set_error(ret_error, negative_errno(), "Failed to extend %s: %m", t->path);
-	}
-
-	/* Old boot code and partition tables go first: from here until the very end,
-	 * the device has none, so an interruption leaves nothing that boots half-written. */
-	r = zero_range(fd, t, 0, p.head_len);
-	if (r >= 0 && fdatasync(fd) < 0)
-		r = negative_errno();
+	r = clear_head_and_holes(&p, stats);
 	if (r < 0)
-		return set_error(ret_error, r, "Failed to clear the first MiB of %s: %m", t->path);
-
-	for (size_t i = 0; i < p.n_ext; i++) {
-		uint64_t a = MAX(ext[i].offset, p.head_len), b = ext[i].offset + ext[i].length;
-
-		if (ext[i].data || a >= b)
-			continue;
-		r = zero_range(fd, t, a, b - a);
-		if (r < 0)
-			return set_error(ret_error, r, "Failed to zero %s at offset %" PRIu64 ": %m", t->path, a);
-		stats->zeroed += b - a;
-	}
+		return r;
 	log_debug("flash: cleared the first MiB and zeroed %" PRIu64 " bytes of holes: %.2f s", stats->zeroed,
 		  now_seconds() - t0);
 
