@@ -1,10 +1,7 @@
-/* Flashing: refuse targets in use, copy only data ranges, make holes real zeros, first MiB last, verify by read-back. */
-#include <dirent.h>
+/* Copying an image to a disk: only its data ranges, holes made real zeros, the first MiB last, then a read-back. */
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <linux/fs.h>
-#include <linux/loop.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -13,19 +10,15 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fileio.h"
 #include "flash.h"
 #include "log.h"
 #include "macro.h"
-#include "parse-util.h"
 #include "progress.h"
 #include "time-util.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 
 static int extent_cmp(const void *a, const void *b) {
 	const struct flash_extent *x = a, *y = b;
@@ -181,417 +174,6 @@ size_t flash_first_nonzero(const void *p, size_t n) {
 	}
 	return n;
 }
-
-void flash_unescape(char *s) {
-	char *w = s;
-
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
-		    p[3] <= '7') {
-			*w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-			p += 3;
-		} else
-			*w++ = *p;
-	}
-	*w = 0;
-}
-
-static bool dev_in(dev_t d, const dev_t *devs, size_t n) {
-	for (size_t i = 0; i < n; i++)
-		if (devs[i] == d)
-			return true;
-	return false;
-}
-
-/* Splits a line at single spaces into at most max words (in place); returns the count. */
-static size_t split_words(char *line, char **words, size_t max) {
-	size_t k = 0;
-
-	for (char *p = line; *p && k < max;) {
-		words[k++] = p;
-		p += strcspn(p, " ");
-		if (*p)
-			*p++ = 0;
-	}
-	return k;
-}
-
-int flash_find_mount(const char *mountinfo, const dev_t *devs, size_t n_devs, char **ret_mountpoint,
-		     dev_t *ret_dev) {
-	for (const char *l = mountinfo; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		_cleanup_free_ char *line = strndup(l, strcspn(l, "\n"));
-		char *w[64];
-		unsigned maj, min;
-		struct stat st;
-		size_t k;
-		dev_t d;
-
-		if (!line)
-			return -ENOMEM;
-		/* "36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw": optional fields end at "-" */
-		k = split_words(line, w, ELEMENTSOF(w));
-		if (k < 5 || sscanf(w[2], "%u:%u", &maj, &min) != 2)
-			continue;
-		d = makedev(maj, min);
-		if (!dev_in(d, devs, n_devs))
-			for (size_t j = 6; j + 2 < k; j++)
-				if (strcmp(w[j], "-") == 0) {
-					/* btrfs and friends report an anonymous device number; the source names the real one */
-					flash_unescape(w[j + 2]);
-					if (w[j + 2][0] == '/' && stat(w[j + 2], &st) == 0 && S_ISBLK(st.st_mode))
-						d = st.st_rdev;
-					break;
-				}
-		if (dev_in(d, devs, n_devs)) {
-			char *mp = strdup(w[4]);
-			if (!mp)
-				return -ENOMEM;
-			flash_unescape(mp);
-			*ret_mountpoint = mp;
-			if (ret_dev)
-				*ret_dev = d;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-/* sysfs: /sys/dev/block/MAJ:MIN resolves to the device's directory; partitions are subdirectories with a "partition" file. */
-static int sysfs_dir_of(dev_t d, char **ret) {
-	char p[64];
-	char *dir;
-
-	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u", major(d), minor(d));
-	dir = realpath(p, NULL);
-	if (!dir)
-		return negative_errno();
-	*ret = dir;
-	return 0;
-}
-
-static int sysfs_read(const char *dir, const char *file, char **ret) {
-	_cleanup_free_ char *path = NULL, *data = NULL;
-	int r;
-
-	if (asprintf(&path, "%s/%s", dir, file) < 0)
-		return -ENOMEM;
-	r = read_full_file(path, &data, NULL);
-	if (r < 0)
-		return r;
-	data[strcspn(data, "\n")] = 0;
-	*ret = TAKE_PTR(data);
-	return 0;
-}
-
-static int sysfs_read_dev(const char *dir, dev_t *ret) {
-	_cleanup_free_ char *s = NULL;
-	unsigned maj, min;
-	int r = sysfs_read(dir, "dev", &s);
-
-	if (r < 0)
-		return r;
-	if (sscanf(s, "%u:%u", &maj, &min) != 2)
-		return -EINVAL;
-	*ret = makedev(maj, min);
-	return 0;
-}
-
-static bool sysfs_exists(const char *dir, const char *file) {
-	_cleanup_free_ char *path = NULL;
-
-	if (asprintf(&path, "%s/%s", dir, file) < 0)
-		return false;
-	return access(path, F_OK) == 0;
-}
-
-/* The device itself and its partitions, with their /dev names for messages. */
-struct devset {
-	dev_t *devs;
-	char **names;
-	char **dirs;
-	size_t n;
-};
-
-static void devset_release(struct devset *s) {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->names[i]);
-		free(s->dirs[i]);
-	}
-	free(s->devs);
-	free(s->names);
-	free(s->dirs);
-	*s = (struct devset){};
-}
-
-static int devset_add(struct devset *s, dev_t d, const char *dir) {
-	dev_t *nd = reallocarray(s->devs, s->n + 1, sizeof(*nd));
-	char **nn, **ndirs;
-
-	if (!nd)
-		return -ENOMEM;
-	s->devs = nd;
-	nn = reallocarray(s->names, s->n + 1, sizeof(*nn));
-	if (!nn)
-		return -ENOMEM;
-	s->names = nn;
-	ndirs = reallocarray(s->dirs, s->n + 1, sizeof(*ndirs));
-	if (!ndirs)
-		return -ENOMEM;
-	s->dirs = ndirs;
-	s->names[s->n] = NULL;
-	s->dirs[s->n] = strdup(dir);
-	if (!s->dirs[s->n] || asprintf(&s->names[s->n], "/dev/%s", strrchr(dir, '/') + 1) < 0) {
-		free(s->dirs[s->n]);
-		return -ENOMEM;
-	}
-	s->devs[s->n++] = d;
-	return 0;
-}
-
-static int devset_collect(const char *dir, dev_t self, struct devset *s) {
-	_cleanup_(closedirp) DIR *dp = NULL;
-	struct dirent *de;
-	int r;
-
-	r = devset_add(s, self, dir);
-	if (r < 0)
-		return r;
-	if (sysfs_exists(dir, "partition"))
-		return 0; /* a partition has no partitions of its own */
-	dp = opendir(dir);
-	if (!dp)
-		return negative_errno();
-	while ((de = readdir(dp))) {
-		_cleanup_free_ char *sub = NULL;
-		dev_t d;
-
-		if (de->d_name[0] == '.')
-			continue;
-		if (asprintf(&sub, "%s/%s", dir, de->d_name) < 0)
-			return -ENOMEM;
-		if (!sysfs_exists(sub, "partition") || sysfs_read_dev(sub, &d) < 0)
-			continue;
-		r = devset_add(s, d, sub);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* Whether block device d is one of set, or is built on one of them (dm, md, LVM: sysfs "slaves"). */
-static bool dev_built_on(dev_t d, const struct devset *s, unsigned depth) {
-	_cleanup_free_ char *dir = NULL, *slaves = NULL;
-	_cleanup_(closedirp) DIR *dp = NULL;
-	struct dirent *de;
-
-	if (dev_in(d, s->devs, s->n))
-		return true;
-	if (depth > 8 || major(d) == 0 || sysfs_dir_of(d, &dir) < 0)
-		return false;
-	if (asprintf(&slaves, "%s/slaves", dir) < 0)
-		return false;
-	dp = opendir(slaves);
-	if (!dp)
-		return false;
-	while ((de = readdir(dp))) {
-		_cleanup_free_ char *sub = NULL;
-		dev_t sd;
-
-		if (de->d_name[0] == '.' || asprintf(&sub, "%s/%s", slaves, de->d_name) < 0)
-			continue;
-		if (sysfs_read_dev(sub, &sd) >= 0 && dev_built_on(sd, s, depth + 1))
-			return true;
-	}
-	return false;
-}
-
-static int first_entry(const char *dir, char **ret) {
-	_cleanup_(closedirp) DIR *dp = opendir(dir);
-	struct dirent *de;
-
-	if (!dp)
-		return -ENOENT;
-	while ((de = readdir(dp)))
-		if (de->d_name[0] != '.') {
-			*ret = strdup(de->d_name);
-			return *ret ? 0 : -ENOMEM;
-		}
-	return -ENOENT;
-}
-
-void flash_target_release(struct flash_target *t) {
-	free(t->path);
-	free(t->description);
-	*t = (struct flash_target){};
-}
-
-static int refuse(char **ret_reason, const char *fmt, ...) _printf_(2, 3);
-static int refuse(char **ret_reason, const char *fmt, ...) {
-	va_list ap;
-	int k;
-
-	va_start(ap, fmt);
-	k = vasprintf(ret_reason, fmt, ap);
-	va_end(ap);
-	return k < 0 ? -ENOMEM : -EPERM;
-}
-
-/* The loop device's backing file, by inode: a path may have moved since losetup. */
-static bool loop_backed_by(const char *node, const char *disk_dir, const struct stat *image) {
-	struct loop_info64 info = {};
-	_cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	_cleanup_free_ char *backing = NULL;
-	struct stat st;
-
-	if (fd >= 0 && ioctl(fd, LOOP_GET_STATUS64, &info) == 0)
-		return info.lo_inode == image->st_ino && (dev_t)info.lo_device == image->st_dev;
-	/* a partition of a loop device: the disk's sysfs names the file */
-	if (sysfs_read(disk_dir, "loop/backing_file", &backing) < 0)
-		return false;
-	return stat(backing, &st) == 0 && st.st_ino == image->st_ino && st.st_dev == image->st_dev;
-}
-
-static int check_block(const char *image, const struct stat *ist, uint64_t image_size, const char *device,
-		       const struct stat *dst, bool force, struct flash_target *t, char **ret_reason) {
-	_cleanup_(devset_release) struct devset set = {};
-	_cleanup_free_ char *dir = NULL, *disk_dir = NULL, *s = NULL, *mountinfo = NULL, *swaps = NULL,
-			    *mp = NULL, *model = NULL;
-	struct stat st;
-	dev_t hit;
-	int r;
-
-	r = sysfs_dir_of(dst->st_rdev, &dir);
-	if (r < 0)
-		return log_debug_errno(r, "No sysfs entry for %s: %m", device);
-	disk_dir = strdup(dir);
-	if (!disk_dir)
-		return -ENOMEM;
-	if (sysfs_exists(dir, "partition"))
-		dirname(disk_dir);
-	r = devset_collect(dir, dst->st_rdev, &set);
-	if (r < 0)
-		return r;
-
-	/* the most specific reasons first: this machine's own system, then the image itself */
-	if (stat("/", &st) == 0 && dev_built_on(st.st_dev, &set, 0))
-		return refuse(ret_reason, "%s holds / of this machine", device);
-	if (stat("/boot", &st) == 0 && dev_built_on(st.st_dev, &set, 0))
-		return refuse(ret_reason, "%s holds /boot of this machine", device);
-	if (dev_built_on(ist->st_dev, &set, 0))
-		return refuse(ret_reason, "%s holds the image file %s", device, image);
-	if (S_ISREG(ist->st_mode) && loop_backed_by(device, disk_dir, ist))
-		return refuse(ret_reason, "%s is a loop device backed by the image file %s", device, image);
-	if (S_ISBLK(ist->st_mode) && dev_in(ist->st_rdev, set.devs, set.n))
-		return refuse(ret_reason, "%s is the image %s itself", device, image);
-
-	r = read_full_file("/proc/self/mountinfo", &mountinfo, NULL);
-	if (r < 0)
-		return r;
-	if (flash_find_mount(mountinfo, set.devs, set.n, &mp, &hit) >= 0) {
-		const char *name = device;
-
-		for (size_t i = 0; i < set.n; i++)
-			if (set.devs[i] == hit)
-				name = set.names[i];
-		if (strcmp(mp, "/") == 0 || strcmp(mp, "/boot") == 0)
-			return refuse(ret_reason, "%s holds %s of this machine (%s)", device, mp, name);
-		if (strcmp(name, device) == 0 || hit == dst->st_rdev)
-			return refuse(ret_reason, "%s is mounted on %s", device, mp);
-		return refuse(ret_reason, "%s is in use: its partition %s is mounted on %s", device, name, mp);
-	}
-
-	if (read_full_file("/proc/swaps", &swaps, NULL) >= 0)
-		for (char *l = strchr(swaps, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
-			_cleanup_free_ char *f = strndup(l + 1, strcspn(l + 1, " \t\n"));
-
-			if (!f)
-				return -ENOMEM;
-			flash_unescape(f);
-			if (stat(f, &st) == 0 && S_ISBLK(st.st_mode) && dev_in(st.st_rdev, set.devs, set.n))
-				return refuse(ret_reason, "%s is in use as swap (%s)", device, f);
-		}
-
-	for (size_t i = 0; i < set.n; i++) {
-		_cleanup_free_ char *holders = NULL, *holder = NULL;
-
-		if (asprintf(&holders, "%s/holders", set.dirs[i]) < 0)
-			return -ENOMEM;
-		if (first_entry(holders, &holder) >= 0)
-			return refuse(ret_reason, "%s is in use: %s is held by /dev/%s (LVM, RAID or device mapper)",
-				      device, set.names[i], holder);
-	}
-
-	if (sysfs_read(dir, "size", &s) < 0 || sscanf(s, "%" SCNu64, &t->size) != 1)
-		return -EIO;
-	t->size *= 512; /* sysfs counts 512-byte sectors whatever the device's own */
-	free(TAKE_PTR(s));
-	if (t->size < image_size)
-		return refuse(ret_reason, "%s is smaller than the image: %" PRIu64 " bytes < %" PRIu64 " bytes", device,
-			      t->size, image_size);
-
-	t->sector_size = 512;
-	if (sysfs_read(disk_dir, "queue/logical_block_size", &s) >= 0)
-		sscanf(s, "%u", &t->sector_size);
-	free(TAKE_PTR(s));
-	if (t->sector_size < 512 || (t->sector_size & (t->sector_size - 1)))
-		t->sector_size = 512;
-
-	/* sticks and SD cards; USB disks in enclosures often say removable=0, but the bus tells */
-	if (sysfs_read(disk_dir, "removable", &s) >= 0 && strcmp(s, "1") == 0)
-		t->removable = true;
-	if (strstr(disk_dir, "/usb") || strstr(disk_dir, "/mmc_host/"))
-		t->removable = true;
-	if (!t->removable && !force)
-		return refuse(ret_reason,
-			      "%s is not a removable disk; pass --force if you really mean to overwrite it", device);
-
-	if (sysfs_read(disk_dir, "device/model", &model) >= 0)
-		string_trim_end(model);
-	if (asprintf(&t->description, "%s%s%.1f GiB", model && *model ? model : "",
-		     model && *model ? ", " : "", (double)t->size / (double)GiB) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-int flash_check_target(const char *image, uint64_t image_size, const char *device, bool force,
-		       struct flash_target *ret, char **ret_reason) {
-	struct flash_target t = {};
-	struct stat ist, dst;
-	int r;
-
-	if (stat(image, &ist) < 0)
-		return negative_errno();
-	t.path = strdup(device);
-	if (!t.path)
-		return -ENOMEM;
-	t.sector_size = 512;
-	if (stat(device, &dst) < 0) {
-		/* never created: a typo under /dev would otherwise become a file there */
-		flash_target_release(&t);
-		return negative_errno();
-	}
-	if (S_ISBLK(dst.st_mode)) {
-		t.block = true;
-		r = check_block(image, &ist, image_size, device, &dst, force, &t, ret_reason);
-	} else if (S_ISREG(dst.st_mode)) {
-		if (!force)
-			r = refuse(ret_reason, "%s is not a block device (a regular file needs --force)", device);
-		else if (dst.st_dev == ist.st_dev && dst.st_ino == ist.st_ino)
-			r = refuse(ret_reason, "%s is the image file itself", device);
-		else
-			r = 0;
-	} else
-		r = refuse(ret_reason, "%s is neither a block device nor a regular file", device);
-	if (r < 0) {
-		flash_target_release(&t);
-		return r;
-	}
-	*ret = t;
-	return 0;
-}
-
-/* ---- writing ---- */
-
 static const uint8_t *zero_buffer(void) {
 	static uint8_t *z;
 
@@ -700,14 +282,15 @@ static int read_image_chunk(int image_fd, const struct flash_extent *ext, size_t
 static int dev_pwrite(int fd, const struct flash_target *t, bool direct, const uint8_t *buf, size_t n,
 		      uint64_t offset) {
 	_cleanup_close_ int bfd = -EBADF;
-	char path[64];
+	_cleanup_free_ char *path = NULL;
 	int r;
 
 	if (!direct || ((offset | n | (uintptr_t)buf) & (t->sector_size - 1)) == 0)
 		return loop_pwrite(fd, buf, n, offset);
 	/* An unaligned piece (the end of an image of odd size) goes through a second,
 	 * buffered descriptor: O_DIRECT on fd is shared with the other threads. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (asprintf(&path, "/proc/self/fd/%d", fd) < 0)
+		return -ENOMEM;
 	bfd = open(path, O_WRONLY | O_CLOEXEC);
 	if (bfd < 0)
 		return negative_errno();
@@ -742,10 +325,11 @@ struct flash_pass {
 	atomic_uint_fast64_t bad;  /* verifying: the lowest differing offset found, UINT64_MAX if none */
 	atomic_bool stop;
 	pthread_mutex_t lock;
-	int error;
-	char message[256];
+	int error;         /* the first failure, under lock */
+	char **ret_error;  /* its message, for the caller (may be NULL) */
 };
 
+/* A worker's failure: the first one wins (the others may only be its echo), and every thread stops. */
 static int pass_fail(struct flash_pass *p, int r, const char *fmt, ...) _printf_(3, 4);
 static int pass_fail(struct flash_pass *p, int r, const char *fmt, ...) {
 	va_list ap;
@@ -754,7 +338,7 @@ static int pass_fail(struct flash_pass *p, int r, const char *fmt, ...) {
 	if (p->error == 0) {
 		p->error = r;
 		va_start(ap, fmt);
-		vsnprintf(p->message, sizeof(p->message), fmt, ap);
+		set_errorv(p->ret_error, r, fmt, ap);
 		va_end(ap);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -779,7 +363,7 @@ static int write_chunk(struct flash_pass *p, uint64_t c, uint8_t *buf, uint8_t *
 		return 0;
 	r = read_image_chunk(p->image_fd, p->ext, p->n_ext, cs, n, buf);
 	if (r < 0)
-		return pass_fail(p, r, "Failed to read the image at offset %" PRIu64, cs);
+		return pass_fail(p, r, "Failed to read the image at offset %" PRIu64 ": %m", cs);
 	if (cs < p->head_len)
 		memcpy(p->head + cs, buf, (size_t)MIN(n, p->head_len - cs));
 	for (size_t i = extent_at(p->ext, p->n_ext, cs); i < p->n_ext && p->ext[i].offset < ce; i++) {
@@ -789,7 +373,7 @@ static int write_chunk(struct flash_pass *p, uint64_t c, uint8_t *buf, uint8_t *
 			continue;
 		r = dev_pwrite(p->fd, p->t, p->direct, buf + (a - cs), b - a, a);
 		if (r < 0)
-			return pass_fail(p, r, "Failed to write %s near offset %" PRIu64, p->t->path, a);
+			return pass_fail(p, r, "Failed to write %s near offset %" PRIu64 ": %m", p->t->path, a);
 		atomic_fetch_add(&p->done, b - a);
 	}
 	return 0;
@@ -806,14 +390,14 @@ static int verify_chunk(struct flash_pass *p, uint64_t c, uint8_t *buf, uint8_t 
 	chunk_bounds(p, c, &cs, &n);
 	r = loop_pread(p->fd, buf, ALIGN_TO(n, 4096), cs, &got);
 	if (r < 0)
-		return pass_fail(p, r, "Failed to read back %s at offset %" PRIu64, p->t->path, cs);
+		return pass_fail(p, r, "Failed to read back %s at offset %" PRIu64 ": %m", p->t->path, cs);
 	if (got < n)
-		return pass_fail(p, -EIO, "Failed to read back %s: short read at offset %" PRIu64, p->t->path,
+		return pass_fail(p, -EIO, "Failed to read back %s: short read at offset %" PRIu64 ": %m", p->t->path,
 				 cs + got);
 	if (range_has_data(p->ext, p->n_ext, cs, n)) {
 		r = read_image_chunk(p->image_fd, p->ext, p->n_ext, cs, n, image);
 		if (r < 0)
-			return pass_fail(p, r, "Failed to read the image at offset %" PRIu64, cs);
+			return pass_fail(p, r, "Failed to read the image at offset %" PRIu64 ": %m", cs);
 		bad = flash_first_difference(buf, image, n);
 	} else
 		bad = flash_first_nonzero(buf, n);
@@ -853,9 +437,7 @@ static void *worker_main(void *userdata) {
 		if (w->prog)
 			progress_update(w->prog, atomic_load(&p->done), w->total);
 		if (p->delay_ms > 0)
-			nanosleep(&(struct timespec){ .tv_sec = p->delay_ms / 1000,
-						      .tv_nsec = (long)(p->delay_ms % 1000) * 1000000L },
-				  NULL);
+			sleep_ms(p->delay_ms);
 	}
 	return NULL;
 }
@@ -894,8 +476,7 @@ static int run_pass(struct flash_pass *p, chunk_fn fn, uint64_t from, uint64_t t
 				pthread_join(w[i].thread, NULL);
 		progress_done(&prog);
 		r = p->error;
-	} else
-		log_oom();
+	}
 	for (size_t i = 0; i < ELEMENTSOF(w); i++) {
 		free(w[i].buf);
 		free(w[i].buf2);
@@ -904,18 +485,20 @@ static int run_pass(struct flash_pass *p, chunk_fn fn, uint64_t from, uint64_t t
 }
 
 /* The image's size: a file's length, or a block device's. */
-static int image_span(int image_fd, uint64_t *ret) {
+static int image_span(int image_fd, uint64_t *ret, char **ret_error) {
 	struct stat st;
+	uint64_t size;
 
 	if (fstat(image_fd, &st) < 0)
-		return log_error_errno(-errno, "Failed to stat the image: %m");
+		return set_error(ret_error, negative_errno(), "Failed to stat the image: %m");
 	if (S_ISBLK(st.st_mode)) {
-		if (ioctl(image_fd, BLKGETSIZE64, ret) < 0)
-			return log_error_errno(-errno, "Failed to get the image's size: %m");
+		if (ioctl(image_fd, BLKGETSIZE64, &size) < 0)
+			return set_error(ret_error, negative_errno(), "Failed to get the image's size: %m");
 	} else
-		*ret = (uint64_t)st.st_size;
-	if (*ret == 0)
-		return log_error_errno(EINVAL, "The image is empty.");
+		size = (uint64_t)st.st_size;
+	if (size == 0)
+		return set_error(ret_error, -EINVAL, "The image is empty.");
+	*ret = size;
 	return 0;
 }
 
@@ -934,7 +517,7 @@ static int verify_range(struct flash_pass *p, uint64_t from, uint64_t to, bool q
 	if (flags >= 0)
 		(void)fcntl(p->fd, F_SETFL, flags);
 	if (r < 0)
-		return log_error_errno(r, "%s: %m", p->message);
+		return r;
 	if (atomic_load(&p->bad) != UINT64_MAX) {
 		stats->bad_offset = atomic_load(&p->bad);
 		return -EBADMSG;
@@ -944,22 +527,23 @@ static int verify_range(struct flash_pass *p, uint64_t from, uint64_t to, bool q
 
 /* The image's span and data ranges into p; the caller frees *ret_ext. */
 static int pass_load_image(struct flash_pass *p, struct flash_stats *stats, struct flash_extent **ret_ext) {
-	int r = image_span(p->image_fd, &p->span);
+	int r = image_span(p->image_fd, &p->span, p->ret_error);
 
 	if (r < 0)
 		return r;
 	stats->span = p->span;
 	r = flash_image_extents(p->image_fd, p->span, ret_ext, &p->n_ext);
 	if (r < 0)
-		return log_error_errno(r, "Failed to find the image's data ranges: %m");
+		return set_error(p->ret_error, r, "Failed to find the image's data ranges: %m");
 	p->ext = *ret_ext;
 	return 0;
 }
 
-int flash_verify(int image_fd, int fd, const struct flash_target *t, bool quiet, struct flash_stats *stats) {
+int flash_verify(int image_fd, int fd, const struct flash_target *t, bool quiet, struct flash_stats *stats,
+		 char **ret_error) {
 	_cleanup_free_ struct flash_extent *ext = NULL;
 	struct flash_pass p = { .image_fd = image_fd, .fd = fd, .t = t, .bad = UINT64_MAX,
-				.lock = PTHREAD_MUTEX_INITIALIZER };
+				.lock = PTHREAD_MUTEX_INITIALIZER, .ret_error = ret_error };
 	int r;
 
 	r = pass_load_image(&p, stats, &ext);
@@ -998,16 +582,50 @@ static int flusher_finish(struct flusher *f) {
 	return f->error;
 }
 
+/* Before any data: a regular file grows to the span, the first MiB and the holes past it become zeros. */
+static int clear_head_and_holes(const struct flash_pass *p, struct flash_stats *stats) {
+	const struct flash_target *t = p->t;
+	struct stat st;
+	int r;
+
+	if (!t->block) {
+		if (fstat(p->fd, &st) < 0)
+			return set_error(p->ret_error, negative_errno(), "Failed to stat %s: %m", t->path);
+		if ((uint64_t)st.st_size < p->span && ftruncate(p->fd, (off_t)p->span) < 0)
+			return set_error(p->ret_error, negative_errno(), "Failed to extend %s: %m", t->path);
+	}
+
+	/* Old boot code and partition tables go first: from here until the very end,
+	 * the device has none, so an interruption leaves nothing that boots half-written. */
+	r = zero_range(p->fd, t, 0, p->head_len);
+	if (r >= 0 && fdatasync(p->fd) < 0)
+		r = negative_errno();
+	if (r < 0)
+		return set_error(p->ret_error, r, "Failed to clear the first MiB of %s: %m", t->path);
+
+	for (size_t i = 0; i < p->n_ext; i++) {
+		uint64_t a = MAX(p->ext[i].offset, p->head_len), b = p->ext[i].offset + p->ext[i].length;
+
+		if (p->ext[i].data || a >= b)
+			continue;
+		r = zero_range(p->fd, t, a, b - a);
+		if (r < 0)
+			return set_error(p->ret_error, r, "Failed to zero %s at offset %" PRIu64 ": %m", t->path, a);
+		stats->zeroed += b - a;
+	}
+	return 0;
+}
+
 int flash_write(int image_fd, int fd, const struct flash_target *t, const struct flash_options *opts,
-		struct flash_stats *stats) {
+		struct flash_stats *stats, char **ret_error) {
 	_cleanup_free_ struct flash_extent *ext = NULL;
 	_cleanup_free_ uint8_t *head = NULL;
 	struct flash_pass p = { .image_fd = image_fd, .fd = fd, .t = t, .bad = UINT64_MAX,
-				.delay_ms = opts->test_delay_ms, .lock = PTHREAD_MUTEX_INITIALIZER };
+				.delay_ms = opts->test_delay_ms, .lock = PTHREAD_MUTEX_INITIALIZER,
+				.ret_error = ret_error };
 	uint64_t data_total = 0;
 	double t0 = now_seconds();
 	struct flusher f;
-	struct stat st;
 	int r, flush_r, flags;
 
 	*stats = (struct flash_stats){};
@@ -1019,35 +637,13 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 			data_total += ext[i].length;
 	p.head_len = MIN(p.span, FLASH_HEAD_SIZE);
 	if (posix_memalign((void **)&head, 4096, ALIGN_TO(p.head_len, 4096)) != 0)
-		return log_oom();
+		return -ENOMEM;
 	memset(head, 0, p.head_len); /* stays zero where chunk 0 has no data */
 	p.head = head;
 
-	if (!t->block) {
-		if (fstat(fd, &st) < 0)
-			return log_error_errno(-errno, "Failed to stat %s: %m", t->path);
-		if ((uint64_t)st.st_size < p.span && ftruncate(fd, (off_t)p.span) < 0)
-			return log_error_errno(-errno, "Failed to extend %s: %m", t->path);
-	}
-
-	/* Old boot code and partition tables go first: from here until the very end,
-	 * the device has none, so an interruption leaves nothing that boots half-written. */
-	r = zero_range(fd, t, 0, p.head_len);
-	if (r >= 0 && fdatasync(fd) < 0)
-		r = -errno;
+	r = clear_head_and_holes(&p, stats);
 	if (r < 0)
-		return log_error_errno(r, "Failed to clear the first MiB of %s: %m", t->path);
-
-	for (size_t i = 0; i < p.n_ext; i++) {
-		uint64_t a = MAX(ext[i].offset, p.head_len), b = ext[i].offset + ext[i].length;
-
-		if (ext[i].data || a >= b)
-			continue;
-		r = zero_range(fd, t, a, b - a);
-		if (r < 0)
-			return log_error_errno(r, "Failed to zero %s at offset %" PRIu64 ": %m", t->path, a);
-		stats->zeroed += b - a;
-	}
+		return r;
 	log_debug("flash: cleared the first MiB and zeroed %" PRIu64 " bytes of holes: %.2f s", stats->zeroed,
 		  now_seconds() - t0);
 
@@ -1059,7 +655,7 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 	if (p.direct)
 		(void)fcntl(fd, F_SETFL, flags);
 	if (r < 0)
-		return log_error_errno(r, "%s: %m", p.message);
+		return r;
 	log_debug("flash: wrote %" PRIu64 " bytes of data: %.2f s", atomic_load(&p.done), now_seconds() - t0);
 	for (size_t i = 0; i < p.n_ext; i++)
 		if (ext[i].data)
@@ -1077,16 +673,16 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 	if (r < 0)
 		return r;
 	if (flush_r < 0)
-		return log_error_errno(flush_r, "Failed to flush %s: %m", t->path);
+		return set_error(ret_error, flush_r, "Failed to flush %s: %m", t->path);
 	log_debug("flash: flushed%s past the first MiB: %.2f s", opts->verify ? " and verified" : "",
 		  now_seconds() - t0);
 
 	/* everything else is on the medium: now the first MiB, which makes it bootable */
 	r = loop_pwrite(fd, head, p.head_len, 0);
 	if (r < 0)
-		return log_error_errno(r, "Failed to write the first MiB of %s: %m", t->path);
+		return set_error(ret_error, r, "Failed to write the first MiB of %s: %m", t->path);
 	if (fsync(fd) < 0)
-		return log_error_errno(-errno, "Failed to flush %s: %m", t->path);
+		return set_error(ret_error, negative_errno(), "Failed to flush %s: %m", t->path);
 	log_debug("flash: first MiB written: %.2f s", now_seconds() - t0);
 	if (!opts->verify)
 		return 0;

@@ -1,4 +1,4 @@
-/* Writing an image to a disk: safety checks on the target, sparse writes with guaranteed zeros, read-back verification. */
+/* Writing an image to a disk: sparse writes with guaranteed zeros, the first MiB last, read-back verification. */
 #pragma once
 
 #include <stdbool.h>
@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "flash-target.h"
 #include "macro.h"
 
 /* The first MiB holds the partition tables and boot code: written last, so an
@@ -40,30 +41,6 @@ size_t flash_first_difference(const void *a, const void *b, size_t n);
 /* Offset of the first non-zero byte, or n when all are zero. */
 size_t flash_first_nonzero(const void *p, size_t n);
 
-/* The mount point of the first mountinfo line whose device (major:minor or a
- * /dev source resolved by the caller's devs) is one of devs; -ENOENT if none. */
-int flash_find_mount(const char *mountinfo, const dev_t *devs, size_t n_devs, char **ret_mountpoint,
-		     dev_t *ret_dev);
-/* Decodes the octal escapes (\040 for a space) that /proc/self/mountinfo and /proc/swaps use. */
-void flash_unescape(char *s);
-
-/* What the safety checks found out about the target. */
-struct flash_target {
-	char *path;
-	bool block;          /* a block device (else a regular file, allowed with --force) */
-	uint64_t size;       /* bytes; 0 for a regular file that will grow */
-	unsigned sector_size;
-	bool removable;      /* removable media, a USB or SD/MMC device */
-	char *description;   /* "SanDisk Ultra, 28.7 GiB" for the prompt */
-};
-void flash_target_release(struct flash_target *t);
-
-/* Checks that device may be overwritten with image. Returns 0, -EPERM with
- * *ret_reason set (a sentence naming the device) for a refusal, or another
- * -errno when the checks themselves failed. */
-int flash_check_target(const char *image, uint64_t image_size, const char *device, bool force,
-		       struct flash_target *ret, char **ret_reason);
-
 struct flash_options {
 	bool verify;
 	bool quiet;
@@ -79,11 +56,15 @@ struct flash_stats {
 };
 
 /* Writes image_fd to device_fd (opened O_RDWR, O_EXCL for a block device).
- * -EBADMSG when the read-back differs, with stats->bad_offset set. */
+ * -EBADMSG when the read-back differs, with stats->bad_offset set and no
+ * message (the caller names image and device); any other -errno with
+ * *ret_error saying what failed where ("Failed to write /dev/sdb near offset
+ * 4194304: Input/output error"), or left alone when errno says all (-ENOMEM).
+ * Logs nothing above debug level. */
 int flash_write(int image_fd, int device_fd, const struct flash_target *target, const struct flash_options *opts,
-		struct flash_stats *stats);
+		struct flash_stats *stats, char **ret_error);
 /* Reads device_fd back over the image's span and compares: data byte for byte with
  * the image, holes against zeros. 0 and stats->verified when equal; -EBADMSG with
- * stats->bad_offset set to the lowest differing byte. */
+ * stats->bad_offset set to the lowest differing byte; other failures as flash_write(). */
 int flash_verify(int image_fd, int device_fd, const struct flash_target *target, bool quiet,
-		 struct flash_stats *stats);
+		 struct flash_stats *stats, char **ret_error);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "flash-target.h"
 #include "flash.h"
 #include "log.h"
 #include "macro.h"
@@ -104,6 +105,7 @@ static int report_difference(const struct flash_stats *stats) {
 static int verify_only(int image_fd, uint64_t image_size) {
 	struct flash_target target = { .path = (char *)arg_device, .sector_size = 512 };
 	_cleanup_close_ int fd = open(arg_device, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *error = NULL;
 	struct flash_stats stats = {};
 	struct stat st;
 	double start = now_seconds();
@@ -124,11 +126,11 @@ static int verify_only(int image_fd, uint64_t image_size) {
 	if (target.size < image_size)
 		return log_error_errno(EBADMSG, "Verification failed: %s is smaller than %s (%" PRIu64 " < %" PRIu64 " bytes).",
 				       arg_device, arg_image, target.size, image_size);
-	r = flash_verify(image_fd, fd, &target, arg_quiet, &stats);
+	r = flash_verify(image_fd, fd, &target, arg_quiet, &stats, &error);
 	if (r == -EBADMSG)
 		return report_difference(&stats);
 	if (r < 0)
-		return r; /* flash_verify said what */
+		return log_error_errno(r, "%s", error ?: strerror(-r));
 	if (!arg_quiet)
 		printf("%s: the first %" PRIu64 " bytes match %s, verified in %.1f s\n", arg_device, stats.span, arg_image,
 		       now_seconds() - start);
@@ -137,7 +139,7 @@ static int verify_only(int image_fd, uint64_t image_size) {
 
 static int run(void) {
 	_cleanup_(flash_target_release) struct flash_target target = {};
-	_cleanup_free_ char *reason = NULL;
+	_cleanup_free_ char *error = NULL;
 	_cleanup_close_ int image_fd = -1, fd = -1;
 	struct flash_options opts = { .verify = arg_verify, .quiet = arg_quiet };
 	struct flash_stats stats;
@@ -173,9 +175,9 @@ static int run(void) {
 	if (arg_verify_only)
 		return verify_only(image_fd, image_size);
 
-	r = flash_check_target(arg_image, image_size, arg_device, arg_force, &target, &reason);
-	if (r == -EPERM)
-		return cli_input_error("Refusing to flash: %s.", reason);
+	r = flash_check_target(arg_image, image_size, arg_device, arg_force, &target, &error);
+	if (r == -EPERM && error)
+		return cli_input_error("Refusing to flash: %s.", error);
 	if (r == -ENOENT || r == -EACCES)
 		return cli_input_error_errno(r, "Failed to check '%s': %m", arg_device);
 	if (r < 0)
@@ -195,11 +197,11 @@ static int run(void) {
 		return log_error_errno(negative_errno(), "Failed to open '%s': %m", arg_device);
 
 	start = now_seconds();
-	r = flash_write(image_fd, fd, &target, &opts, &stats);
+	r = flash_write(image_fd, fd, &target, &opts, &stats, &error);
 	if (r == -EBADMSG)
 		return report_difference(&stats);
 	if (r < 0)
-		return r; /* flash_write said what */
+		return log_error_errno(r, "%s", error ?: strerror(-r));
 	if (!arg_quiet)
 		printf("%s: wrote %.1f MiB of data, zeroed %.1f MiB of holes%s in %.1f s\n", arg_device,
 		       (double)stats.data / (double)MiB, (double)stats.zeroed / (double)MiB,

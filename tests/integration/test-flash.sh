@@ -1,11 +1,12 @@
 #!/bin/bash
-# mlrig flash: byte-identical on a loop device over random bytes (holes too); refusals naming the device; interrupted flash leaves no first MiB.
+# mlrig flash: byte-identical on a loop device over random bytes (holes too); refusals naming the device; a failing write said once; interrupted flash leaves no first MiB.
 . "$(dirname "$0")/../lib.sh"
 need_root "loop devices"
 need losetup sfdisk mkfs.ext4 partx cmp
-loops=() nodes=() mnt=
+loops=() nodes=() mnt= full=
 _flash_cleanup() {
 	[ -n "$mnt" ] && umount "$mnt" 2>/dev/null
+	[ -n "$full" ] && umount "$full" 2>/dev/null
 	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null; done
 	for n in "${nodes[@]}"; do rm -f "$n"; done
 	_cleanup
@@ -126,6 +127,22 @@ refuses "a regular file without --force" "$T/disk.raw" "not a block device" "$im
 refuses "a non-removable disk without --force" "$dev" "not a removable disk" "$img" "$dev"
 err=$("$MLRIG" flash --yes --force "$img" "$T/nonexistent" 2>&1)
 check "a missing target: exit 2, nothing created" test $? -eq 2 -a ! -e "$T/nonexistent"
+
+# a write that fails (a regular file on a 2 MiB tmpfs; the image has 4 MiB of data):
+# one line naming the file, the offset and the errno, exit 1
+mkdir -p "$T/full" && mount -t tmpfs -o size=2M tmpfs "$T/full" && full=$T/full
+if [ -n "$full" ]; then
+	: >"$full/disk.raw"
+	err=$("$MLRIG" flash -q --yes --force "$img" "$full/disk.raw" 2>&1)
+	rc=$?
+	check "a full file system: exit 1" test $rc -eq 1
+	check "a full file system: one line naming the file and the errno" \
+		grep -qx "mlrig: Failed to write $full/disk.raw near offset [0-9]*: No space left on device" <<<"$err"
+	check "a full file system: said once" test "$(wc -l <<<"$err")" -eq 1
+	umount "$full" && full=
+else
+	fail "could not mount a tmpfs for the full file system test"
+fi
 
 # interrupted: kill -9 once data has gone out (each chunk slowed down to 1 s), the first MiB must not be the image's
 head -c 64M /dev/urandom >"$T/dev2.back"

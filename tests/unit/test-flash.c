@@ -1,9 +1,11 @@
-/* builder/flash.c, the pure parts: extent planning, SEEK_DATA on a sparse file, alignment split, difference finders, mountinfo. */
+/* builder/flash.c and flash-target.c: extents, alignment, difference finders, mountinfo, and the errors both hand up. */
 #include <fcntl.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fileio.h"
+#include "flash-target.h"
 #include "flash.h"
 #include "macro.h"
 #include "test.h"
@@ -104,4 +106,83 @@ TEST(mountinfo) {
 	ASSERT_EQ(hit, makedev(7, 3));
 	free(mp);
 	ASSERT_EQ(flash_find_mount(mi, other, ELEMENTSOF(other), &mp, NULL), -ENOENT);
+}
+
+TEST(mountinfo_skips_malformed_device_numbers) {
+	const char *mi = "43 22 7:4junk / /bad rw - ext4 /nonexistent rw\n"
+			 "44 22 7:4 / /good rw - ext4 /nonexistent rw\n";
+	dev_t devs[] = { makedev(7, 4) };
+	char *mp = NULL;
+
+	ASSERT_OK(flash_find_mount(mi, devs, ELEMENTSOF(devs), &mp, NULL));
+	ASSERT_STREQ(mp, "/good");
+	free(mp);
+}
+
+TEST(check_target_refusals_fill_ret_error) {
+	struct flash_target t = {};
+	char *error = NULL;
+
+	ASSERT_OK(write_file_atomic("image", "data", 4, 0644));
+	ASSERT_OK(write_file_atomic("disk.raw", "", 0, 0644));
+	ASSERT_EQ(flash_check_target("image", 4, "disk.raw", false, &t, &error), -EPERM);
+	ASSERT_STREQ(error, "disk.raw is not a block device (a regular file needs --force)");
+	ASSERT_EQ(flash_check_target("image", 4, "image", true, &t, &error), -EPERM);
+	ASSERT_STREQ(error, "image is the image file itself");
+	free(error);
+	error = NULL;
+	/* errno and the name say it all: no message */
+	ASSERT_EQ(flash_check_target("image", 4, "missing", true, &t, &error), -ENOENT);
+	ASSERT_TRUE(!error);
+	ASSERT_OK(flash_check_target("image", 4, "disk.raw", true, &t, &error));
+	ASSERT_TRUE(!t.block && !error);
+	ASSERT_STREQ(t.path, "disk.raw");
+	flash_target_release(&t);
+}
+
+/* A sparse image with data in the first MiB and past it; the target a regular file. */
+static void make_image(int *ret_image, int *ret_disk) {
+	_cleanup_close_ int image = open("rig.img", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	_cleanup_close_ int disk = open("disk.raw", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	char block[4096];
+
+	ASSERT_TRUE(image >= 0 && disk >= 0);
+	memset(block, 0x5a, sizeof(block));
+	ASSERT_OK(ftruncate(image, 6 * MiB));
+	ASSERT_OK(loop_pwrite(image, block, sizeof(block), 100));
+	ASSERT_OK(loop_pwrite(image, block, sizeof(block), 5 * MiB + 7));
+	*ret_image = TAKE_FD(image);
+	*ret_disk = TAKE_FD(disk);
+}
+
+TEST(write_verify_and_a_difference) {
+	struct flash_target t = { .path = (char *)"disk.raw", .sector_size = 512 };
+	struct flash_options opts = { .verify = true, .quiet = true };
+	_cleanup_close_ int image = -EBADF, disk = -EBADF;
+	struct flash_stats stats;
+	char *error = NULL;
+
+	make_image(&image, &disk);
+	ASSERT_OK(flash_write(image, disk, &t, &opts, &stats, &error));
+	ASSERT_TRUE(stats.verified && !error);
+	ASSERT_EQ(stats.span, 6 * MiB);
+	ASSERT_OK(loop_pwrite(disk, "x", 1, 3 * MiB + 1)); /* in a hole */
+	ASSERT_OK(loop_pwrite(disk, "x", 1, 5 * MiB + 9)); /* in data, later */
+	stats = (struct flash_stats){};
+	ASSERT_EQ(flash_verify(image, disk, &t, true, &stats, &error), -EBADMSG);
+	ASSERT_EQ(stats.bad_offset, 3 * MiB + 1); /* the lowest */
+	ASSERT_TRUE(!stats.verified && !error);
+}
+
+TEST(verify_short_device_names_the_offset) {
+	struct flash_target t = { .path = (char *)"disk.raw", .sector_size = 512 };
+	_cleanup_close_ int image = -EBADF, disk = -EBADF;
+	struct flash_stats stats = {};
+	char *error = NULL;
+
+	make_image(&image, &disk);
+	ASSERT_OK(ftruncate(disk, 5 * MiB));
+	ASSERT_EQ(flash_verify(image, disk, &t, true, &stats, &error), -EIO);
+	ASSERT_STREQ(error, "Failed to read back disk.raw: short read at offset 5242880: Input/output error");
+	free(error);
 }
