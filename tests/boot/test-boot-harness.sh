@@ -35,7 +35,7 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1"; failed=1; }
 cd "$tmp" || exit 1
 
-MARKER=MLRIG-HARNESS-MARKER-7f3a
+MARKER='MLRIG-HARNESS-MARKER-7f3a'
 
 # make_image NAME GRUB_SCRIPT: a GPT disk with an ESP whose BOOTX64.EFI runs GRUB_SCRIPT.
 make_image() {
@@ -268,7 +268,7 @@ fi
 # boot again under TCG, to the end. Only where /dev/kvm opens: else mlrig does not probe.
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	for how in running exiting; do
-		MLRIG_ACCEL= FAKE_KVM_EXIT=$([ $how = exiting ] && echo 1) PATH="$tmp/fake-kvm:$PATH" \
+		MLRIG_ACCEL='' FAKE_KVM_EXIT=$([ $how = exiting ] && echo 1) PATH="$tmp/fake-kvm:$PATH" \
 			"$MLRIG" boot "$tmp/wait.img" --expect "$MARKER" --timeout 60 >out13.txt 2>err13.txt
 		rc=$?
 		if [ $rc -eq 0 ] && grep -q "Accelerator kvm (probe ran" err13.txt &&

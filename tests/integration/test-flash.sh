@@ -1,9 +1,10 @@
 #!/bin/bash
 # mlrig flash: byte-identical on a loop device over random bytes (holes too); refusals naming the device; a failing write said once; interrupted flash leaves no first MiB.
+# shellcheck disable=SC2154 # dev, pdev, idev, sdev, dev2 are set by loop() through printf -v
 . "$(dirname "$0")/../lib.sh"
 need_root "loop devices"
 need losetup sfdisk mkfs.ext4 partx cmp
-loops=() nodes=() mnt= full=
+loops=() nodes=() mnt='' full=''
 _flash_cleanup() {
 	[ -n "$mnt" ] && umount "$mnt" 2>/dev/null
 	[ -n "$full" ] && umount "$full" 2>/dev/null
@@ -101,7 +102,8 @@ sys=/sys/block/${pdev#/dev/}/${pdev#/dev/}p1
 [ -e "$sys/dev" ] || partx -a "$pdev" 2>/dev/null
 if [ -e "$sys/dev" ]; then
 	if [ ! -b "${pdev}p1" ]; then # no udev here: make the node ourselves
-		mknod "${pdev}p1" b $(tr : ' ' <"$sys/dev") && nodes+=("${pdev}p1")
+		IFS=: read -r major minor <"$sys/dev"
+		mknod "${pdev}p1" b "$major" "$minor" && nodes+=("${pdev}p1")
 	fi
 	mkfs.ext4 -q "${pdev}p1" && mkdir -p "$T/mnt" && mount "${pdev}p1" "$T/mnt" && mnt=$T/mnt
 	if [ -n "$mnt" ]; then
