@@ -54,7 +54,7 @@ $(BUILD)/mlrig: $(BUILD)/builder/main.o $(BUILD)/libbuilder.a $(BUILD)/libcommon
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/mlrig-firstboot: $(BUILD)/firstboot/main.o $(BUILD)/libfirstboot.a $(BUILD)/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ldl
 
 # The agent shipped into rigs: compiled against Debian bullseye's glibc 2.31
 # (Ubuntu 20.04's) in a cached sysroot, so it runs there; only libc is linked.
@@ -65,7 +65,7 @@ $(BUILD)/compat/mlrig-firstboot: $(COMPAT_SRC) $(wildcard common/*.h firstboot/*
 	echo "  CC (glibc 2.31 sysroot) $@" && \
 	$(CC) --sysroot=$$sysroot -B$$sysroot/usr/lib/x86_64-linux-gnu/ -L$$sysroot/usr/lib/x86_64-linux-gnu \
 		-L$$sysroot/lib/x86_64-linux-gnu -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-		-DMLRIG_VERSION=\"$(VERSION)\" -O2 -g -Icommon -Ifirstboot -static-libgcc -o $@ $(COMPAT_SRC)
+		-DMLRIG_VERSION=\"$(VERSION)\" -O2 -g -Icommon -Ifirstboot -static-libgcc -o $@ $(COMPAT_SRC) -ldl
 
 $(BUILD)/test-%: $(BUILD)/tests/unit/test-%.o $(BUILD)/tests/unit/test-main.o $(BUILD)/libbuilder.a $(BUILD)/libfirstboot.a $(BUILD)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "curl-util.h"
+#include "dlopen-util.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -35,38 +36,30 @@ static void easy_cleanupp(CURL **h) {
 
 /* Loads and initialises libcurl once; on failure, *ret_detail says what the loader said. */
 static int curl_util_load(char **ret_detail) {
-	const char *error;
+	static const char *const names[] = { LIBCURL_SONAME, NULL };
+	const struct dlsym_entry syms[] = {
+		{ "curl_global_init", (void **)&lc.global_init, false },
+		{ "curl_easy_init", (void **)&lc.easy_init, false },
+		{ "curl_easy_setopt", (void **)&lc.easy_setopt, false },
+		{ "curl_easy_perform", (void **)&lc.easy_perform, false },
+		{ "curl_easy_getinfo", (void **)&lc.easy_getinfo, false },
+		{ "curl_easy_cleanup", (void **)&lc.easy_cleanup, false },
+		{ "curl_easy_strerror", (void **)&lc.easy_strerror, false },
+	};
 	void *h;
+	int r;
 
 	if (lc.handle)
 		return 0;
-	h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		goto fail;
-	lc.global_init = dlsym(h, "curl_global_init");
-	lc.easy_init = dlsym(h, "curl_easy_init");
-	lc.easy_setopt = dlsym(h, "curl_easy_setopt");
-	lc.easy_perform = dlsym(h, "curl_easy_perform");
-	lc.easy_getinfo = dlsym(h, "curl_easy_getinfo");
-	lc.easy_cleanup = dlsym(h, "curl_easy_cleanup");
-	lc.easy_strerror = dlsym(h, "curl_easy_strerror");
-	if (!lc.global_init || !lc.easy_init || !lc.easy_setopt || !lc.easy_perform || !lc.easy_getinfo ||
-	    !lc.easy_cleanup || !lc.easy_strerror)
-		goto fail;
+	r = dlopen_resolve(names, syms, ELEMENTSOF(syms), &h, ret_detail);
+	if (r < 0)
+		return r;
 	if (lc.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		dlclose(h);
 		return -ENOMEM;
 	}
 	lc.handle = h;
 	return 0;
-fail:
-	error = dlerror();
-	log_debug("Failed to load %s: %s", LIBCURL_SONAME, error ?: "?");
-	if (ret_detail)
-		*ret_detail = strdup(error ?: LIBCURL_SONAME);
-	if (h)
-		dlclose(h);
-	return -ELIBACC;
 }
 
 static int status_to_errno(long status) {

@@ -1,6 +1,7 @@
 /* common/: sha256 vectors, strict parsers, seed → UUID derivation, atomic writes. */
 #include <sys/stat.h>
 
+#include "dlopen-util.h"
 #include "fileio.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -102,4 +103,26 @@ TEST(write_file_atomic) {
 	ASSERT_EQ(st.st_mode & 07777, 0640);
 	free(data);
 	ASSERT_EQ(write_file_atomic("no/such/dir/f", "x", 1, 0644), -ENOENT);
+}
+
+TEST(dlopen_resolve_names_and_symbols) {
+	const char *const missing[] = { "libmlrig-no-such.so.1", NULL };
+	const char *const fallback[] = { "libmlrig-no-such.so.1", "libc.so.6", NULL };
+	int (*getpid_p)(void) = NULL;
+	void *maybe = (void *)1, *h = NULL;
+	const struct dlsym_entry syms[] = { { "getpid", (void **)&getpid_p, false },
+					    { "mlrig_no_such_symbol", &maybe, true } };
+	const struct dlsym_entry need[] = { { "mlrig_no_such_symbol", &maybe, false } };
+	char *error = NULL;
+
+	ASSERT_EQ(dlopen_resolve(missing, syms, 2, &h, &error), -ELIBACC);
+	ASSERT_CONTAINS(error, "libmlrig-no-such.so.1"); /* the first name, with the loader's words */
+	ASSERT_CONTAINS(error, "No such file");
+	/* the second name loads; an optional symbol may be missing */
+	ASSERT_OK(dlopen_resolve(fallback, syms, 2, &h, &error));
+	ASSERT_TRUE(getpid_p && getpid_p() == getpid());
+	ASSERT_TRUE(maybe == NULL);
+	ASSERT_EQ(dlopen_resolve(fallback, need, 1, &h, &error), -ELIBACC);
+	ASSERT_CONTAINS(error, "has no symbol mlrig_no_such_symbol");
+	free(error);
 }
