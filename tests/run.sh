@@ -47,6 +47,8 @@ for t in ${tier/all/unit integration boot}; do
 	echo "== $t tests"
 	for x in "${list[@]}"; do
 		case $x in
+		# VMs one at a time on this machine, whoever else is running boot tests
+		tests/boot/*.sh) run_one "$x" flock "${MLRIG_VM_LOCK:-/tmp/mlrig-vm.lock}" bash "$x" "$build" ;;
 		*.sh) run_one "$x" bash "$x" "$build" ;;
 		*) run_one "$x" "$x" ;;
 		esac
