@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "deb-control.h"
 #include "deb-version.h"
 #include "fileio.h"
 #include "macro.h"
@@ -145,4 +146,126 @@ TEST(version_satisfies) {
 	/* strings no parser accepted still order totally and the same way each time */
 	ASSERT_EQ(sign(deb_version_compare("a", "b")), -sign(deb_version_compare("b", "a")));
 	ASSERT_EQ(deb_version_compare("x:y", "x:y"), 0);
+}
+
+/* ---- control stanzas ---- */
+
+TEST(control_stanzas_fields_continuations) {
+	static const char text[] =
+		"\n\n# a comment line\n"
+		"Package: htop\n"
+		"version:  3.0.5-7 \t\n"
+		"Description: interactive processes viewer\r\n"
+		" Htop is an ncursed-based process viewer.\n"
+		" .\n"
+		"\tsecond paragraph, tab-indented  \n"
+		"Depends: libc6 (>= 2.15),\n"
+		"  libncursesw6 (>= 6)\n"
+		"Empty:\n"
+		"\n\n\n"
+		"Package: tmux\n"
+		"X-Odd-Name_1.2: value: with colons";
+	struct deb_stanza *s = NULL;
+	size_t n = 0;
+
+	ASSERT_OK(deb_control_parse(text, sizeof(text) - 1, "t", &s, &n, NULL));
+	ASSERT_EQ(n, 2);
+	ASSERT_EQ(s[0].n_fields, 5);
+	ASSERT_EQ(s[0].line, 4);
+	ASSERT_EQ(s[1].line, 16);
+	ASSERT_STREQ(s[0].fields[1].name, "version"); /* as written */
+	ASSERT_STREQ(deb_stanza_get(&s[0], "VERSION"), "3.0.5-7");
+	ASSERT_STREQ(deb_stanza_get(&s[0], "description"),
+		     "interactive processes viewer\nHtop is an ncursed-based process viewer.\n.\nsecond paragraph, tab-indented");
+	ASSERT_STREQ(deb_stanza_get(&s[0], "Depends"), "libc6 (>= 2.15),\n libncursesw6 (>= 6)");
+	ASSERT_STREQ(deb_stanza_get(&s[0], "Empty"), "");
+	ASSERT_TRUE(!deb_stanza_get(&s[0], "Missing"));
+	ASSERT_STREQ(deb_stanza_get(&s[1], "x-odd-name_1.2"), "value: with colons");
+	deb_stanzas_free(s, n);
+
+	/* nothing but blank lines and comments: no stanza, which is fine */
+	ASSERT_OK(deb_control_parse("\n# x\n \n", 7, "t", &s, &n, NULL));
+	ASSERT_EQ(n, 0);
+	deb_stanzas_free(s, n);
+}
+
+static void expect_control_error(const char *text, const char *message) {
+	struct deb_stanza *s = NULL;
+	size_t n = 0;
+	char *error = NULL;
+
+	if (deb_control_parse(text, strlen(text), "status", &s, &n, &error) != -EINVAL)
+		test_fail(__FILE__, __LINE__, "'%s' parsed; wanted \"%s\"", text, message);
+	ASSERT_STREQ(error, message);
+	free(error);
+}
+
+TEST(control_errors_name_the_line) {
+	expect_control_error(" continued\nPackage: a\n", "status:1: continuation line outside a field");
+	expect_control_error("Package: a\n\n continued\n", "status:3: continuation line outside a field");
+	expect_control_error("Package: a\nno colon here\n", "status:2: 'no colon here' is no field (no colon)");
+	expect_control_error("Package: a\npackage: b\n", "status:2: duplicate field 'package'");
+	expect_control_error("Package: a\n: v\n", "status:2: empty field name");
+	expect_control_error("Package: a\n-X: v\n", "status:2: field name '-X' starts with a hyphen");
+	expect_control_error("Package: a\nBad Name: v\n", "status:2: field name 'Bad Name' must be followed by a colon");
+	expect_control_error("Package : a\n", "status:1: field name 'Package ' must be followed by a colon");
+	{
+		static const char nul[] = "Package: a\nVersion: 1\0x\n";
+		char *error = NULL;
+		struct deb_stanza *s = NULL;
+		size_t n = 0;
+
+		ASSERT_EQ(deb_control_parse(nul, sizeof(nul) - 1, "status", &s, &n, &error), -EINVAL);
+		ASSERT_STREQ(error, "status:2: NUL byte");
+		free(error);
+	}
+}
+
+TEST(control_one_stanza) {
+	struct deb_stanza s;
+	char *error = NULL;
+
+	ASSERT_OK(deb_control_parse_one("Package: a\nVersion: 1\n\n\n", 24, "x.deb: control", &s, NULL));
+	ASSERT_EQ(s.n_fields, 2);
+	deb_stanza_release(&s);
+	ASSERT_EQ(deb_control_parse_one("\n\n", 2, "x.deb: control", &s, &error), -EINVAL);
+	ASSERT_STREQ(error, "x.deb: control: no fields");
+	ASSERT_EQ(deb_control_parse_one("Package: a\n\nPackage: b\n", 23, "x.deb: control", &s, &error), -EINVAL);
+	ASSERT_STREQ(error, "x.deb: control:3: a second stanza");
+	free(error);
+}
+
+TEST(status_only_installed_packages) {
+	static const char status[] =
+		"Package: a\nStatus: install ok installed\nVersion: 1\n\n"
+		"Package: b\nStatus: deinstall ok config-files\nVersion: 1\n\n"
+		"Package: c\nStatus: install ok half-configured\nVersion: 1\n\n"
+		"Package: d\nStatus: hold ok installed\nVersion: 1\n\n"
+		"Package: e\nStatus: install reinstreq half-installed\nVersion: 1\n\n"
+		"Package: f\nStatus: install ok unpacked\nVersion: 1\n\n"
+		"Package: g\nStatus: purge ok not-installed\n\n"
+		"Package: h\nStatus: install ok installed\nVersion: 2\n";
+	struct deb_stanza *s = NULL;
+	size_t n = 0;
+	char *error = NULL;
+
+	ASSERT_OK(deb_status_parse(status, sizeof(status) - 1, "status", &s, &n, NULL));
+	ASSERT_EQ(n, 3);
+	ASSERT_STREQ(deb_stanza_get(&s[0], "Package"), "a");
+	ASSERT_STREQ(deb_stanza_get(&s[1], "Package"), "d");
+	ASSERT_STREQ(deb_stanza_get(&s[2], "Package"), "h");
+	deb_stanzas_free(s, n);
+
+	ASSERT_TRUE(deb_status_is_installed("install ok installed"));
+	ASSERT_TRUE(deb_status_is_installed("  install  ok\tinstalled "));
+	ASSERT_TRUE(!deb_status_is_installed("install ok installed extra"));
+	ASSERT_TRUE(!deb_status_is_installed("install ok"));
+	ASSERT_TRUE(!deb_status_is_installed("install reinstreq installed"));
+	ASSERT_TRUE(!deb_status_is_installed(""));
+
+	ASSERT_EQ(deb_status_parse("Package: a\nVersion: 1\n", 22, "status", &s, &n, &error), -EINVAL);
+	ASSERT_STREQ(error, "status:1: stanza without Status");
+	ASSERT_EQ(deb_status_parse("Package: a\nStatus: install ok installed\n\nStatus: x y z\n", 55, "status", &s, &n, &error), -EINVAL);
+	ASSERT_STREQ(error, "status:4: stanza without Package");
+	free(error);
 }
