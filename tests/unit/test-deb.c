@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "deb-control.h"
+#include "deb-depends.h"
 #include "deb-version.h"
 #include "fileio.h"
 #include "macro.h"
@@ -268,4 +269,87 @@ TEST(status_only_installed_packages) {
 	ASSERT_EQ(deb_status_parse("Package: a\nStatus: install ok installed\n\nStatus: x y z\n", 55, "status", &s, &n, &error), -EINVAL);
 	ASSERT_STREQ(error, "status:4: stanza without Package");
 	free(error);
+}
+
+/* ---- relations ---- */
+
+static char *format_group(const struct deb_alternatives *g) {
+	char *s = NULL;
+
+	ASSERT_OK(deb_alternatives_format(g, &s));
+	return s;
+}
+
+TEST(relations_parse) {
+	struct deb_relations r = {};
+	char *s;
+
+	ASSERT_OK(deb_relations_parse("Depends", "libc6 (>= 2.15), libncursesw6 (>= 6),\n libnl-3-200 (>= 3.2.7) |\n  libnl-genl,python3:any, Foo:AMD64 (<<1:2.0~rc1-1),"
+				      "a(>=1),b (1), c (< 1), d (> 1), e (= 2), f (<= 3), g (>> 4)", &r, NULL));
+	ASSERT_EQ(r.n_groups, 12);
+	ASSERT_STREQ(r.groups[0].alts[0].name, "libc6");
+	ASSERT_EQ(r.groups[0].alts[0].op, DEB_RELOP_GE);
+	ASSERT_STREQ(r.groups[0].alts[0].version, "2.15");
+	ASSERT_EQ(r.groups[2].n_alts, 2);
+	ASSERT_STREQ(r.groups[2].alts[1].name, "libnl-genl");
+	ASSERT_TRUE(!r.groups[2].alts[1].version && r.groups[2].alts[1].op == DEB_RELOP_NONE);
+	ASSERT_STREQ(r.groups[3].alts[0].arch, "any");
+	ASSERT_STREQ(r.groups[4].alts[0].name, "foo"); /* names and arches compare lower-cased, as dpkg does */
+	ASSERT_STREQ(r.groups[4].alts[0].arch, "amd64");
+	ASSERT_EQ(r.groups[4].alts[0].op, DEB_RELOP_LT);
+	ASSERT_STREQ(r.groups[4].alts[0].version, "1:2.0~rc1-1");
+	ASSERT_EQ(r.groups[5].alts[0].op, DEB_RELOP_GE);
+	ASSERT_EQ(r.groups[6].alts[0].op, DEB_RELOP_EQ); /* "(1)" */
+	ASSERT_EQ(r.groups[7].alts[0].op, DEB_RELOP_LE); /* the obsolete '<' */
+	ASSERT_EQ(r.groups[8].alts[0].op, DEB_RELOP_GE); /* the obsolete '>' */
+	ASSERT_EQ(r.groups[11].alts[0].op, DEB_RELOP_GT);
+	s = format_group(&r.groups[2]);
+	ASSERT_STREQ(s, "libnl-3-200 (>= 3.2.7) | libnl-genl");
+	free(s);
+	s = format_group(&r.groups[4]);
+	ASSERT_STREQ(s, "foo:amd64 (<< 1:2.0~rc1-1)");
+	free(s);
+	deb_relations_release(&r);
+
+	ASSERT_OK(deb_relations_parse("Depends", "  \n ", &r, NULL));
+	ASSERT_EQ(r.n_groups, 0);
+	deb_relations_release(&r);
+
+	ASSERT_OK(deb_relations_parse("Provides", "awk, libfuse3-3-abi (= 3.10.3), mail-transport-agent", &r, NULL));
+	ASSERT_EQ(r.n_groups, 3);
+	ASSERT_EQ(r.groups[1].alts[0].op, DEB_RELOP_EQ);
+	deb_relations_release(&r);
+}
+
+static void expect_relations_error(const char *field, const char *value, const char *message) {
+	struct deb_relations r = {};
+	char *error = NULL;
+
+	if (deb_relations_parse(field, value, &r, &error) != -EINVAL)
+		test_fail(__FILE__, __LINE__, "%s: '%s' parsed; wanted \"%s\"", field, value, message);
+	ASSERT_STREQ(error, message);
+	free(error);
+}
+
+TEST(relations_errors_as_dpkg) {
+	expect_relations_error("Depends", "a, , b", "Depends: missing package name, or garbage where package name expected at ', b'");
+	expect_relations_error("Depends", "a,", "Depends: missing package name, or garbage where package name expected at the end");
+	expect_relations_error("Depends", ",a", "Depends: missing package name, or garbage where package name expected at ',a'");
+	expect_relations_error("Depends", "a |", "Depends: missing package name, or garbage where package name expected at ''");
+	expect_relations_error("Depends", "a (>= 1", "Depends: reference to 'a': version unterminated");
+	expect_relations_error("Depends", "a (>= 1 2)", "Depends: reference to 'a': version contains '2' instead of ')'");
+	expect_relations_error("Depends", "a (>= )", "Depends: reference to 'a': invalid version '': version string is empty");
+	expect_relations_error("Depends", "a (>= a1)", "Depends: reference to 'a': invalid version 'a1': version number does not start with digit");
+	expect_relations_error("Depends", "a (=> 1)", "Depends: reference to 'a': version contains '1' instead of ')'");
+	expect_relations_error("Pre-Depends", "a [amd64]", "Pre-Depends: syntax error after reference to package 'a'");
+	expect_relations_error("Depends", "a <!nocheck>", "Depends: syntax error after reference to package 'a'");
+	expect_relations_error("Depends", "a b", "Depends: syntax error after reference to package 'a'");
+	expect_relations_error("Depends", "a : any", "Depends: syntax error after reference to package 'a'");
+	expect_relations_error("Depends", "a:", "Depends: reference to 'a': missing architecture name, or garbage where architecture name expected");
+	expect_relations_error("Depends", "a:x_y", "Depends: reference to 'a': missing architecture name, or garbage where architecture name expected");
+	expect_relations_error("Depends", "-a", "Depends: invalid package name '-a': must start with a letter or digit");
+	expect_relations_error("Depends", "a/b", "Depends: invalid package name 'a/b': character '/' not allowed (only letters, digits and '-+._')");
+	expect_relations_error("Provides", "a | b", "Provides: alternatives ('|') not allowed");
+	expect_relations_error("Provides", "a (>= 1)", "Provides: 'a (>= 1)': only exact versions (=) may be provided");
+	expect_relations_error("Provides", "a:any", "Provides: 'a:any': no arch qualifier allowed here");
 }
