@@ -3,11 +3,14 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "archive-util.h"
 #include "deb-control.h"
 #include "deb-depends.h"
+#include "deb-file.h"
 #include "deb-version.h"
 #include "fileio.h"
 #include "macro.h"
+#include "process.h"
 #include "test.h"
 
 /* The source tree: the binary is BUILD/test-deb inside it (build/ or build-asan/). */
@@ -352,4 +355,279 @@ TEST(relations_errors_as_dpkg) {
 	expect_relations_error("Provides", "a | b", "Provides: alternatives ('|') not allowed");
 	expect_relations_error("Provides", "a (>= 1)", "Provides: 'a (>= 1)': only exact versions (=) may be provided");
 	expect_relations_error("Provides", "a:any", "Provides: 'a:any': no arch qualifier allowed here");
+}
+
+/* ---- reading .debs ---- */
+
+static void need_program(const char *name) {
+	char *path = NULL;
+
+	if (process_find_program(name, &path) < 0)
+		test_skip("%s is not installed", name);
+	free(path);
+}
+
+static void write_text(const char *path, const char *text) {
+	ASSERT_OK(write_file_atomic(path, text, strlen(text), 0644));
+}
+
+/* Runs argv; fails the test unless it exits 0. Returns its stdout. */
+static char *run_ok(char **argv) {
+	struct process_result res = {};
+	char *out;
+	int r = process_run(&(struct process_options){ .argv = argv, .stdout_mode = PROCESS_CAPTURE,
+						       .stderr_mode = PROCESS_CAPTURE }, &res);
+
+	if (r != 0)
+		test_fail(__FILE__, __LINE__, "%s: %d: %s", argv[0], r, res.err ? res.err : "");
+	out = res.out ? strdup(res.out) : strdup("");
+	process_result_release(&res);
+	return out;
+}
+
+/* A real .deb made by dpkg-deb from a control text: DIR/DEBIAN/control and one file. */
+static void make_deb(const char *out, const char *control, const char *compression) {
+	char *dir = NULL, *debian = NULL, *path = NULL, *z = NULL;
+
+	need_program("dpkg-deb");
+	ASSERT_TRUE(asprintf(&dir, "%s.tree", out) >= 0 && asprintf(&debian, "%s/DEBIAN", dir) >= 0 &&
+		    asprintf(&z, "-Z%s", compression) >= 0);
+	ASSERT_TRUE(mkdir(dir, 0755) == 0 && mkdir(debian, 0755) == 0);
+	ASSERT_TRUE(asprintf(&path, "%s/control", debian) >= 0);
+	write_text(path, control);
+	free(path);
+	ASSERT_TRUE(asprintf(&path, "%s/README", dir) >= 0);
+	write_text(path, "hello\n");
+	free(run_ok((char *[]){ "dpkg-deb", "--root-owner-group", z, "--build", dir, (char *)out, NULL }));
+	free(path);
+	free(z);
+	free(debian);
+	free(dir);
+}
+
+/* sha256sum's answer, to check ours against a tool we did not write. */
+static char *sha256sum(const char *path) {
+	char *out = run_ok((char *[]){ "sha256sum", (char *)path, NULL });
+
+	ASSERT_TRUE(strlen(out) > 64);
+	out[64] = 0;
+	return out;
+}
+
+struct member {
+	const char *name;
+	const void *data;
+	size_t size;
+};
+
+/* An archive of members in memory: format is ar or tar, filter one of ARCHIVE_FILTER_*. */
+static void *make_archive(bool ar, int filter, const struct member *m, size_t n, size_t *ret_size) {
+	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
+	size_t cap = 1 << 20, used = 0;
+	char *buf = malloc(cap);
+
+	ASSERT_TRUE(a && buf);
+	ASSERT_EQ(ar ? archive_write_set_format_ar_bsd(a) : archive_write_set_format_ustar(a), ARCHIVE_OK);
+	ASSERT_TRUE(archive_write_add_filter(a, filter) >= ARCHIVE_WARN);
+	ASSERT_EQ(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
+
+		archive_entry_set_pathname(e, m[i].name);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, (la_int64_t)m[i].size);
+		ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+		ASSERT_EQ(archive_write_data(a, m[i].data, m[i].size), (la_ssize_t)m[i].size);
+	}
+	ASSERT_EQ(archive_write_close(a), ARCHIVE_OK);
+	*ret_size = used;
+	return buf;
+}
+
+/* A hand-made .deb: debian-binary, a control member called member holding ./control (when
+ * control is not NULL), data.tar.gz. */
+static void make_odd_deb(const char *path, const char *version, const char *member, int filter, const char *control) {
+	struct member tar = { "./control", control, control ? strlen(control) : 0 };
+	struct member md5 = { "./md5sums", "x\n", 2 };
+	size_t ctl_size = 0, data_size = 0, size = 0;
+	void *ctl = make_archive(false, filter, control ? &tar : &md5, 1, &ctl_size);
+	void *data = make_archive(false, ARCHIVE_FILTER_GZIP, &md5, 1, &data_size);
+	struct member m[] = { { "debian-binary", version, strlen(version) }, { member, ctl, ctl_size },
+			      { "data.tar.gz", data, data_size } };
+	void *deb = make_archive(true, ARCHIVE_FILTER_NONE, m, member ? 3 : 1, &size);
+
+	ASSERT_OK(write_file_atomic(path, deb, size, 0644));
+	free(deb);
+	free(ctl);
+	free(data);
+}
+
+static const char control_htop[] =
+	"Package: htop\n"
+	"Version: 3.0.5-7\n"
+	"Architecture: amd64\n"
+	"Maintainer: Daniel Lange <DLange@debian.org>\n"
+	"Installed-Size: 290\n"
+	"Depends: libc6 (>= 2.15), libncursesw6 (>= 6), libnl-3-200 (>= 3.2.7), libnl-genl-3-200 (>= 3.2.7), libtinfo6 (>= 6)\n"
+	"Suggests: lm-sensors, lsof, strace\n"
+	"Section: utils\n"
+	"Priority: optional\n"
+	"Homepage: https://htop.dev/\n"
+	"Description: interactive processes viewer\n"
+	" Htop is an ncursed-based process viewer similar to top, but it\n"
+	" allows one to scroll the list vertically and horizontally.\n";
+
+TEST(deb_read_dpkg_deb_compressions) {
+	static const char *const zs[] = { "gzip", "xz", "zstd", "none" };
+	static const char *const members[] = { "control.tar.gz", "control.tar.xz", "control.tar.zst", "control.tar" };
+
+	for (size_t i = 0; i < ELEMENTSOF(zs); i++) {
+		struct deb_package p = {};
+		char *path = NULL, *members_out, *sum;
+		struct stat st;
+
+		ASSERT_TRUE(asprintf(&path, "htop-%s.deb", zs[i]) >= 0);
+		make_deb(path, control_htop, zs[i]);
+		/* dpkg-deb compressed the control member as asked: check with binutils' ar, not us */
+		need_program("ar");
+		members_out = run_ok((char *[]){ "ar", "t", path, NULL });
+		ASSERT_CONTAINS(members_out, members[i]);
+		free(members_out);
+
+		ASSERT_OK(deb_file_read(path, &p, NULL));
+		ASSERT_STREQ(p.path, path);
+		ASSERT_STREQ(p.name, "htop");
+		ASSERT_STREQ(p.version, "3.0.5-7");
+		ASSERT_STREQ(p.arch, "amd64");
+		ASSERT_STREQ(deb_stanza_get(&p.control, "Homepage"), "https://htop.dev/");
+		ASSERT_EQ(p.control.n_fields, 11);
+		ASSERT_TRUE(stat(path, &st) == 0);
+		ASSERT_EQ(p.size, st.st_size);
+		sum = sha256sum(path);
+		ASSERT_STREQ(p.sha256, sum);
+		free(sum);
+		deb_package_release(&p);
+		free(path);
+	}
+}
+
+static void expect_deb_error(const char *path, int error_code, const char *message) {
+	struct deb_package p = {};
+	char *error = NULL;
+	int r = deb_file_read(path, &p, &error);
+
+	if (r != error_code)
+		test_fail(__FILE__, __LINE__, "%s: got %d (%s), wanted %d \"%s\"", path, r, error ? error : "", error_code,
+			  message);
+	ASSERT_STREQ(error, message);
+	free(error);
+}
+
+TEST(deb_read_refusals_name_the_file) {
+	make_deb("arm.deb", "Package: htop\nVersion: 1.0\nArchitecture: arm64\nMaintainer: m\nDescription: d\n", "xz");
+	expect_deb_error("arm.deb", -EINVAL, "arm.deb: Architecture is 'arm64': only amd64 and all packages can be installed");
+	make_deb("all.deb", "Package: doc\nVersion: 1.0\nArchitecture: all\nMaintainer: m\nDescription: d\n", "gzip");
+	{
+		struct deb_package p = {};
+
+		ASSERT_OK(deb_file_read("all.deb", &p, NULL));
+		ASSERT_STREQ(p.arch, "all");
+		deb_package_release(&p);
+	}
+
+	write_text("garbage.deb", "this is not an ar archive at all, just some text\n");
+	expect_deb_error("garbage.deb", -EINVAL, "garbage.deb: not a Debian package (not an ar archive)");
+	write_text("empty.deb", "");
+	expect_deb_error("empty.deb", -EINVAL, "empty.deb: not a Debian package (not an ar archive)");
+	expect_deb_error("missing.deb", -ENOENT, "missing.deb: No such file or directory");
+	ASSERT_TRUE(mkdir("dir.deb", 0755) == 0);
+	expect_deb_error("dir.deb", -EINVAL, "dir.deb: not a regular file");
+
+	make_odd_deb("nocontrol.deb", "2.0\n", NULL, ARCHIVE_FILTER_NONE, NULL);
+	expect_deb_error("nocontrol.deb", -EINVAL, "nocontrol.deb: no control.tar member");
+	{
+		/* debian-binary, then data.tar.gz: the control member is missing, not late */
+		struct member md5 = { "./md5sums", "x\n", 2 };
+		size_t data_size = 0, size = 0;
+		void *data = make_archive(false, ARCHIVE_FILTER_GZIP, &md5, 1, &data_size);
+		struct member m[] = { { "debian-binary", "2.0\n", 4 }, { "data.tar.gz", data, data_size } };
+		void *deb = make_archive(true, ARCHIVE_FILTER_NONE, m, 2, &size);
+
+		ASSERT_OK(write_file_atomic("dataonly.deb", deb, size, 0644));
+		expect_deb_error("dataonly.deb", -EINVAL, "dataonly.deb: no control.tar member before data.tar.gz");
+		free(deb);
+		free(data);
+	}
+	make_odd_deb("bz2.deb", "2.0\n", "control.tar.bz2", ARCHIVE_FILTER_BZIP2, control_htop);
+	expect_deb_error("bz2.deb", -EINVAL,
+			 "bz2.deb: control.tar.bz2: unsupported compression (dpkg writes control.tar, control.tar.gz, .xz or .zst)");
+	make_odd_deb("v3.deb", "3.0\n", "control.tar.gz", ARCHIVE_FILTER_GZIP, control_htop);
+	expect_deb_error("v3.deb", -EINVAL, "v3.deb: unsupported .deb format version '3.0' (dpkg reads 2.x)");
+	make_odd_deb("nocontrolfile.deb", "2.0\n", "control.tar.xz", ARCHIVE_FILTER_XZ, NULL);
+	expect_deb_error("nocontrolfile.deb", -EINVAL, "nocontrolfile.deb: control.tar.xz holds no ./control");
+	make_odd_deb("nopkg.deb", "2.0\n", "control.tar.zst", ARCHIVE_FILTER_ZSTD, "Version: 1\nArchitecture: amd64\n");
+	expect_deb_error("nopkg.deb", -EINVAL, "nopkg.deb: control has no Package field");
+	make_odd_deb("nover.deb", "2.0\n", "control.tar", ARCHIVE_FILTER_NONE, "Package: a\nArchitecture: amd64\n");
+	expect_deb_error("nover.deb", -EINVAL, "nover.deb: control has no Version field");
+	make_odd_deb("badver.deb", "2.0\n", "control.tar.gz", ARCHIVE_FILTER_GZIP, "Package: a\nVersion: 1.0-\nArchitecture: all\n");
+	expect_deb_error("badver.deb", -EINVAL, "badver.deb: invalid version '1.0-': revision number is empty");
+	make_odd_deb("badname.deb", "2.0\n", "control.tar.gz", ARCHIVE_FILTER_GZIP, "Package: a_\x01\nVersion: 1\nArchitecture: all\n");
+	expect_deb_error("badname.deb", -EINVAL,
+			 "badname.deb: invalid package name 'a_\x01': character '\x01' not allowed (only letters, digits and '-+._')");
+	make_odd_deb("baddep.deb", "2.0\n", "control.tar.gz", ARCHIVE_FILTER_GZIP,
+		     "Package: a\nVersion: 1\nArchitecture: all\nDepends: b (>= 1\n");
+	expect_deb_error("baddep.deb", -EINVAL, "baddep.deb: Depends: reference to 'b': version unterminated");
+	make_odd_deb("badctl.deb", "2.0\n", "control.tar.gz", ARCHIVE_FILTER_GZIP, "Package: a\n continued\n\nPackage: b\n");
+	expect_deb_error("badctl.deb", -EINVAL, "badctl.deb: control:4: a second stanza");
+	{
+		/* a control.tar.gz whose bytes are not gzip at all */
+		struct member m[] = { { "debian-binary", "2.0\n", 4 }, { "control.tar.gz", "not gzip data, not tar either", 29 },
+				      { "data.tar.gz", "x", 1 } };
+		size_t size = 0;
+		void *deb = make_archive(true, ARCHIVE_FILTER_NONE, m, 3, &size);
+		struct deb_package p = {};
+		char *error = NULL;
+
+		ASSERT_OK(write_file_atomic("corrupt.deb", deb, size, 0644));
+		ASSERT_TRUE(deb_file_read("corrupt.deb", &p, &error) < 0);
+		ASSERT_CONTAINS(error, "corrupt.deb: control.tar.gz: cannot read it as gzip-compressed tar: ");
+		free(error);
+		free(deb);
+	}
+	{
+		/* the first member is not debian-binary */
+		struct member m[] = { { "control.tar.gz", "x", 1 } };
+		size_t size = 0;
+		void *deb = make_archive(true, ARCHIVE_FILTER_NONE, m, 1, &size);
+
+		ASSERT_OK(write_file_atomic("first.deb", deb, size, 0644));
+		expect_deb_error("first.deb", -EINVAL,
+				 "first.deb: not a Debian package (its first member is 'control.tar.gz', not debian-binary)");
+		free(deb);
+	}
+}
+
+TEST(deb_read_truncated) {
+	char *data = NULL, *error = NULL;
+	size_t size;
+	struct deb_package p = {};
+
+	make_deb("good.deb", control_htop, "xz");
+	const char *data_member;
+
+	ASSERT_OK(read_full_file("good.deb", &data, &size));
+	data_member = memmem(data, size, "data.tar", 8);
+	ASSERT_TRUE(data_member);
+	/* every cut is refused with the file named, inside the data member too */
+	for (size_t cut = 1; cut < size; cut += 7) {
+		ASSERT_OK(write_file_atomic("cut.deb", data, cut, 0644));
+		if (deb_file_read("cut.deb", &p, &error) >= 0)
+			test_fail(__FILE__, __LINE__, "cut at %zu of %zu read fine", cut, size);
+		ASSERT_CONTAINS(error, "cut.deb: ");
+		if (cut > (size_t)(data_member - data) + 60)
+			ASSERT_STREQ(error, "cut.deb: truncated (data.tar.xz is cut short)");
+	}
+	free(error);
+	free(data);
 }
