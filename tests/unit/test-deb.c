@@ -7,6 +7,7 @@
 #include "deb-control.h"
 #include "deb-depends.h"
 #include "deb-file.h"
+#include "deb-resolve.h"
 #include "deb-version.h"
 #include "fileio.h"
 #include "macro.h"
@@ -630,4 +631,253 @@ TEST(deb_read_truncated) {
 	}
 	free(error);
 	free(data);
+}
+
+/* ---- the resolver ---- */
+
+/* A package as deb_file_read() would hand it, straight from a control text. */
+static void fake_deb(struct deb_package *p, const char *control) {
+	*p = (struct deb_package){};
+	ASSERT_OK(deb_control_parse_one(control, strlen(control), "fake", &p->control, NULL));
+	p->name = deb_stanza_get(&p->control, "Package");
+	p->version = deb_stanza_get(&p->control, "Version");
+	p->arch = deb_stanza_get(&p->control, "Architecture");
+	ASSERT_TRUE(p->name && p->version && p->arch);
+	ASSERT_TRUE(asprintf(&p->path, "debs/%s_%s_%s.deb", p->name, p->version, p->arch) >= 0);
+}
+
+struct world {
+	struct deb_package debs[16];
+	size_t n_debs;
+	const char *status;
+};
+
+static void world_deb(struct world *w, const char *control) {
+	ASSERT_TRUE(w->n_debs < ELEMENTSOF(w->debs));
+	fake_deb(&w->debs[w->n_debs++], control);
+}
+
+static void world_release(struct world *w) {
+	for (size_t i = 0; i < w->n_debs; i++)
+		deb_package_release(&w->debs[i]);
+}
+
+/* Resolves names (NULL-terminated); returns "name name ..." of what to install and the misses, one a line. */
+static void resolve(const struct world *w, char **names, char **ret_install, char **ret_missing) {
+	struct deb_resolve_input in = { .status = w->status, .status_size = w->status ? strlen(w->status) : 0,
+					.debs = w->debs, .n_debs = w->n_debs, .names = names };
+	struct deb_resolution res = {};
+	char *install = NULL, *missing = NULL;
+	size_t si = 0, sm = 0;
+	FILE *fi, *fm;
+
+	while (names[in.n_names])
+		in.n_names++;
+	ASSERT_OK(deb_resolve(&in, &res, NULL));
+	fi = open_memstream(&install, &si);
+	fm = open_memstream(&missing, &sm);
+	ASSERT_TRUE(fi && fm);
+	for (size_t i = 0; i < res.n_install; i++)
+		fprintf(fi, "%s%s", i ? " " : "", w->debs[res.install[i]].name);
+	for (size_t i = 0; i < res.n_missing; i++)
+		fprintf(fm, "%s\n", res.missing[i]);
+	fclose(fi);
+	fclose(fm);
+	deb_resolution_release(&res);
+	*ret_install = install;
+	*ret_missing = missing;
+}
+
+static void expect_resolve(const struct world *w, char **names, const char *install, const char *missing) {
+	char *i = NULL, *m = NULL, *i2 = NULL, *m2 = NULL;
+
+	resolve(w, names, &i, &m);
+	ASSERT_STREQ(i, install);
+	ASSERT_STREQ(m, missing);
+	/* the same inputs, the same answer */
+	resolve(w, names, &i2, &m2);
+	ASSERT_STREQ(i2, i);
+	ASSERT_STREQ(m2, m);
+	free(i);
+	free(m);
+	free(i2);
+	free(m2);
+}
+
+#define INSTALLED(name, version, extra) \
+	"Package: " name "\nStatus: install ok installed\nArchitecture: amd64\nVersion: " version "\n" extra "\n"
+
+TEST(resolve_closure_and_direct_misses) {
+	struct world w = { .status = INSTALLED("libc6", "2.31-13+deb11u5", "Multi-Arch: same\n")
+					 INSTALLED("libtinfo6", "6.2+20201114-2", "")
+				"Package: libncursesw6\nStatus: deinstall ok config-files\nVersion: 6.1\n\n" };
+
+	world_deb(&w, "Package: htop\nVersion: 3.0.5-7\nArchitecture: amd64\n"
+		      "Depends: libc6 (>= 2.15), libncursesw6 (>= 6), libtinfo6 (>= 6)\nSuggests: lsof\nRecommends: strace\n");
+	world_deb(&w, "Package: libncursesw6\nVersion: 6.2+20201114-2\nArchitecture: amd64\nDepends: libtinfo6 (= 6.2+20201114-2)\n");
+	world_deb(&w, "Package: libncursesw6\nVersion: 6.1-1\nArchitecture: amd64\n"); /* older: not chosen */
+	expect_resolve(&w, (char *[]){ "htop", NULL }, "htop libncursesw6", "");
+	{
+		struct deb_resolve_input in = { .status = w.status, .status_size = strlen(w.status), .debs = w.debs,
+						.n_debs = w.n_debs, .names = (char *[]){ "htop" }, .n_names = 1 };
+		struct deb_resolution res = {};
+
+		ASSERT_OK(deb_resolve(&in, &res, NULL));
+		ASSERT_EQ(res.n_install, 2);
+		ASSERT_STREQ(w.debs[res.install[1]].version, "6.2+20201114-2"); /* the highest version */
+		deb_resolution_release(&res);
+	}
+	/* asked for directly: nowhere, already installed, twice */
+	expect_resolve(&w, (char *[]){ "nosuch", "libc6", "htop", "htop", "vim", NULL }, "htop libncursesw6",
+		       "nosuch: not in the rootfs nor in [Packages] Debs=\nvim: not in the rootfs nor in [Packages] Debs=\n");
+	world_release(&w);
+}
+
+TEST(resolve_alternatives_first_satisfiable) {
+	struct world w = { .status = INSTALLED("mawk", "1.3.4.20200120-2", "Provides: awk\n") };
+
+	world_deb(&w, "Package: x1\nVersion: 1\nArchitecture: all\nDepends: a | b\n");
+	world_deb(&w, "Package: x2\nVersion: 1\nArchitecture: all\nDepends: nope | b\n");
+	world_deb(&w, "Package: x3\nVersion: 1\nArchitecture: all\nDepends: gawk | awk\n");
+	world_deb(&w, "Package: x4\nVersion: 1\nArchitecture: all\nDepends: a (>= 2) | b\n");
+	world_deb(&w, "Package: x5\nVersion: 1\nArchitecture: all\nDepends: a (>= 2) | nope (>= 1)\n");
+	world_deb(&w, "Package: a\nVersion: 1.0\nArchitecture: all\n");
+	world_deb(&w, "Package: b\nVersion: 1.0\nArchitecture: all\n");
+	world_deb(&w, "Package: gawk\nVersion: 1:5.1.0-1\nArchitecture: amd64\nProvides: awk\n");
+	expect_resolve(&w, (char *[]){ "x1", NULL }, "a x1", "");
+	expect_resolve(&w, (char *[]){ "x2", NULL }, "b x2", "");
+	/* awk is there already (mawk provides it): gawk, first but not needed, stays out */
+	expect_resolve(&w, (char *[]){ "x3", NULL }, "x3", "");
+	expect_resolve(&w, (char *[]){ "x4", NULL }, "b x4", "");
+	expect_resolve(&w, (char *[]){ "x5", NULL }, "x5",
+		       "x5: Depends a (>= 2) | nope (>= 1): the rootfs has none; [Packages] Debs= has a 1.0\n");
+	/* b chosen for x4 satisfies x1 too: nothing more */
+	expect_resolve(&w, (char *[]){ "x4", "x1", NULL }, "b x1 x4", "");
+	world_release(&w);
+}
+
+TEST(resolve_versions_epochs_tilde_and_too_old) {
+	struct world w = { .status = INSTALLED("libx", "1.0", "") INSTALLED("liby", "2.0~rc1", "")
+					 INSTALLED("libevent-2.1-7", "2.1.7-1", "") };
+
+	world_deb(&w, "Package: app\nVersion: 1\nArchitecture: amd64\nDepends: libx (>= 1:1.0~rc1), liby (<< 2.0)\n");
+	world_deb(&w, "Package: libx\nVersion: 1:1.0~rc1-1\nArchitecture: amd64\n");
+	world_deb(&w, "Package: tmux\nVersion: 3.1c-1\nArchitecture: amd64\nDepends: libevent-2.1-7 (>= 2.1.8-stable)\n");
+	/* the rootfs's libx 1.0 has epoch 0: too old; the .deb's 1:1.0~rc1-1 takes its place */
+	expect_resolve(&w, (char *[]){ "app", NULL }, "app libx", "");
+	/* installed at too old a version, and no .deb to upgrade it */
+	expect_resolve(&w, (char *[]){ "tmux", NULL }, "tmux",
+		       "tmux: Depends libevent-2.1-7 (>= 2.1.8-stable): the rootfs has libevent-2.1-7 2.1.7-1; [Packages] Debs= has none\n");
+	world_release(&w);
+}
+
+TEST(resolve_arch_qualifiers) {
+	struct world w = { .status = INSTALLED("python3", "3.9.2-3", "Multi-Arch: allowed\n")
+					 INSTALLED("perl", "5.32.1-4", "")
+				"Package: libfoo\nStatus: install ok installed\nArchitecture: i386\nVersion: 1.0\n\n"
+				"Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2021a\n\n"
+				"Package: make\nStatus: install ok installed\nArchitecture: i386\nMulti-Arch: foreign\nVersion: 4.3\n\n" };
+
+	world_deb(&w, "Package: app\nVersion: 1\nArchitecture: amd64\n"
+		      "Depends: python3:any (>= 3.9), tzdata:amd64, make, libfoo:i386, python3:native\n");
+	world_deb(&w, "Package: bad1\nVersion: 1\nArchitecture: amd64\nDepends: perl:any\n");
+	world_deb(&w, "Package: bad2\nVersion: 1\nArchitecture: amd64\nDepends: libfoo\n");
+	world_deb(&w, "Package: bad3\nVersion: 1\nArchitecture: amd64\nDepends: python3:arm64\n");
+	expect_resolve(&w, (char *[]){ "app", NULL }, "app", "");
+	expect_resolve(&w, (char *[]){ "bad1", "bad2", "bad3", NULL }, "bad1 bad2 bad3",
+		       "bad1: Depends perl:any: the rootfs has perl 5.32.1-4 (not Multi-Arch: allowed); [Packages] Debs= has none\n"
+		       "bad2: Depends libfoo: the rootfs has libfoo:i386 1.0; [Packages] Debs= has none\n"
+		       "bad3: Depends python3:arm64: the rootfs has python3 3.9.2-3; [Packages] Debs= has none\n");
+	world_release(&w);
+}
+
+TEST(resolve_provides_and_versioned_provides) {
+	struct world w = { .status = INSTALLED("libfoo1", "1.0-1", "Provides: libfoo-abi (= 1), foo-any\n") };
+
+	world_deb(&w, "Package: mailer\nVersion: 1\nArchitecture: all\nDepends: mail-transport-agent\n");
+	world_deb(&w, "Package: exim4-daemon-light\nVersion: 4.94.2-7\nArchitecture: amd64\n"
+		      "Provides: mail-transport-agent\nDepends: exim4-base (>= 4.94.2-7)\n");
+	world_deb(&w, "Package: exim4-base\nVersion: 4.94.2-7\nArchitecture: amd64\n");
+	world_deb(&w, "Package: app1\nVersion: 1\nArchitecture: amd64\nDepends: libfoo-abi (>= 1), foo-any\n");
+	world_deb(&w, "Package: app2\nVersion: 1\nArchitecture: amd64\nDepends: libfoo-abi (>= 2)\n");
+	world_deb(&w, "Package: libfoo2\nVersion: 2.0-1\nArchitecture: amd64\nProvides: libfoo-abi (= 2)\n");
+	world_deb(&w, "Package: app3\nVersion: 1\nArchitecture: amd64\nDepends: foo-any (>= 1)\n");
+	/* a virtual name: its provider comes in, named in the chain */
+	expect_resolve(&w, (char *[]){ "mailer", NULL }, "exim4-base exim4-daemon-light mailer", "");
+	/* the rootfs's versioned Provides satisfies >= 1 ... */
+	expect_resolve(&w, (char *[]){ "app1", NULL }, "app1", "");
+	/* ... but not >= 2: the .deb that provides version 2 comes in */
+	expect_resolve(&w, (char *[]){ "app2", NULL }, "app2 libfoo2", "");
+	/* an unversioned Provides never satisfies a versioned relation */
+	expect_resolve(&w, (char *[]){ "app3", NULL }, "app3",
+		       "app3: Depends foo-any (>= 1): the rootfs has libfoo1 1.0-1 (Provides foo-any); [Packages] Debs= has none\n");
+	world_release(&w);
+	/* a miss under a virtual name shows the provider in the chain */
+	{
+		struct world v = { .status = NULL };
+
+		world_deb(&v, "Package: mailer\nVersion: 1\nArchitecture: all\nDepends: mail-transport-agent\n");
+		world_deb(&v, "Package: exim4-daemon-light\nVersion: 4.94.2-7\nArchitecture: amd64\n"
+			      "Provides: mail-transport-agent\nPre-Depends: exim4-base (>= 4.94.2-7)\n");
+		expect_resolve(&v, (char *[]){ "mailer", NULL }, "exim4-daemon-light mailer",
+			       "mailer: Depends mail-transport-agent via exim4-daemon-light: Pre-Depends exim4-base (>= 4.94.2-7): "
+			       "not in the rootfs nor in [Packages] Debs=\n");
+		world_release(&v);
+	}
+}
+
+TEST(resolve_chain_miss) {
+	struct world w = { .status = INSTALLED("libc6", "2.31-13+deb11u5", "") INSTALLED("adduser", "3.118", "") };
+
+	world_deb(&w, "Package: sshfs\nVersion: 3.7.1+repack-2\nArchitecture: amd64\n"
+		      "Depends: fuse3, libc6 (>= 2.14), libfuse3-3 (>= 3.2.3), libglib2.0-0 (>= 2.56.0)\n");
+	world_deb(&w, "Package: fuse3\nVersion: 3.10.3-2\nArchitecture: amd64\n"
+		      "Depends: libc6 (>= 2.28), libfuse3-3 (= 3.10.3-2), adduser, mount (>= 2.19.1), sed (>= 4)\n");
+	world_deb(&w, "Package: libglib2.0-0\nVersion: 2.66.8-1\nArchitecture: amd64\n");
+	expect_resolve(&w, (char *[]){ "sshfs", NULL }, "fuse3 libglib2.0-0 sshfs",
+		       "sshfs: Depends libfuse3-3 (>= 3.2.3): not in the rootfs nor in [Packages] Debs=\n"
+		       "sshfs: Depends fuse3: Depends libfuse3-3 (= 3.10.3-2): not in the rootfs nor in [Packages] Debs=\n"
+		       "sshfs: Depends fuse3: Depends mount (>= 2.19.1): not in the rootfs nor in [Packages] Debs=\n"
+		       "sshfs: Depends fuse3: Depends sed (>= 4): not in the rootfs nor in [Packages] Debs=\n");
+	world_release(&w);
+}
+
+TEST(resolve_replaced_rootfs_package_and_upgrades) {
+	struct world w = { .status = INSTALLED("libz", "1.0", "") INSTALLED("htop", "3.0.5-7", "") };
+
+	world_deb(&w, "Package: libz\nVersion: 2.0\nArchitecture: amd64\n");
+	world_deb(&w, "Package: old\nVersion: 1\nArchitecture: amd64\nDepends: libz (<< 2)\n");
+	world_deb(&w, "Package: htop\nVersion: 3.0.5-7\nArchitecture: amd64\n");
+	world_deb(&w, "Package: htop\nVersion: 3.0.4-1\nArchitecture: amd64\n");
+	/* asked for: the newer .deb replaces the rootfs's libz, which old relied on */
+	expect_resolve(&w, (char *[]){ "old", "libz", NULL }, "libz old",
+		       "old: Depends libz (<< 2): the rootfs has libz 1.0 (replaced); [Packages] Debs= has libz 2.0\n");
+	/* the same version as the rootfs's, or older: nothing to install */
+	expect_resolve(&w, (char *[]){ "htop", NULL }, "", "");
+	world_release(&w);
+}
+
+TEST(resolve_errors_and_label) {
+	struct world w = { .status = "Package: a\nStatus: install ok installed\nVersion: 1.0-\n" };
+	struct deb_resolve_input in = { .status = w.status, .status_size = strlen(w.status), .status_origin = "rootfs:/var/lib/dpkg/status",
+					.names = (char *[]){ "x" }, .n_names = 1, .debs_label = "Debs=" };
+	struct deb_resolution res = {};
+	char *error = NULL;
+
+	ASSERT_EQ(deb_resolve(&in, &res, &error), -EINVAL);
+	ASSERT_STREQ(error, "rootfs:/var/lib/dpkg/status:1: a: invalid version '1.0-': revision number is empty");
+	in.status = "Package: a\nStatus: install ok installed\nVersion: 1\nProvides: b | c\n";
+	in.status_size = strlen(in.status);
+	ASSERT_EQ(deb_resolve(&in, &res, &error), -EINVAL);
+	ASSERT_STREQ(error, "rootfs:/var/lib/dpkg/status:1: a: Provides: alternatives ('|') not allowed");
+	in.status = NULL;
+	in.names = (char *[]){ "Bad Name" };
+	ASSERT_EQ(deb_resolve(&in, &res, &error), -EINVAL);
+	ASSERT_STREQ(error, "invalid package name 'Bad Name': character ' ' not allowed (only letters, digits and '-+._')");
+	in.names = (char *[]){ "x" };
+	ASSERT_OK(deb_resolve(&in, &res, NULL));
+	ASSERT_EQ(res.n_missing, 1);
+	ASSERT_STREQ(res.missing[0], "x: not in the rootfs nor in Debs=");
+	deb_resolution_release(&res);
+	free(error);
 }
