@@ -7,10 +7,13 @@
 #include "deb-control.h"
 #include "deb-depends.h"
 #include "deb-file.h"
+#include "deb-repo.h"
 #include "deb-resolve.h"
 #include "deb-version.h"
 #include "fileio.h"
+#include "fs-util.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "process.h"
 #include "test.h"
 
@@ -391,8 +394,12 @@ static void make_deb(const char *out, const char *control, const char *compressi
 	char *dir = NULL, *debian = NULL, *path = NULL, *z = NULL;
 
 	need_program("dpkg-deb");
-	ASSERT_TRUE(asprintf(&dir, "%s.tree", out) >= 0 && asprintf(&debian, "%s/DEBIAN", dir) >= 0 &&
-		    asprintf(&z, "-Z%s", compression) >= 0);
+	/* the tree lies outside the directory the .deb goes to, where dpkg-scanpackages would look */
+	ASSERT_TRUE(asprintf(&dir, "tree-%s", out) >= 0);
+	for (char *c = dir; *c; c++)
+		if (*c == '/')
+			*c = '_';
+	ASSERT_TRUE(asprintf(&debian, "%s/DEBIAN", dir) >= 0 && asprintf(&z, "-Z%s", compression) >= 0);
 	ASSERT_TRUE(mkdir(dir, 0755) == 0 && mkdir(debian, 0755) == 0);
 	ASSERT_TRUE(asprintf(&path, "%s/control", debian) >= 0);
 	write_text(path, control);
@@ -880,4 +887,264 @@ TEST(resolve_errors_and_label) {
 	ASSERT_STREQ(res.missing[0], "x: not in the rootfs nor in Debs=");
 	deb_resolution_release(&res);
 	free(error);
+}
+
+/* ---- the flat repository ---- */
+
+/* Drops the lines dpkg-scanpackages writes that the repository leaves out (MD5sum, SHA1). */
+static char *drop_weak_sums(const char *packages) {
+	char *out = NULL, *copy = strdup(packages), *p = copy, *line;
+	size_t size = 0;
+	FILE *f = open_memstream(&out, &size);
+
+	ASSERT_TRUE(f && copy);
+	while ((line = next_line(&p)))
+		if (strncmp(line, "MD5sum: ", 8) != 0 && strncmp(line, "SHA1: ", 6) != 0)
+			fprintf(f, "%s\n", line);
+		else
+			continue;
+	fclose(f);
+	free(copy);
+	return out;
+}
+
+/* next_line() stops at an empty line; the Packages text has them between stanzas. */
+static char *packages_of_scanpackages(const char *dir) {
+	struct process_result res = {};
+	char *out, *cwd = getcwd(NULL, 0);
+
+	ASSERT_TRUE(cwd && chdir(dir) == 0);
+	ASSERT_EQ(process_run(&(struct process_options){ .argv = (char *[]){ "dpkg-scanpackages", "-m", ".", "/dev/null", NULL },
+							 .stdout_mode = PROCESS_CAPTURE, .stderr_mode = PROCESS_CAPTURE }, &res), 0);
+	ASSERT_TRUE(chdir(cwd) == 0);
+	out = strdup(res.out);
+	process_result_release(&res);
+	free(cwd);
+	return out;
+}
+
+static const char control_odd_fields[] =
+	"Description: a package with odd fields   \n"
+	" first line  \n"
+	" .\n"
+	" ..\n"
+	"   indented\n"
+	"Version: 1.1-1\n"
+	"X-Zeta: z\n"
+	"Package: zed\n"
+	"alpha-FIELD: a\n"
+	"Maintainer: Me <me@example.com>\n"
+	"Original-Maintainer: Orig <o@example.com>\n"
+	"Architecture: amd64\n"
+	"Multi-Arch: foreign\n"
+	"Provides: zed-abi (= 1)\n"
+	"Pre-Depends: dpkg (>= 1.19)\n"
+	"Depends: libc6 (>= 2.0),\n"
+	"  bar | baz\n"
+	"Homepage: https://example.com\n"
+	"Priority: optional\n"
+	"Section: utils\n"
+	"Installed-Size: 12\n"
+	"Xb: b\n";
+
+TEST(repo_packages_as_dpkg_scanpackages) {
+	struct deb_repo repo = {};
+	char *ours, *theirs, *copy, *error = NULL;
+
+	need_program("dpkg-scanpackages");
+	ASSERT_TRUE(mkdir("repo", 0755) == 0);
+	make_deb("repo/zed_1.1-1_amd64.deb", control_odd_fields, "xz");
+	make_deb("repo/zed_1.0-1_amd64.deb", "Package: zed\nVersion: 1.0-1\nArchitecture: amd64\nMaintainer: m\nDescription: d\n", "gzip");
+	make_deb("repo/htop_3.0.5-7_amd64.deb", control_htop, "zstd");
+	make_deb("repo/doc.deb", "Package: a-doc\nVersion: 1:2.0~rc1\nArchitecture: all\nMaintainer: m\nDescription: d\n", "none");
+	write_text("repo/README", "not a package\n");
+
+	ASSERT_OK(deb_repo_build("repo", &repo, &error));
+	ASSERT_EQ(repo.n_debs, 4);
+	ASSERT_EQ(repo.n_files, 1);
+	ASSERT_STREQ(repo.files[0].path, "Packages");
+	ASSERT_EQ(repo.files[0].size, strlen(repo.files[0].data));
+	ASSERT_STREQ(repo.debs[0].name, "a-doc");
+	ASSERT_STREQ(repo.debs[1].name, "htop");
+	ASSERT_STREQ(repo.debs[2].version, "1.0-1");
+	ASSERT_STREQ(repo.debs[3].version, "1.1-1");
+	ASSERT_STREQ(deb_repo_filename(&repo.debs[1]), "htop_3.0.5-7_amd64.deb");
+
+	/* byte for byte what dpkg-scanpackages writes, less the MD5sum and SHA1 lines */
+	theirs = packages_of_scanpackages("repo");
+	copy = drop_weak_sums(theirs);
+	ours = repo.files[0].data;
+	ASSERT_STREQ(ours, copy);
+	ASSERT_CONTAINS(ours, "Alpha-Field: a\nOriginal-Maintainer: Orig <o@example.com>\nX-Zeta: z\nXb: b\n\n");
+	free(copy);
+	free(theirs);
+	deb_repo_release(&repo);
+	deb_repo_release(&repo); /* released twice is fine */
+	free(error);
+}
+
+TEST(repo_filename_size_sha256_rederived) {
+	struct deb_repo repo = {};
+	struct deb_stanza *s = NULL;
+	size_t n = 0;
+
+	ASSERT_TRUE(mkdir("repo", 0755) == 0);
+	make_deb("repo/htop.deb", control_htop, "xz");
+	make_deb("repo/b.deb", "Package: b\nVersion: 1.10\nArchitecture: all\nMaintainer: m\nDescription: d\n", "gzip");
+	make_deb("repo/a.deb", "Package: b\nVersion: 1.9\nArchitecture: all\nMaintainer: m\nDescription: d\n", "gzip");
+	ASSERT_OK(deb_repo_build("repo", &repo, NULL));
+	ASSERT_OK(deb_control_parse(repo.files[0].data, repo.files[0].size, "Packages", &s, &n, NULL));
+	ASSERT_EQ(n, 3);
+	/* dpkg's order, not the string order dpkg-scanpackages sorts versions by: 1.9 before 1.10 */
+	ASSERT_STREQ(deb_stanza_get(&s[0], "Version"), "1.9");
+	ASSERT_STREQ(deb_stanza_get(&s[1], "Version"), "1.10");
+	for (size_t i = 0; i < n; i++) {
+		const char *filename = deb_stanza_get(&s[i], "Filename"), *size = deb_stanza_get(&s[i], "Size");
+		char *path = NULL, *sum, *want_size = NULL;
+		struct stat st;
+
+		ASSERT_TRUE(filename && size && string_has_prefix(filename, "./"));
+		ASSERT_TRUE(asprintf(&path, "repo/%s", filename + 2) >= 0);
+		ASSERT_TRUE(stat(path, &st) == 0);
+		ASSERT_TRUE(asprintf(&want_size, "%jd", (intmax_t)st.st_size) >= 0);
+		ASSERT_STREQ(size, want_size);
+		sum = sha256sum(path);
+		ASSERT_STREQ(deb_stanza_get(&s[i], "SHA256"), sum);
+		ASSERT_TRUE(!deb_stanza_get(&s[i], "MD5sum"));
+		free(sum);
+		free(want_size);
+		free(path);
+	}
+	deb_stanzas_free(s, n);
+	deb_repo_release(&repo);
+}
+
+TEST(repo_refusals) {
+	struct deb_repo repo = {};
+	char *error = NULL;
+
+	ASSERT_TRUE(mkdir("repo", 0755) == 0 && mkdir("other", 0755) == 0);
+	write_text("repo/.hidden.deb", "a half-written download, skipped\n");
+	ASSERT_OK(deb_repo_build("repo", &repo, NULL)); /* empty: a repository without packages */
+	ASSERT_EQ(repo.n_debs, 0);
+	ASSERT_STREQ(repo.files[0].data, "");
+	deb_repo_release(&repo);
+
+	make_deb("repo/one.deb", control_htop, "xz");
+	make_deb("repo/two.deb", control_htop, "gzip");
+	ASSERT_EQ(deb_repo_build("repo", &repo, &error), -EINVAL);
+	ASSERT_STREQ(error, "repo/one.deb and repo/two.deb are both htop 3.0.5-7 amd64");
+	make_deb("other/one.deb", "Package: one\nVersion: 1\nArchitecture: all\nMaintainer: m\nDescription: d\n", "xz");
+	ASSERT_EQ(deb_repo_build_files((char *[]){ "repo/one.deb", "other/one.deb" }, 2, &repo, &error), -EINVAL);
+	ASSERT_STREQ(error, "repo/one.deb and other/one.deb have the same file name");
+	write_text("repo/three.deb", "garbage");
+	ASSERT_EQ(deb_repo_build("repo", &repo, &error), -EINVAL);
+	ASSERT_STREQ(error, "repo/three.deb: not a Debian package (not an ar archive)");
+	ASSERT_EQ(deb_repo_build("nosuchdir", &repo, &error), -ENOENT);
+	ASSERT_STREQ(error, "nosuchdir: No such file or directory");
+	free(error);
+}
+
+/* A private apt configuration in the test's directory reading "deb [trusted=yes] file:DIR ./",
+ * on top of status (a dpkg status file's path, or /dev/null). */
+static void write_apt_config(const char *repo_dir, const char *status) {
+	char *conf = NULL, *sources = NULL;
+	const char *t = test_dir();
+
+	ASSERT_TRUE(mkdir("apt", 0755) == 0 && mkdir("apt/parts", 0755) == 0 && mkdir("apt/lists", 0755) == 0 &&
+		    mkdir("apt/lists/partial", 0755) == 0 && mkdir("apt/cache", 0755) == 0 &&
+		    mkdir("apt/cache/archives", 0755) == 0 && mkdir("apt/cache/archives/partial", 0755) == 0);
+	ASSERT_TRUE(asprintf(&sources, "deb [trusted=yes] file:%s/%s ./\n", t, repo_dir) >= 0);
+	write_text("apt/sources.list", sources);
+	ASSERT_TRUE(asprintf(&conf,
+			     "Dir::Etc::Parts \"%1$s/apt/parts\";\n"
+			     "Dir::Etc::SourceParts \"%1$s/apt/parts\";\n"
+			     "Dir::Etc::SourceList \"%1$s/apt/sources.list\";\n"
+			     "Dir::Etc::Preferences \"/dev/null\";\n"
+			     "Dir::State::Lists \"%1$s/apt/lists\";\n"
+			     "Dir::State::status \"%2$s\";\n"
+			     "Dir::Cache \"%1$s/apt/cache\";\n"
+			     "Debug::NoLocking \"true\";\n"
+			     "APT::Sandbox::User \"root\";\n"
+			     "APT::Architecture \"amd64\";\n"
+			     "APT::Architectures { \"amd64\"; };\n"
+			     "APT::Install-Recommends \"false\";\n",
+			     t, status) >= 0);
+	write_text("apt/apt.conf", conf);
+	free(conf);
+	free(sources);
+}
+
+/* Runs apt-get with the private configuration; its status, and its output in *ret_out. */
+static int apt_get(char **argv, char **ret_out) {
+	char *env = NULL;
+	struct process_result res = {};
+	int r;
+
+	ASSERT_TRUE(asprintf(&env, "APT_CONFIG=%s/apt/apt.conf", test_dir()) >= 0);
+	r = process_run(&(struct process_options){ .argv = argv, .env_set = (char *[]){ env, NULL },
+						   .stdout_mode = PROCESS_CAPTURE, .stderr_mode = PROCESS_TO_STDOUT,
+						   .timeout_ms = 120 * 1000 }, &res);
+	ASSERT_OK(r);
+	*ret_out = strdup(res.out ? res.out : "");
+	process_result_release(&res);
+	free(env);
+	return r;
+}
+
+static void write_repo_files(const char *dir, const struct deb_repo *repo) {
+	for (size_t i = 0; i < repo->n_files; i++) {
+		char *path = NULL;
+
+		ASSERT_TRUE(asprintf(&path, "%s/%s", dir, repo->files[i].path) >= 0);
+		ASSERT_OK(write_file_atomic(path, repo->files[i].data, repo->files[i].size, 0644));
+		free(path);
+	}
+}
+
+TEST(repo_apt_reads_it) {
+	struct deb_repo repo = {};
+	char *out = NULL, *sum;
+
+	need_program("apt-get");
+	ASSERT_TRUE(mkdir("repo", 0755) == 0 && mkdir("dl", 0755) == 0);
+	make_deb("repo/zed_1.1-1_amd64.deb", control_odd_fields, "xz");
+	make_deb("repo/htop_3.0.5-7_amd64.deb", control_htop, "zstd");
+	make_deb("repo/a-doc.deb", "Package: a-doc\nVersion: 1:2.0~rc1\nArchitecture: all\nMaintainer: m\nDescription: d\n", "none");
+	ASSERT_OK(deb_repo_build("repo", &repo, NULL));
+	write_repo_files("repo", &repo);
+	write_apt_config("repo", "/dev/null");
+	if (apt_get((char *[]){ "apt-get", "-q", "update", NULL }, &out) != 0)
+		test_fail(__FILE__, __LINE__, "apt-get update: %s", out);
+	ASSERT_TRUE(!strstr(out, "W: ") && !strstr(out, "E: "));
+	free(out);
+	/* apt checks Size and SHA256 as it fetches each one */
+	ASSERT_TRUE(chdir("dl") == 0);
+	if (apt_get((char *[]){ "apt-get", "-q", "download", "zed=1.1-1", "htop", "a-doc=1:2.0~rc1", NULL }, &out) != 0)
+		test_fail(__FILE__, __LINE__, "apt-get download: %s", out);
+	ASSERT_TRUE(!strstr(out, "W: ") && !strstr(out, "E: "));
+	free(out);
+	sum = sha256sum("htop_3.0.5-7_amd64.deb");
+	ASSERT_STREQ(sum, repo.debs[1].sha256);
+	free(sum);
+	ASSERT_TRUE(chdir("..") == 0);
+	/* and it sees a corrupt hash for what it is */
+	{
+		char *bad = strdup(repo.files[0].data), *h = strstr(bad, "SHA256: ");
+
+		h[8] = h[8] == '0' ? '1' : '0';
+		write_text("repo/Packages", bad);
+		free(bad);
+	}
+	/* within the same second apt would take the lists it has as current */
+	ASSERT_OK(rm_rf("apt/lists"));
+	ASSERT_TRUE(mkdir("apt/lists", 0755) == 0 && mkdir("apt/lists/partial", 0755) == 0 && mkdir("dl2", 0755) == 0);
+	ASSERT_EQ(apt_get((char *[]){ "apt-get", "-q", "update", NULL }, &out), 0);
+	free(out);
+	ASSERT_TRUE(chdir("dl2") == 0);
+	ASSERT_TRUE(apt_get((char *[]){ "apt-get", "-q", "download", "a-doc", NULL }, &out) != 0);
+	ASSERT_CONTAINS(out, "Hash Sum mismatch");
+	free(out);
+	ASSERT_TRUE(chdir("..") == 0);
+	deb_repo_release(&repo);
 }
