@@ -203,24 +203,24 @@ int deb_control_parse_one(const char *text, size_t size, const char *origin, str
 }
 
 bool deb_status_is_installed(const char *status) {
-	char want[32], flag[32], state[32];
-	const char *p = status;
-	char *words[] = { want, flag, state };
+	const char *word[3];
+	size_t len[3], n = 0;
 
-	for (size_t i = 0; i < ELEMENTSOF(words); i++) {
-		size_t n = 0;
+	for (const char *p = status; *p;) {
+		size_t l;
 
-		while (*p == ' ' || *p == '\t')
-			p++;
-		while (*p && *p != ' ' && *p != '\t' && n < sizeof(want) - 1)
-			words[i][n++] = *p++;
-		words[i][n] = 0;
-		if (n == 0 || (*p && *p != ' ' && *p != '\t'))
-			return false;
+		p += strspn(p, " \t");
+		l = strcspn(p, " \t");
+		if (l == 0)
+			break;
+		if (n == ELEMENTSOF(word))
+			return false; /* a fourth word */
+		word[n] = p;
+		len[n++] = l;
+		p += l;
 	}
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return !*p && strcmp(flag, "ok") == 0 && strcmp(state, "installed") == 0;
+	return n == 3 && len[1] == 2 && strncmp(word[1], "ok", 2) == 0 && len[2] == 9 &&
+	       strncmp(word[2], "installed", 9) == 0;
 }
 
 int deb_status_parse(const char *text, size_t size, const char *origin, struct deb_stanza **ret,

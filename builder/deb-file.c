@@ -78,10 +78,23 @@ static int read_entry_data(struct archive *a, uint64_t max, char **ret, size_t *
 	return 0;
 }
 
+/* read_entry_data() with the messages: what names the member ("control.tar.xz"). */
+static int read_member(const char *path, const char *what, struct archive *a, uint64_t max, char **ret,
+		       size_t *ret_size, char **ret_error) {
+	int r = read_entry_data(a, max, ret, ret_size);
+
+	if (r == -EFBIG)
+		return set_error(ret_error, -EINVAL, "%s: %s is larger than %" PRIu64 " MiB", path, what, max / MiB);
+	if (r < 0)
+		return set_error(ret_error, r, "%s: cannot read %s: %s", path, what, archive_error_string(a) ?: strerror(-r));
+	return 0;
+}
+
 /* ./control out of the control member's bytes. */
 static int read_control_tar(const char *path, const char *member, const struct compression *c, const char *data,
 			    size_t size, char **ret, size_t *ret_size, char **ret_error) {
 	_cleanup_(archive_read_freep) struct archive *a = archive_read_new();
+	_cleanup_free_ char *what = NULL;
 	struct archive_entry *e;
 	int r;
 
@@ -105,14 +118,10 @@ static int read_control_tar(const char *path, const char *member, const struct c
 	}
 	if (archive_entry_filetype(e) != AE_IFREG)
 		return set_error(ret_error, -EINVAL, "%s: %s: ./control is not a regular file", path, member);
-	r = read_entry_data(a, CONTROL_MAX, ret, ret_size);
-	if (r == -EFBIG)
-		return set_error(ret_error, -EINVAL, "%s: %s: ./control is larger than %" PRIu64 " MiB", path, member,
-				 CONTROL_MAX / MiB);
+	r = asprintf(&what, "%s's ./control", member);
 	if (r < 0)
-		return set_error(ret_error, r, "%s: %s: cannot read ./control: %s", path, member,
-				 archive_error_string(a) ?: strerror(-r));
-	return 0;
+		return -ENOMEM;
+	return read_member(path, what, a, CONTROL_MAX, ret, ret_size, ret_error);
 }
 
 /* debian-binary, first: "2.x" and a newline, as dpkg-deb writes "2.0\n". */
@@ -184,13 +193,9 @@ static int read_members(const char *path, struct archive *a, uint64_t file_size,
 			r = find_compression(path, member, &c, ret_error);
 			if (r < 0)
 				return r;
-			r = read_entry_data(a, CONTROL_TAR_MAX, &tar, &tar_size);
-			if (r == -EFBIG)
-				return set_error(ret_error, -EINVAL, "%s: %s is larger than %" PRIu64 " MiB", path, member,
-						 CONTROL_TAR_MAX / MiB);
+			r = read_member(path, member, a, CONTROL_TAR_MAX, &tar, &tar_size, ret_error);
 			if (r < 0)
-				return set_error(ret_error, r, "%s: cannot read %s: %s", path, member,
-						 archive_error_string(a) ?: strerror(-r));
+				return r;
 			continue;
 		}
 		if (string_has_prefix(name, "data.tar")) {

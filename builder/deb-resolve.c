@@ -266,26 +266,29 @@ static size_t list_side(const struct resolver *r, const struct deb_alternatives 
 	return n;
 }
 
+/* list_side() into a string; *ret_n is the count. */
+static int side_text(const struct resolver *r, const struct deb_alternatives *g, bool debs, char **ret, size_t *ret_n) {
+	size_t size;
+	FILE *f = open_memstream(ret, &size);
+
+	if (!f)
+		return -ENOMEM;
+	*ret_n = list_side(r, g, debs, f);
+	return fclose(f) == 0 ? 0 : -ENOMEM;
+}
+
 /* Why nothing satisfies g: "not in the rootfs nor in [Packages] Debs=" when nothing has its
  * names, else what each side has. */
 static int reason(const struct resolver *r, const struct deb_alternatives *g, char **ret) {
 	_cleanup_free_ char *rootfs = NULL, *debs = NULL;
-	size_t nr, nd, size;
-	FILE *f;
+	size_t nr = 0, nd = 0;
 	int k;
 
-	f = open_memstream(&rootfs, &size);
-	if (!f)
-		return -ENOMEM;
-	nr = list_side(r, g, false, f);
-	if (fclose(f) != 0)
-		return -ENOMEM;
-	f = open_memstream(&debs, &size);
-	if (!f)
-		return -ENOMEM;
-	nd = list_side(r, g, true, f);
-	if (fclose(f) != 0)
-		return -ENOMEM;
+	k = side_text(r, g, false, &rootfs, &nr);
+	if (k >= 0)
+		k = side_text(r, g, true, &debs, &nd);
+	if (k < 0)
+		return k;
 	if (nr == 0 && nd == 0)
 		k = asprintf(ret, "not in the rootfs nor in %s", r->label);
 	else
@@ -537,14 +540,14 @@ int deb_resolve(const struct deb_resolve_input *in, struct deb_resolution *ret, 
 	}
 	if (k >= 0)
 		k = check_chosen(&r);
-	if (k >= 0) {
-		res.install = calloc(r.n_queue ?: 1, sizeof(*res.install));
-		if (!res.install)
-			k = -ENOMEM;
-	}
 	if (k < 0) {
 		resolver_release(&r);
 		return k;
+	}
+	res.install = calloc(r.n_queue ?: 1, sizeof(*res.install));
+	if (!res.install) {
+		resolver_release(&r);
+		return -ENOMEM;
 	}
 	for (size_t q = 0; q < r.n_queue; q++)
 		res.install[q] = r.pkgs[r.queue[q]].deb;
