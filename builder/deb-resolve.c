@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "deb-depends.h"
 #include "deb-resolve.h"
@@ -41,7 +42,7 @@ struct resolver {
 	size_t n_status;
 	struct pkg *pkgs; /* the rootfs's, then the debs' */
 	size_t n_pkgs;
-	size_t *by_name;  /* pkgs by name, then version, highest first */
+	size_t *by_name;  /* pkgs by name (in any case, as dpkg looks names up), then version, highest first */
 	struct provider *provided;
 	size_t n_provided;
 	size_t *queue;    /* selected pkgs, in the order chosen */
@@ -62,7 +63,7 @@ static bool arch_matches(const struct deb_relation *rel, const struct pkg *p) {
 		return p->ma_allowed;
 	if (strcmp(rel->arch, "amd64") == 0 || strcmp(rel->arch, "all") == 0)
 		return is_native(p->arch);
-	return strcmp(rel->arch, p->arch) == 0;
+	return strcasecmp(rel->arch, p->arch) == 0;
 }
 
 static bool effective(const struct pkg *p) {
@@ -70,7 +71,7 @@ static bool effective(const struct pkg *p) {
 }
 
 static bool real_satisfies(const struct deb_relation *rel, const struct pkg *p) {
-	return strcmp(p->name, rel->name) == 0 && arch_matches(rel, p) &&
+	return strcasecmp(p->name, rel->name) == 0 && arch_matches(rel, p) &&
 	       deb_version_satisfies(p->version, rel->op, rel->version);
 }
 
@@ -85,7 +86,7 @@ static bool provide_satisfies(const struct deb_relation *rel, const struct provi
 
 static int cmp_by_name(const void *a, const void *b, void *userdata) {
 	const struct pkg *pkgs = userdata, *pa = &pkgs[*(const size_t *)a], *pb = &pkgs[*(const size_t *)b];
-	int c = strcmp(pa->name, pb->name);
+	int c = strcasecmp(pa->name, pb->name);
 
 	if (c == 0)
 		c = -deb_version_compare(pa->version, pb->version);
@@ -97,7 +98,7 @@ static int cmp_by_name(const void *a, const void *b, void *userdata) {
 static int cmp_provider(const void *a, const void *b, void *userdata) {
 	const struct provider *x = a, *y = b;
 	size_t ix = x->pkg, iy = y->pkg;
-	int c = strcmp(x->name, y->name);
+	int c = strcasecmp(x->name, y->name);
 
 	return c ?: cmp_by_name(&ix, &iy, userdata);
 }
@@ -109,12 +110,12 @@ static void name_range(const struct resolver *r, const char *name, size_t *ret_l
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(r->pkgs[r->by_name[mid]].name, name) < 0)
+		if (strcasecmp(r->pkgs[r->by_name[mid]].name, name) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (hi = lo; hi < r->n_pkgs && strcmp(r->pkgs[r->by_name[hi]].name, name) == 0; hi++)
+	for (hi = lo; hi < r->n_pkgs && strcasecmp(r->pkgs[r->by_name[hi]].name, name) == 0; hi++)
 		;
 	*ret_lo = lo;
 	*ret_hi = hi;
@@ -126,12 +127,12 @@ static void provided_range(const struct resolver *r, const char *name, size_t *r
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(r->provided[mid].name, name) < 0)
+		if (strcasecmp(r->provided[mid].name, name) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (hi = lo; hi < r->n_provided && strcmp(r->provided[hi].name, name) == 0; hi++)
+	for (hi = lo; hi < r->n_provided && strcasecmp(r->provided[hi].name, name) == 0; hi++)
 		;
 	*ret_lo = lo;
 	*ret_hi = hi;

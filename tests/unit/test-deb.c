@@ -405,6 +405,10 @@ TEST(resolve_closure_and_direct_misses) {
 		ASSERT_STREQ(w.debs[res.install[1]].version, "6.2+20201114-2"); /* the highest version */
 		deb_resolution_release(&res);
 	}
+	/* names in any case are one name, as in dpkg */
+	world_deb(&w, "Package: Upper\nVersion: 1\nArchitecture: all\n");
+	world_deb(&w, "Package: needs-upper\nVersion: 1\nArchitecture: all\nDepends: upper (>= 1)\n");
+	expect_resolve(&w, (char *[]){ "needs-upper", NULL }, "Upper needs-upper", "");
 	/* asked for directly: nowhere, already installed, twice */
 	expect_resolve(&w, (char *[]){ "nosuch", "libc6", "htop", "htop", "vim", NULL }, "htop libncursesw6",
 		       "nosuch: not in the rootfs nor in [Packages] Debs=\nvim: not in the rootfs nor in [Packages] Debs=\n");
