@@ -150,3 +150,109 @@ int archive_open_tar_file(const char *path, size_t block_size, struct archive **
 	*ret = TAKE_PTR(a);
 	return 0;
 }
+
+static const char *without_dot_slash(const char *s) {
+	while (s[0] == '.' && s[1] == '/')
+		s += 2;
+	while (s[0] == '/')
+		s++;
+	return s;
+}
+
+int archive_read_member(const char *path, const char *name, size_t max, char **ret, size_t *ret_size) {
+	_cleanup_(archive_read_freep) struct archive *a = NULL;
+	struct archive_entry *entry;
+	const char *want = without_dot_slash(name);
+	int r;
+
+	r = archive_open_tar_file(path, 0, &a, NULL);
+	if (r < 0)
+		return r;
+	for (;;) {
+		const char *n;
+		la_int64_t size;
+		char *buf;
+
+		r = archive_read_next_header(a, &entry);
+		if (r == ARCHIVE_EOF)
+			return -ENOENT;
+		if (r < ARCHIVE_WARN)
+			return archive_status_to_errno(a, r);
+		n = archive_entry_pathname(entry);
+		if (!n || strcmp(without_dot_slash(n), want) != 0 || archive_entry_filetype(entry) != AE_IFREG)
+			continue;
+		size = archive_entry_size(entry);
+		if (size < 0 || (uint64_t)size > max)
+			return -EFBIG;
+		buf = malloc((size_t)size + 1);
+		if (!buf)
+			return -ENOMEM;
+		for (la_int64_t got = 0; got < size;) {
+			la_ssize_t k = archive_read_data(a, buf + got, (size_t)(size - got));
+
+			if (k <= 0) {
+				r = k < 0 ? archive_status_to_errno(a, (int)k) : -EIO;
+				free(buf);
+				return r < 0 ? r : -EIO;
+			}
+			got += k;
+		}
+		buf[size] = 0;
+		*ret = buf;
+		if (ret_size)
+			*ret_size = (size_t)size;
+		return 0;
+	}
+}
+
+int archive_decompress_memory(const void *data, size_t size, size_t max, char **ret, size_t *ret_size) {
+	_cleanup_(archive_read_freep) struct archive *a = archive_read_new();
+	_cleanup_free_ char *out = NULL;
+	struct archive_entry *entry;
+	size_t n = 0, alloc = 0;
+	int r;
+
+	if (!a || archive_read_support_filter_all(a) < ARCHIVE_WARN || archive_read_support_format_raw(a) < ARCHIVE_WARN)
+		return -ENOMEM;
+	r = archive_read_open_memory(a, data, size);
+	if (r < ARCHIVE_WARN)
+		return archive_status_to_errno(a, r);
+	r = archive_read_next_header(a, &entry);
+	if (r == ARCHIVE_EOF) { /* empty input */
+		*ret = strdup("");
+		if (ret_size)
+			*ret_size = 0;
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (r < ARCHIVE_WARN)
+		return archive_status_to_errno(a, r);
+	for (;;) {
+		la_ssize_t k;
+
+		if (n + 65536 + 1 > alloc) {
+			size_t na = MAX(alloc * 2, n + 65536 + 1);
+			char *nb;
+
+			if (na > max + 65536 + 1)
+				na = max + 65536 + 1;
+			nb = realloc(out, na);
+			if (!nb)
+				return -ENOMEM;
+			out = nb;
+			alloc = na;
+		}
+		k = archive_read_data(a, out + n, alloc - n - 1);
+		if (k < 0)
+			return archive_status_to_errno(a, (int)k);
+		if (k == 0)
+			break;
+		n += (size_t)k;
+		if (n > max)
+			return -EFBIG;
+	}
+	out[n] = 0;
+	*ret = TAKE_PTR(out);
+	if (ret_size)
+		*ret_size = n;
+	return 0;
+}

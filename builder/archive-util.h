@@ -33,3 +33,13 @@ int archive_open_tar_file(const char *path, size_t block_size, struct archive **
 			  const struct archive_input **ret_input);
 /* Bytes of the file consumed so far (compressed bytes for compressed input). */
 uint64_t archive_input_position(const struct archive_input *in);
+
+/* The whole content of the member named name ("./var/lib/dpkg/status"; a leading "./" on
+ * either side is ignored) of the tarball at path, NUL-terminated, at most max bytes; -ENOENT
+ * when the tarball has no such regular file, -EFBIG when it is bigger. Reads the tarball up to
+ * the member, decompressing as archive_open_tar_file() does. */
+int archive_read_member(const char *path, const char *name, size_t max, char **ret, size_t *ret_size);
+
+/* Decompresses data (gzip, xz, zstd, ... whatever libarchive's filters know; plain data passes
+ * through) into a NUL-terminated buffer of at most max bytes; -EFBIG beyond, -EBADMSG when corrupt. */
+int archive_decompress_memory(const void *data, size_t size, size_t max, char **ret, size_t *ret_size);

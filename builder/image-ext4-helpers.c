@@ -1,8 +1,11 @@
 /* The builder's calls on the ext4 after streaming: write, read, stat, list and remove by absolute path. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ext2-util.h"
 #include "image-ext4-internal.h"
@@ -111,6 +114,60 @@ int ext4_write_file(Ext4 *e, const char *path, const void *data, size_t size, ui
 		return r;
 	ext4_meta_epoch(e, &m, LINUX_S_IFREG | (mode & 07777), uid, gid);
 	return ext4_make_file(e, dir, name, &m, data, size, &ino);
+}
+
+/* Feeds a file of this machine to the writer, 1 MiB at a time. */
+struct host_source {
+	int fd;
+	uint64_t size, copied;
+};
+
+static int host_source(struct file_writer *w, void *userdata) {
+	struct host_source *h = userdata;
+	_cleanup_free_ char *buf = malloc(MiB);
+
+	if (!buf)
+		return -ENOMEM;
+	while (h->copied < h->size) {
+		ssize_t n = read(h->fd, buf, (size_t)MIN((uint64_t)MiB, h->size - h->copied));
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			return -EIO; /* it shrank while we read it */
+		r = ext4_writer_feed(w, buf, (size_t)n);
+		if (r < 0)
+			return r;
+		h->copied += (uint64_t)n;
+	}
+	return 0;
+}
+
+int ext4_copy_file(Ext4 *e, const char *path, const char *host_path, uint32_t mode, uint32_t uid, uint32_t gid) {
+	_cleanup_free_ char *norm = NULL;
+	_cleanup_close_ int fd = open(host_path, O_RDONLY | O_CLOEXEC);
+	struct host_source h = { .fd = fd };
+	const char *name;
+	ext2_ino_t dir, ino;
+	struct stat st;
+	struct meta m;
+	int r;
+
+	if (fd < 0)
+		return negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	h.size = (uint64_t)st.st_size;
+	r = make_room(e, path, &norm, &dir, &name);
+	if (r < 0)
+		return r;
+	ext4_meta_epoch(e, &m, LINUX_S_IFREG | (mode & 07777), uid, gid);
+	return ext4_make_regular(e, dir, name, &m, h.size, host_source, &h, &ino);
 }
 
 int ext4_mkdir_p(Ext4 *e, const char *path, uint32_t mode, uint32_t uid, uint32_t gid) {

@@ -60,6 +60,8 @@ int ext4_stream_tarball(Ext4 *fs, const char *tarball, ext4_progress_fn progress
 /* Creates or replaces a regular file (nothing of the old inode is kept); the parent must exist. */
 int ext4_write_file(Ext4 *fs, const char *path, const void *data, size_t size, uint32_t mode, uint32_t uid,
 		    uint32_t gid);
+/* The same with the content of a file of this machine, streamed (a large .deb never sits in memory). */
+int ext4_copy_file(Ext4 *fs, const char *path, const char *host_path, uint32_t mode, uint32_t uid, uint32_t gid);
 /* Creates missing directories with mode/uid/gid; existing ones are left as they are. */
 int ext4_mkdir_p(Ext4 *fs, const char *path, uint32_t mode, uint32_t uid, uint32_t gid);
 /* Creates a symlink (root-owned), replacing a non-directory of that name. */

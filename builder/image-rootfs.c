@@ -166,13 +166,16 @@ static int install_payload(Ext4 *fs, const struct rootfs_plan *plan, char **ret_
 	int r;
 
 	r = payload_collect(plan->profile, plan->datadir, plan->agent, &pl, ret_error);
-	if (r < 0)
-		return r;
-	r = agent_check_rootfs(fs, pl.agent_path, ret_error);
+	if (r >= 0)
+		r = payload_add_packages(&pl, plan->packages, ret_error);
+	if (r >= 0)
+		r = agent_check_rootfs(fs, pl.agent_path, ret_error);
 	for (size_t i = 0; i < pl.n_files && r >= 0; i++) {
 		const struct payload_file *f = &pl.files[i];
 
-		if (!f->data)
+		if (f->source)
+			r = ext4_copy_file(fs, f->path, f->source, f->mode, 0, 0);
+		else if (!f->data)
 			r = ext4_mkdir_p(fs, f->path, f->mode, 0, 0);
 		else
 			r = ext4_write_file(fs, f->path, f->data, f->size, f->mode, 0, 0);

@@ -6,6 +6,7 @@
 
 #include "image-esp.h"
 #include "image-ext4.h"
+#include "packages.h"
 #include "payload.h"
 #include "profile.h"
 
@@ -13,6 +14,7 @@ struct rootfs_plan {
 	const Profile *profile;
 	const char *datadir;   /* holds overlays/ and grub/ */
 	const char *agent;     /* agent binary to install; NULL: find_agent() */
+	const struct packages_plan *packages; /* the rig's repository, or NULL */
 	char root_uuid[37];
 	char esp_uuid[10];     /* "ABCD-1234" */
 	uint64_t epoch;

@@ -174,6 +174,47 @@ bool remaster_exists(Remaster *r, const char *path) {
 	return iso_tree_path_to_node(r->img, path, &node) == 1 && node;
 }
 
+static int name_cmp(const void *a, const void *b) {
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int remaster_list_dir(Remaster *r, const char *path, char ***ret) {
+	IsoNode *node = NULL, *child;
+	IsoDirIter *it = NULL;
+	char **names = NULL;
+	size_t n = 0;
+	int k;
+
+	if (iso_tree_path_to_node(r->img, path, &node) != 1 || !node)
+		return -ENOENT;
+	if (iso_node_get_type(node) != LIBISO_DIR)
+		return -ENOTDIR;
+	k = iso_dir_get_children((IsoDir *)node, &it);
+	if (k < 0)
+		return isofs_to_errno(k, NULL);
+	while (iso_dir_iter_next(it, &child) == 1) {
+		char **nn = realloc(names, (n + 2) * sizeof(char *));
+
+		if (nn) {
+			names = nn;
+			names[n + 1] = NULL;
+			names[n] = strdup(iso_node_get_name(child));
+		}
+		if (!nn || !names[n]) {
+			strv_freep(&names);
+			iso_dir_iter_free(it);
+			return -ENOMEM;
+		}
+		n++;
+	}
+	iso_dir_iter_free(it);
+	if (!names && !(names = calloc(1, sizeof(char *))))
+		return -ENOMEM;
+	qsort(names, n, sizeof(char *), name_cmp);
+	*ret = names;
+	return 0;
+}
+
 int remaster_read(Remaster *r, const char *path, char **ret, size_t *ret_size) {
 	return isofs_read_file(r->img, path, ret, ret_size);
 }
@@ -216,14 +257,10 @@ static int mkdir_p(Remaster *r, const char *path, IsoDir **ret) {
 	return 0;
 }
 
-static int record_md5(Remaster *r, const char *path, const void *data, size_t size) {
+/* Notes path's MD5 (hex) for md5sum.txt, replacing an earlier one. */
+static int record_md5(Remaster *r, const char *path, const char *hex) {
 	struct md5sum_txt_entry *e = NULL;
-	char hex[HASH_HEX_MAX];
-	int k;
 
-	k = hash_buffer_hex(HASH_MD5, data, size, hex);
-	if (k < 0)
-		return k;
 	while (*path == '/')
 		path++;
 	for (size_t i = 0; i < r->n_md5 && !e; i++)
@@ -289,7 +326,11 @@ static int put(Remaster *r, const char *path, void *data, size_t size, mode_t mo
 			return isofs_to_errno(k, NULL);
 	}
 	if (record) {
-		k = record_md5(r, path, data, size);
+		char hex[HASH_HEX_MAX];
+
+		k = hash_buffer_hex(HASH_MD5, data, size, hex);
+		if (k >= 0)
+			k = record_md5(r, path, hex);
 		if (k < 0)
 			return k;
 	}
@@ -310,6 +351,47 @@ static int put(Remaster *r, const char *path, void *data, size_t size, mode_t mo
 
 int remaster_put(Remaster *r, const char *path, void *data, size_t size, mode_t mode) {
 	return put(r, path, data, size, mode, true);
+}
+
+int remaster_put_file(Remaster *r, const char *path, const char *host_path, mode_t mode) {
+	_cleanup_free_ char *dirpath = strdup(path);
+	char hex[HASH_HEX_MAX];
+	IsoNode *old = NULL, *node = NULL;
+	IsoDir *dir;
+	char *slash, *name;
+	int k;
+
+	if (!dirpath)
+		return -ENOMEM;
+	slash = strrchr(dirpath, '/');
+	if (!slash || !slash[1])
+		return -EINVAL;
+	*slash = 0;
+	name = slash + 1;
+	/* the medium check reads the file whole: so do we, once, here (libisofs reads it again when writing) */
+	k = hash_file_hex(HASH_MD5, host_path, hex);
+	if (k < 0)
+		return k;
+	k = mkdir_p(r, dirpath, &dir);
+	if (k < 0)
+		return k;
+	if (iso_dir_get_node(dir, name, &old) == 1 && old) {
+		if (iso_node_get_type(old) == LIBISO_DIR)
+			return -EISDIR;
+		k = iso_node_remove(old);
+		if (k < 0)
+			return isofs_to_errno(k, NULL);
+	}
+	k = iso_tree_add_new_node(r->img, dir, name, host_path, &node);
+	if (k < 0)
+		return isofs_to_errno(k, NULL);
+	if (iso_node_get_type(node) != LIBISO_FILE) {
+		iso_node_remove(node);
+		return -EINVAL;
+	}
+	iso_node_set_permissions(node, mode ? mode & 07777 : 0644);
+	stamp(node, (time_t)r->epoch);
+	return record_md5(r, path, hex);
 }
 
 static int update_md5sum(Remaster *r) {

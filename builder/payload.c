@@ -14,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "packages.h"
 #include "payload.h"
 #include "template.h"
 
@@ -236,6 +237,43 @@ static int file_cmp(const void *a, const void *b) {
 	return strcmp(((const struct payload_file *)a)->path, ((const struct payload_file *)b)->path);
 }
 
+/* Parents sort before their children ("/a" < "/a/b"); a path given twice is a mistake. */
+static int payload_sort(struct payload *pl, char **ret_error) {
+	qsort(pl->files, pl->n_files, sizeof(pl->files[0]), file_cmp);
+	for (size_t i = 1; i < pl->n_files; i++)
+		if (strcmp(pl->files[i - 1].path, pl->files[i].path) == 0)
+			return set_error(ret_error, -EEXIST, "payload: %s comes twice", pl->files[i].path);
+	return 0;
+}
+
+int payload_add_packages(struct payload *pl, const struct packages_plan *plan, char **ret_error) {
+	char *packages;
+	int r;
+
+	if (!plan || !plan->have_repo)
+		return 0;
+	packages = malloc(plan->packages_size + 1);
+	if (!packages)
+		return -ENOMEM;
+	memcpy(packages, plan->packages, plan->packages_size);
+	r = add_dirs_for(pl, RIG_REPO "/Packages");
+	if (r >= 0)
+		r = add(pl, RIG_REPO "/Packages", packages, plan->packages_size, 0644);
+	for (size_t i = 0; i < plan->res.n_install && r >= 0; i++) {
+		const struct deb_package *d = &plan->repo.debs[plan->res.install[i]];
+		_cleanup_free_ char *path = NULL;
+
+		if (asprintf(&path, RIG_REPO "/%s", deb_repo_filename(d)) < 0)
+			return -ENOMEM;
+		r = add(pl, path, NULL, (size_t)d->size, 0644);
+		if (r >= 0 && !(pl->files[pl->n_files - 1].source = strdup(d->path)))
+			r = -ENOMEM;
+	}
+	if (r < 0)
+		return r;
+	return payload_sort(pl, ret_error);
+}
+
 int payload_collect(const Profile *p, const char *datadir, const char *agent, struct payload *ret, char **ret_error) {
 	_cleanup_free_ char *overlays = NULL, *port = NULL, *alive = NULL, *jport = NULL, *config = NULL,
 			     *agent_found = NULL;
@@ -245,6 +283,8 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 		.ddns_password_file = p->ddns_password_file ? RIG_DDNS_PASSWORD : NULL,
 		.wheelhouse = p->wheelhouse ? RIG_WHEELHOUSE : NULL,
 		.cudnn = p->gpu_cudnn ? RIG_CUDNN : NULL,
+		.debs = p->debs ? RIG_REPO : NULL,
+		.debconf = p->debconf ? RIG_DEBCONF : NULL,
 	};
 	int r;
 
@@ -280,6 +320,10 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 	}
 	if (r >= 0 && p->ddns_password_file)
 		r = add_copy(&pl, RIG_DDNS_PASSWORD, p->ddns_password_file, 0600, ret_error);
+	if (r >= 0 && p->debconf) /* answers may hold passwords: root only, as /etc/mlrig is */
+		r = add_copy(&pl, RIG_DEBCONF, p->debconf, 0600, ret_error);
+	if (r >= 0 && p->debs) /* rig.conf names it, so it is there even when nothing needs installing */
+		r = add_dirs_for(&pl, RIG_REPO "/Packages");
 	if (r < 0)
 		goto fail;
 
@@ -326,13 +370,9 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 			goto fail;
 	}
 
-	/* parents sort before their children: "/a" < "/a/b" */
-	qsort(pl.files, pl.n_files, sizeof(pl.files[0]), file_cmp);
-	for (size_t i = 1; i < pl.n_files; i++)
-		if (strcmp(pl.files[i - 1].path, pl.files[i].path) == 0) {
-			r = set_error(ret_error, -EEXIST, "payload: %s comes twice", pl.files[i].path);
-			goto fail;
-		}
+	r = payload_sort(&pl, ret_error);
+	if (r < 0)
+		goto fail;
 	pl.units = units;
 	pl.n_units = ELEMENTSOF(units);
 	*ret = pl;
@@ -346,6 +386,7 @@ void payload_release(struct payload *pl) {
 	for (size_t i = 0; i < pl->n_files; i++) {
 		free(pl->files[i].path);
 		free(pl->files[i].data);
+		free(pl->files[i].source);
 	}
 	free(pl->files);
 	free(pl->agent_path);

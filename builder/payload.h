@@ -15,10 +15,15 @@
 #define RIG_AGENT "/usr/lib/mlrig/mlrig-firstboot"
 #define RIG_WHEELHOUSE "/usr/share/mlrig/wheelhouse"
 #define RIG_CUDNN "/usr/share/mlrig/payload/cudnn.tar.xz"
+#define RIG_REPO "/var/lib/mlrig/repo"
+#define RIG_DEBCONF RIG_CONFIG_DIR "/debconf"
+
+struct packages_plan;
 
 struct payload_file {
 	char *path;     /* absolute on the rig */
-	void *data;     /* NULL for a directory */
+	void *data;     /* the content; NULL for a directory or a file copied from source */
+	char *source;   /* a file of this machine to copy (large: a .deb), or NULL */
 	size_t size;
 	uint32_t mode;  /* permission bits */
 };
@@ -40,6 +45,9 @@ struct payload {
  * agent binary to ship (NULL: find_agent()). */
 int payload_collect(const Profile *p, const char *datadir, const char *agent, struct payload *ret, char **ret_error);
 void payload_release(struct payload *pl);
+/* Adds the rig's package repository (RIG_REPO: the Packages index and the .debs the plan
+ * chose, copied from their files) when the plan has one. */
+int payload_add_packages(struct payload *pl, const struct packages_plan *plan, char **ret_error);
 
 /* Finds mlrig's data files (overlays/, grub/): $MLRIG_DATADIR, the source tree
  * the binary was built in (build/mlrig → ./), then the install prefix. */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive-util.h"
 #include "fileio.h"
 #include "hash-util.h"
 #include "image-esp.h"
@@ -17,6 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "output.h"
+#include "packages.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "profile.h"
@@ -158,6 +160,31 @@ static int make_plan(const Profile *p, struct plan *pl) {
 	return 0;
 }
 
+/* [Packages]: the rootfs's dpkg status, read from the tarball before anything is written, against
+ * Install= and Debs=; EXIT_USAGE (said) when something cannot be installed. */
+static int plan_packages(const Profile *p, struct packages_plan *ret) {
+	_cleanup_free_ char *status = NULL, *error = NULL;
+	size_t size = 0;
+	int r;
+
+	*ret = (struct packages_plan){};
+	if (!p->install)
+		return 0;
+	r = archive_read_member(arg_rootfs, "var/lib/dpkg/status", 64 * MiB, &status, &size);
+	if (r < 0 && r != -ENOENT) /* none at all: a rootfs without dpkg, everything from Debs= */
+		return log_error_errno(r, "Cannot read var/lib/dpkg/status from %s: %m", arg_rootfs);
+	r = packages_plan_make(p, p->install, status, size, "the rootfs's var/lib/dpkg/status", false, ret, NULL,
+			       &error);
+	if (r == -EINVAL)
+		return cli_input_error("%s", error ?: "[Packages] Install= cannot be installed");
+	if (r < 0)
+		return log_error_errno(r, "%s", error ?: strerror(-r));
+	if (ret->have_repo)
+		log_info("image: the rig's repository carries %zu of the %zu .debs in %s", ret->res.n_install,
+			 ret->repo.n_debs, p->debs);
+	return 0;
+}
+
 static void json_input(JsonWriter *w, const char *key, const char *name, const char *hex) {
 	json_key(w, key);
 	json_object_begin(w);
@@ -240,14 +267,14 @@ static int write_manifest(const char *path, const struct plan *pl, const Profile
 }
 
 /* The build itself, into the temp file at tmp; -errno once it has said why. */
-static int build(const Profile *p, const struct plan *pl, const char *datadir, int fd, const char *tmp,
-		 struct rootfs_result *res, struct ext4_stream_stats *stats) {
+static int build(const Profile *p, const struct plan *pl, const struct packages_plan *packages, const char *datadir,
+		 int fd, const char *tmp, struct rootfs_result *res, struct ext4_stream_stats *stats) {
 	_cleanup_free_ char *error = NULL;
 	struct ext4_params ep = {
 		.path = tmp, .offset = pl->parts[1].start, .size = pl->parts[1].size, .label = "rootfs",
 		.source_date_epoch = pl->epoch,
 	};
-	struct rootfs_plan rp = { .profile = p, .datadir = datadir, .epoch = pl->epoch };
+	struct rootfs_plan rp = { .profile = p, .datadir = datadir, .packages = packages, .epoch = pl->epoch };
 	struct progress prog;
 	double t0 = now_seconds();
 	Ext4 *fs = NULL;
@@ -308,6 +335,7 @@ static int build(const Profile *p, const struct plan *pl, const char *datadir, i
 
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
+	_cleanup_(packages_plan_release) struct packages_plan packages = {};
 	_cleanup_free_ char *datadir = NULL, *manifest = NULL, *tmp = NULL;
 	_cleanup_close_ int fd = -1;
 	struct rootfs_result res = {};
@@ -331,6 +359,9 @@ static int run(void) {
 	r = make_plan(p, &pl);
 	if (r != 0)
 		return r;
+	r = plan_packages(p, &packages);
+	if (r != 0)
+		return r;
 	r = find_datadir(&datadir);
 	if (r < 0)
 		return log_oom();
@@ -346,7 +377,7 @@ static int run(void) {
 		r = log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output);
 		goto fail;
 	}
-	r = build(p, &pl, datadir, fd, tmp, &res, &stats);
+	r = build(p, &pl, &packages, datadir, fd, tmp, &res, &stats);
 	if (r < 0)
 		goto fail;
 	if (hashing) {

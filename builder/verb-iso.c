@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive-util.h"
 #include "fileio.h"
 #include "image-rootfs.h"
 #include "iso-autoinstall.h"
@@ -18,6 +19,7 @@
 #include "output.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "packages.h"
 #include "payload.h"
 #include "profile.h"
 #include "progress.h"
@@ -142,16 +144,86 @@ static int put_payload_files(Remaster *remaster, struct payload *pl) {
 
 		if (asprintf(&path, MEDIA_PAYLOAD_ROOT "%s", f->path) < 0)
 			return log_oom();
-		/* data NULL: a directory */
-		r = remaster_put(remaster, path, TAKE_PTR(f->data), f->size, f->mode);
+		if (f->source)
+			r = remaster_put_file(remaster, path, f->source, f->mode);
+		else /* data NULL: a directory */
+			r = remaster_put(remaster, path, TAKE_PTR(f->data), f->size, f->mode);
 		if (r < 0)
 			return log_error_errno(r, "Cannot add %s to the image: %m", path);
 	}
 	return 0;
 }
 
+/* Every Packages index under the medium's /dists, as one text: what its installer can install
+ * without the network. Empty when the medium has no pool (none of Ubuntu's do without one). */
+static int read_pool(Remaster *remaster, char **ret) {
+	_cleanup_strv_free_ char **suites = NULL;
+	_cleanup_free_ char *all = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&all, &size);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	r = remaster_list_dir(remaster, "/dists", &suites);
+	for (char **suite = r >= 0 ? suites : NULL; suite && *suite; suite++) {
+		_cleanup_strv_free_ char **comps = NULL;
+		_cleanup_free_ char *dir = NULL;
+
+		if (asprintf(&dir, "/dists/%s", *suite) < 0 || remaster_list_dir(remaster, dir, &comps) < 0)
+			continue;
+		for (char **comp = comps; *comp; comp++)
+			for (const char *ext = ""; ext; ext = *ext ? NULL : ".gz") {
+				_cleanup_free_ char *path = NULL, *data = NULL, *text = NULL;
+				size_t n, tn;
+
+				if (asprintf(&path, "%s/%s/binary-amd64/Packages%s", dir, *comp, ext) < 0 ||
+				    remaster_read(remaster, path, &data, &n) < 0)
+					continue;
+				if (archive_decompress_memory(data, n, 256 * MiB, &text, &tn) < 0) {
+					log_warning("%s in %s cannot be read, ignoring.", path, arg_base);
+					continue;
+				}
+				fprintf(f, "%s\n", text);
+				break; /* Packages and Packages.gz hold the same */
+			}
+	}
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	*ret = TAKE_PTR(all);
+	return 0;
+}
+
+/* [Packages]: Debs= against Install= and the medium's pool (the installed set is not known yet:
+ * the misses are warnings). EXIT_USAGE (said) for Debs= that cannot be read. */
+static int plan_packages(Remaster *remaster, const Profile *p, struct packages_plan *ret) {
+	_cleanup_free_ char *pool = NULL, *status = NULL, *warnings = NULL, *error = NULL;
+	int r;
+
+	*ret = (struct packages_plan){};
+	if (!p->install)
+		return 0;
+	r = read_pool(remaster, &pool);
+	if (r >= 0)
+		r = packages_pool_as_status(pool, &status);
+	if (r < 0)
+		return log_error_errno(r, "Cannot read the package pool of %s: %m", arg_base);
+	r = packages_plan_make(p, p->install, status, strlen(status), "the medium's pool", true, ret, &warnings, &error);
+	if (r == -EINVAL)
+		return cli_input_error("%s", error ?: "[Packages] Debs= cannot be used");
+	if (r < 0)
+		return log_error_errno(r, "%s", error ?: strerror(-r));
+	if (warnings)
+		log_warning("[Packages] Install= may not install: the medium's pool and Debs= lack what these need "
+			    "(the installer may still find them on the network):\n%s", warnings);
+	if (ret->have_repo)
+		log_info("iso: the rig's repository carries %zu of the %zu .debs in %s", ret->res.n_install,
+			 ret->repo.n_debs, p->debs);
+	return 0;
+}
+
 /* The payload, the units to enable and the install script that copies them into /target. */
-static int add_payload(Remaster *remaster, const Profile *p, char **ret_agent) {
+static int add_payload(Remaster *remaster, const Profile *p, const struct packages_plan *packages, char **ret_agent) {
 	_cleanup_free_ char *datadir = NULL, *error = NULL, *units = NULL, *script = NULL;
 	struct payload pl = {};
 	int r;
@@ -160,6 +232,8 @@ static int add_payload(Remaster *remaster, const Profile *p, char **ret_agent) {
 	if (r < 0)
 		return log_oom();
 	r = payload_collect(p, datadir, NULL, &pl, &error);
+	if (r >= 0)
+		r = payload_add_packages(&pl, packages, &error);
 	if (r < 0)
 		return error ? log_error_errno(r, "Cannot collect the rig's payload: %s", error)
 			     : log_error_errno(r, "Cannot collect the rig's payload: %m");
@@ -214,19 +288,34 @@ static int add_nocloud(Remaster *remaster, const struct autoinstall_config *c, c
 	return 0;
 }
 
-/* The installer's answers, in the form the base's installer reads. */
-static int add_seed(Remaster *remaster, const Profile *p, const char **ret_seed_path) {
+/* The installer's answers, in the form the base's installer reads. It installs what the rig's
+ * repository does not carry (from the medium's pool, or the network); the rig the rest. */
+static int add_seed(Remaster *remaster, const Profile *p, const struct packages_plan *packages,
+		    const char **ret_seed_path) {
 	_cleanup_strv_free_ char **keys = NULL;
+	_cleanup_free_ char **installer_packages = NULL;
 	struct autoinstall_config c = {
 		.hostname = p->hostname,
 		.username = p->user,
 		.password_hash = p->password_hash,
-		.packages = p->install,
 		.disk = p->install_disk,
 		.wipe = p->install_wipe,
 	};
+	size_t n = 0;
 	int r;
 
+	for (char **q = p->install; q && *q; q++)
+		n++;
+	if (n > 0) {
+		installer_packages = calloc(n + 1, sizeof(char *));
+		if (!installer_packages)
+			return log_oom();
+		n = 0;
+		for (char **q = p->install; *q; q++)
+			if (!packages_plan_installs(packages, *q))
+				installer_packages[n++] = *q; /* borrowed */
+		c.packages = n > 0 ? installer_packages : NULL;
+	}
 	r = autoinstall_read_keys(p->authorized_keys, &keys);
 	if (r < 0)
 		return log_error_errno(r, "Cannot read [Rig] AuthorizedKeys=%s: %m", p->authorized_keys);
@@ -249,6 +338,7 @@ static const struct {
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
 	_cleanup_(remaster_freep) Remaster *remaster = NULL;
+	_cleanup_(packages_plan_release) struct packages_plan packages = {};
 	_cleanup_free_ char *error = NULL, *tmp = NULL, *title = NULL, *agent = NULL;
 	_cleanup_close_ int fd = -1;
 	const struct media_flavour *fl;
@@ -277,10 +367,13 @@ static int run(void) {
 	log_info("iso: %s: %s %s, %s, %s", arg_base, fl->product, fl->release, media_installer_to_string(fl->installer),
 		 media_layout_to_string(remaster_layout(remaster)));
 
-	r = add_payload(remaster, p, &agent);
+	r = plan_packages(remaster, p, &packages);
 	if (r != 0)
 		return r;
-	r = add_seed(remaster, p, &seed);
+	r = add_payload(remaster, p, &packages, &agent);
+	if (r != 0)
+		return r;
+	r = add_seed(remaster, p, &packages, &seed);
 	if (r != 0)
 		return r;
 	if (asprintf(&title, "Install rig %s with mlrig (unattended)", p->hostname) < 0)

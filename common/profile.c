@@ -57,6 +57,8 @@ static const struct key_def keys[] = {
 	{ "Rig", "AuthorizedKeys", T_FILE, O(authorized_keys), 0, true },
 	{ "Rig", "PasswordHash", T_PASSWORD_HASH, O(password_hash), 0, false },
 	{ "Packages", "Install", T_LIST, O(install), 0, false },
+	{ "Packages", "Debs", T_DIR, O(debs), 0, false },
+	{ "Packages", "Debconf", T_FILE, O(debconf), 0, false },
 	{ "Boot", "DualBoot", T_BOOL, O(dual_boot), 0, false },
 	{ "Boot", "Default", T_BOOT_DEFAULT, O(boot_default), 0, false },
 	{ "Boot", "Timeout", T_UINT32, O(timeout), 0, false },
@@ -622,6 +624,10 @@ static void render_value(FILE *f, const Profile *p, const struct key_def *k, con
 			override = paths->wheelhouse;
 		else if (k->offset == offsetof(Profile, gpu_cudnn))
 			override = paths->cudnn;
+		else if (k->offset == offsetof(Profile, debs))
+			override = paths->debs;
+		else if (k->offset == offsetof(Profile, debconf))
+			override = paths->debconf;
 	}
 	switch (k->type) {
 	case T_BOOL: fputs(*(const bool *)field ? "yes" : "no", f); break;

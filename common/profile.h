@@ -21,6 +21,8 @@ typedef struct Profile {
 
 	/* [Packages] */
 	char **install;
+	char *debs;               /* directory of .deb files, or NULL */
+	char *debconf;            /* debconf-set-selections file, or NULL */
 
 	/* [Boot] */
 	bool dual_boot;
@@ -88,6 +90,8 @@ struct profile_paths {
 	const char *ddns_password_file;
 	const char *wheelhouse;
 	const char *cudnn;
+	const char *debs;
+	const char *debconf;
 };
 
 /* Writes the profile back as INI, every key explicit, with file keys pointing

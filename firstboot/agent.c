@@ -148,15 +148,16 @@ static const char *tail_of(char *out) {
 	return *p == '\n' ? p + 1 : p;
 }
 
-int agent_run_input(struct agent *a, const char *what, char *const argv[], const char *input, char **ret_output) {
+int agent_run_full(struct agent *a, const char *what, char *const argv[], char *const env[], const char *input,
+		   char **ret_output) {
 	_cleanup_(process_result_release) struct process_result res = {};
 	int r = process_run(&(struct process_options){
-				    .argv = argv, .input = input, .stdin_mode = PROCESS_NULL,
+				    .argv = argv, .env_set = env, .input = input, .stdin_mode = PROCESS_NULL,
 				    .stdout_mode = PROCESS_CAPTURE, .stderr_mode = PROCESS_TO_STDOUT,
 			    }, &res);
 
 	if (r < 0)
-		return agent_fail(a, r, "%s: cannot run %s: %s", what, argv[0], strerror(-r));
+		return agent_fail(a, r, "%s: cannot run %s: %m", what, argv[0]);
 	if (r > 0) {
 		/* one line for the journal: newlines become "|" */
 		_cleanup_free_ char *msg = strdup(tail_of(res.out));
@@ -170,8 +171,12 @@ int agent_run_input(struct agent *a, const char *what, char *const argv[], const
 	return 0;
 }
 
+int agent_run_input(struct agent *a, const char *what, char *const argv[], const char *input, char **ret_output) {
+	return agent_run_full(a, what, argv, NULL, input, ret_output);
+}
+
 int agent_run(struct agent *a, const char *what, char *const argv[], char **ret_output) {
-	return agent_run_input(a, what, argv, NULL, ret_output);
+	return agent_run_full(a, what, argv, NULL, NULL, ret_output);
 }
 
 int managed_block(const char *text, const char *comment, const char *body, char **ret) {

@@ -44,7 +44,10 @@ int agent_mkdir(struct agent *a, const char *path, mode_t mode, uid_t uid, gid_t
 /* Host path of a rig path, for tools: "/" + path live, ROOT/path in a tree. */
 char *agent_host_path(struct agent *a, const char *path);
 
-/* Runs a tool; on failure records "WHAT failed: <output tail>" and returns -EIO. */
+/* Runs a tool; on failure records "WHAT failed: <output tail>" and returns -EIO. env ("NAME=value",
+ * may be NULL) is added to the agent's environment, input (may be NULL) is the tool's stdin. */
+int agent_run_full(struct agent *a, const char *what, char *const argv[], char *const env[], const char *input,
+		   char **ret_output);
 int agent_run(struct agent *a, const char *what, char *const argv[], char **ret_output);
 int agent_run_input(struct agent *a, const char *what, char *const argv[], const char *input, char **ret_output);
 

@@ -7,6 +7,7 @@ const struct stage agent_stages[] = {
 	{ "identity", "host name and /etc/hosts", stage_identity },
 	{ "user", "rig user, sudo, authorized_keys, password", stage_user },
 	{ "sshd", "host keys, key-only drop-in checked with sshd -t, reload", stage_sshd },
+	{ "packages", "[Packages] Install= from the rig's offline repository", stage_packages },
 	{ "grow-root", "grow the root partition and file system to the disk's end", stage_grow_root },
 	{ "wake-on-lan", "Wake-on-LAN on the wired interface, now and persistently", stage_wol },
 	{ "ddns", "dynamic DNS registration", stage_ddns },

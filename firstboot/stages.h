@@ -16,6 +16,7 @@ const struct stage *stage_find(const char *name);
 int stage_identity(struct agent *a);
 int stage_user(struct agent *a);
 int stage_sshd(struct agent *a);
+int stage_packages(struct agent *a);
 int stage_grow_root(struct agent *a);
 int stage_wol(struct agent *a);
 int stage_ddns(struct agent *a);
