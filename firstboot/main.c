@@ -5,7 +5,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -129,7 +128,7 @@ static int run_stage(struct agent *a, const struct stage *s) {
 	free(a->note), a->note = NULL;
 	r = s->run(a);
 	rec.seconds = now_seconds() - t0;
-	rec.finished = (uint64_t)time(NULL);
+	rec.finished = now_wall();
 	rec.attempts++;
 	rec.state = r < 0 ? STAGE_FAILED : STAGE_DONE;
 	free(rec.error);
@@ -316,6 +315,8 @@ int main(int argc, char **argv) {
 	r = parse_argv(argc, argv);
 	if (r <= 0)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	if (now_wall_check() < 0)
+		return cli_input_error("MLRIG_NOW=%s: not a time in seconds since 1970", getenv("MLRIG_NOW"));
 	r = cli_dispatch(verbs, ELEMENTSOF(verbs), argc - optind, argv + optind);
 	profile_free(agent.p);
 	free(agent.error);
