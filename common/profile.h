@@ -14,6 +14,9 @@ enum port_forward { PORT_FORWARD_NO, PORT_FORWARD_UPNP, PORT_FORWARD_NATPMP };
 /* Where the agent asks for the public address when [DDNS] CheckIP= is not given; it answers
  * with the address of the family it was reached over. */
 #define DDNS_DEFAULT_CHECK_IP "https://api64.ipify.org"
+/* Said by `mlrig check` and the ddns stage for Provider=noip. */
+#define DDNS_NOIP_FREE_NOTE \
+	"No-IP free host names expire unless confirmed by hand every 30 days at noip.com; updates do not count"
 
 typedef struct Profile {
 	char *path; /* the profile file, as given */

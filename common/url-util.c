@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -82,5 +83,27 @@ int url_check(const char *url, enum url_shape shape, char **ret_reason) {
 	if (!https && !url_host_is_loopback(rest, host_len))
 		return set_error(ret_reason, -EINVAL,
 				 "plain HTTP would send the credentials in the clear: use https:// (http:// only to a loopback address, 127.0.0.0/8 or ::1)");
+	return 0;
+}
+
+int url_escape(const char *s, char **ret) {
+	static const char hex[] = "0123456789ABCDEF";
+	char *o = malloc(strlen(s) * 3 + 1), *p = o;
+
+	if (!o)
+		return -ENOMEM;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (isalnum(c) || strchr("-._~", c))
+			*p++ = (char)c;
+		else {
+			*p++ = '%';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+		}
+	}
+	*p = 0;
+	*ret = o;
 	return 0;
 }

@@ -13,3 +13,5 @@ enum url_shape {
 int url_check(const char *url, enum url_shape shape, char **ret_reason);
 /* Whether host (a name, a dotted quad, or a bracketed IPv6 literal) is a loopback address. */
 bool url_host_is_loopback(const char *host, size_t len);
+/* s with every byte but A-Z a-z 0-9 - . _ ~ as %XX, for a query value. */
+int url_escape(const char *s, char **ret);

@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "ddns.h"
 #include "journal.h"
 #include "json.h"
 #include "log.h"
@@ -20,6 +21,7 @@
 static const char *arg_root = "/";
 static bool arg_json;
 static const char *arg_stage;
+static bool arg_force;
 static struct agent agent;
 
 static void help(void) {
@@ -27,6 +29,7 @@ static void help(void) {
 	       " mlrig-firstboot [--root DIR] run\n"
 	       " mlrig-firstboot [--root DIR] status [--json]\n"
 	       " mlrig-firstboot [--root DIR] stage NAME\n"
+	       " mlrig-firstboot [--root DIR] ddns [--force]\n"
 	       "\n"
 	       "Finalise a rig on its first boot: host name, user and keys, sshd, root\n"
 	       "partition, Wake-on-LAN, DDNS, GPU, Python venv, boot order. Each stage is\n"
@@ -37,10 +40,13 @@ static void help(void) {
 	       " run          run the stages not done yet, in order; stop at a failure\n"
 	       " status       each stage's state, time and last error\n"
 	       " stage NAME   run one stage again\n"
+	       " ddns         one DDNS check-and-update cycle (mlrig-ddns.timer runs it);\n"
+	       "              --force sends an update even when nothing changed or a failure holds\n"
 	       "\n"
 	       "Options:\n"
 	       "     --root DIR   work on the tree at DIR instead of this system, for tests\n"
 	       "     --json       status as JSON\n"
+	       "     --force      ddns: ignore the hold and the unchanged address\n"
 	       " -h, --help       display this help\n"
 	       " -V, --version    display version\n"
 	       "\n"
@@ -51,7 +57,7 @@ static void help(void) {
 	       "Exit status: 0 ok, 1 failure, 2 usage or bad input.\n");
 }
 
-enum { ARG_ROOT = 0x100, ARG_JSON };
+enum { ARG_ROOT = 0x100, ARG_JSON, ARG_FORCE };
 
 /* --root and --json are taken before the command and after it. */
 #define COMMON_OPTIONS                                        \
@@ -193,12 +199,27 @@ static int parse_status(int argc, char **argv) {
 	return parse_verb(argc, argv, true, NULL, 0);
 }
 
+/* The DDNS line of status, or NULL (no provider, or no config to read: status works without one). */
+static char *ddns_line(struct agent *a) {
+	_cleanup_free_ char *path = NULL, *error = NULL;
+	char *line = NULL;
+
+	if (asprintf(&path, "%s/%s", a->live ? "" : a->root, AGENT_CONFIG) < 0)
+		return NULL;
+	if (!a->p && profile_load_root(path, a->live ? NULL : a->root, &a->p, &error) < 0)
+		return NULL;
+	(void)ddns_status(a, &line);
+	return line;
+}
+
 static int status_json(struct agent *a, bool done) {
+	_cleanup_free_ char *ddns = ddns_line(a);
 	JsonWriter w;
 
 	json_init(&w, stdout);
 	json_object_begin(&w);
 	json_field_bool(&w, "complete", done);
+	json_field_string(&w, "ddns", ddns);
 	json_key(&w, "stages");
 	json_array_begin(&w);
 	for (size_t i = 0; i < agent_n_stages; i++) {
@@ -244,6 +265,10 @@ static int run_status(void) {
 			       detail);
 			stage_record_release(&rec);
 		}
+		_cleanup_free_ char *ddns = ddns_line(a);
+
+		if (ddns)
+			printf("ddns: %s\n", ddns);
 		printf("%s\n", done ? "complete" : "not complete");
 	}
 	if (r < 0 || fflush(stdout) != 0)
@@ -277,10 +302,71 @@ static int run_one_stage(void) {
 	return run_stage(a, stage_find(arg_stage));
 }
 
+static int parse_ddns(int argc, char **argv) {
+	static const struct option options[] = {
+		COMMON_OPTIONS,
+		{ "force", no_argument, NULL, ARG_FORCE },
+		{}
+	};
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+		if (parse_common(c))
+			continue;
+		if (c == 'h') {
+			help();
+			return 0;
+		}
+		if (c == ARG_FORCE) {
+			arg_force = true;
+			continue;
+		}
+		return cli_option_error("ddns", c, argv);
+	}
+	r = cli_positional("ddns", argc, argv, NULL, 0, 0);
+	return r < 0 ? r : 1;
+}
+
+/* One DDNS cycle; exit 1 when an update failed or a failure answer stops DDNS. */
+static int run_ddns(void) {
+	_cleanup_(ddns_report_release) struct ddns_report rep = {};
+	struct agent *a = &agent;
+	struct stage_record rec = {};
+	int r;
+
+	r = open_root(a);
+	if (r != 0)
+		return r;
+	if ((r = load_config(a)) < 0)
+		return r;
+	if (a->p->ddns_provider == DDNS_NONE) {
+		agent_say("ddns: no [DDNS] Provider in /%s; nothing to do", AGENT_CONFIG);
+		return 0;
+	}
+	(void)journal_get(a, "ddns", &rec);
+	r = rec.state;
+	stage_record_release(&rec);
+	if (r != STAGE_DONE && !arg_force) {
+		/* the first boot's stage makes the first update; the timer only follows it */
+		agent_say("ddns: the first boot has not reached its ddns stage yet; nothing to do");
+		return 0;
+	}
+	r = journal_open(a);
+	if (r < 0)
+		return log_error_errno(r, "Cannot create /%s: %m", AGENT_STATE_DIR);
+	r = ddns_cycle(a, arg_force, &rep);
+	if (r < 0)
+		return log_error_errno(r, "DDNS for %s failed: %m", a->p->ddns_hostname);
+	agent_say("ddns: %s: %s (%u request%s)", a->p->ddns_hostname, rep.summary ? rep.summary : "nothing to do",
+		  rep.requests, rep.requests == 1 ? "" : "s");
+	return rep.failed ? EXIT_FAIL : EXIT_OK;
+}
+
 static const struct cli_verb verb_run = { "run", parse_none, run_run };
 static const struct cli_verb verb_status = { "status", parse_status, run_status };
 static const struct cli_verb verb_stage = { "stage", parse_stage, run_one_stage };
-static const struct cli_verb *const verbs[] = { &verb_run, &verb_status, &verb_stage };
+static const struct cli_verb verb_ddns = { "ddns", parse_ddns, run_ddns };
+static const struct cli_verb *const verbs[] = { &verb_run, &verb_status, &verb_stage, &verb_ddns };
 
 /* The options before the command; <0 usage error, 0 done, >0 go on. */
 static int parse_argv(int argc, char **argv) {
@@ -303,7 +389,7 @@ static int parse_argv(int argc, char **argv) {
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error(NULL, "no command given (run, status or stage NAME)");
+		return cli_usage_error(NULL, "no command given (run, status, stage NAME or ddns)");
 	return 1;
 }
 
