@@ -21,6 +21,14 @@ static bool wants_ddns(const Profile *p) {
 	return p->ddns_provider != DDNS_NONE;
 }
 
+static bool wants_portmap(const Profile *p) {
+	return p->port_forward != PORT_FORWARD_NO;
+}
+
+static bool wants_firewall(const Profile *p) {
+	return p->firewall_enable;
+}
+
 /* Every unit the overlays hold is laid into the rig; these are enabled, the ones with a
  * predicate only when the profile asks for what they do. */
 static const struct {
@@ -32,6 +40,8 @@ static const struct {
 	{ { "mlrig-ready.service", "multi-user.target" }, NULL },
 	{ { "mlrig-bootorder.service", "multi-user.target" }, NULL },
 	{ { "mlrig-ddns.timer", "timers.target" }, wants_ddns },
+	{ { "mlrig-portmap.timer", "timers.target" }, wants_portmap },
+	{ { "mlrig-firewall.service", "sysinit.target" }, wants_firewall },
 };
 
 static int collect_units(const Profile *p, struct payload *pl) {
