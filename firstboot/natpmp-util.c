@@ -79,7 +79,7 @@ static int request(uint16_t internal, uint16_t external, uint32_t lifetime, natp
 	    r == NATPMP_ERR_NOPENDINGREQ)
 		return set_error(ret_error, -ENODEV, "NAT-PMP: the default gateway does not answer (is NAT-PMP on in the router?)");
 	if (r < 0)
-		return set_error(ret_error, -EPROTO, "NAT-PMP: the router refused the mapping of port %u: %s", external,
+		return set_error(ret_error, -EPROTO, "NAT-PMP: the router refused the mapping of port %u: %s", (unsigned)external,
 				 np.strerr(r));
 	return 0;
 }

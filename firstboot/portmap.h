@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define PORTMAP_LEASE_SECONDS (24 * 60 * 60) /* renewed at half-time by mlrig-portmap.timer */
+#define PORTMAP_LEASE_SECONDS (24U * 60 * 60) /* renewed at half-time by mlrig-portmap.timer */
 #define PORTMAP_STATE AGENT_STATE_DIR "/portmap.state"
 
 struct portmap_result {

@@ -14,7 +14,7 @@
 #include "macro.h"
 #include "portmap.h"
 
-#if MINIUPNPC_API_VERSION != 17
+#if defined(MINIUPNPC_API_VERSION) && MINIUPNPC_API_VERSION != 17
 #error "built against miniupnpc API 17 (libminiupnpc17): UPNP_GetValidIGD's signature differs in others"
 #endif
 
@@ -93,8 +93,8 @@ int upnp_map(uint16_t external, uint16_t internal, const char *description, stru
 
 	if ((r = load(ret_error)) < 0 || (r = find_igd(&g, ret_error)) < 0)
 		return r;
-	snprintf(ext, sizeof(ext), "%u", external);
-	snprintf(in, sizeof(in), "%u", internal);
+	snprintf(ext, sizeof(ext), "%u", (unsigned)external);
+	snprintf(in, sizeof(in), "%u", (unsigned)internal);
 	snprintf(lease, sizeof(lease), "%u", PORTMAP_LEASE_SECONDS);
 	r = mu.add(g.urls.controlURL, g.data.first.servicetype, ext, in, g.lan, description, "TCP", NULL, lease);
 	if (r == UPNP_ONLY_PERMANENT_LEASES) { /* the router keeps it until it is deleted */
@@ -104,7 +104,7 @@ int upnp_map(uint16_t external, uint16_t internal, const char *description, stru
 	mu.free_urls(&g.urls);
 	if (r != UPNPCOMMAND_SUCCESS)
 		return set_error(ret_error, -EPROTO, "the router refused the mapping of port %u: UPnP error %d (%s)",
-				 external, r, mu.strupnperror(r) ? mu.strupnperror(r) : "?");
+				 (unsigned)external, r, mu.strupnperror(r) ? mu.strupnperror(r) : "?");
 	*ret = (struct portmap_result){ .external = external, .lease = permanent ? 0 : PORTMAP_LEASE_SECONDS };
 	snprintf(ret->lan_address, sizeof(ret->lan_address), "%s", g.lan);
 	return 0;
@@ -117,11 +117,11 @@ int upnp_unmap(uint16_t external, char **ret_error) {
 
 	if ((r = load(ret_error)) < 0 || (r = find_igd(&g, ret_error)) < 0)
 		return r;
-	snprintf(ext, sizeof(ext), "%u", external);
+	snprintf(ext, sizeof(ext), "%u", (unsigned)external);
 	r = mu.del(g.urls.controlURL, g.data.first.servicetype, ext, "TCP", NULL);
 	mu.free_urls(&g.urls);
 	if (r != UPNPCOMMAND_SUCCESS && r != 714) /* 714: NoSuchEntryInArray, gone already */
 		return set_error(ret_error, -EPROTO, "the router refused to remove the mapping of port %u: UPnP error %d (%s)",
-				 external, r, mu.strupnperror(r) ? mu.strupnperror(r) : "?");
+				 (unsigned)external, r, mu.strupnperror(r) ? mu.strupnperror(r) : "?");
 	return 0;
 }
