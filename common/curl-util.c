@@ -285,6 +285,27 @@ static int setup(CURL *h, struct transfer *t, const char *url, const char *user_
 	return 0;
 }
 
+/* Loads libcurl, makes a handle and sets what every transfer shares. */
+static int start(CURL **ret, struct transfer *t, const char *url, const char *user_agent, char *errbuf,
+		 char **ret_detail) {
+	CURL *h;
+	int r;
+
+	r = curl_util_load(ret_detail);
+	if (r < 0)
+		return r;
+	h = lc.easy_init();
+	if (!h)
+		return -ENOMEM;
+	r = setup(h, t, url, user_agent, errbuf);
+	if (r < 0) {
+		lc.easy_cleanup(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
 /* The URL for a debug line: scheme, host and path, never the query (tokens) or a user:password@. */
 static void log_failure(const char *url, CURLcode code, long status, const char *errbuf) {
 	const char *sep = strstr(url, "://"), *host = sep ? sep + 3 : url, *end, *at;
@@ -303,13 +324,7 @@ int curl_util_get(const char *url, uint64_t range_start, const struct curl_trans
 	CURLcode code;
 	int r;
 
-	r = curl_util_load(ret_detail);
-	if (r < 0)
-		return r;
-	h = lc.easy_init();
-	if (!h)
-		return -ENOMEM;
-	r = setup(h, &t, url, NULL, errbuf);
+	r = start(&h, &t, url, NULL, errbuf, ret_detail);
 	if (r < 0)
 		return r;
 	lc.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
@@ -388,13 +403,7 @@ int curl_util_request(const struct curl_request *req, struct curl_reply *ret, ch
 	CURLcode code;
 	int r;
 
-	r = curl_util_load(ret_detail);
-	if (r < 0)
-		return r;
-	h = lc.easy_init();
-	if (!h)
-		return -ENOMEM;
-	r = setup(h, &t, req->url, req->user_agent, errbuf);
+	r = start(&h, &t, req->url, req->user_agent, errbuf, ret_detail);
 	if (r < 0)
 		return r;
 	for (char *const *l = req->headers; l && *l; l++) {

@@ -406,6 +406,15 @@ int json_read_string(const char *value, char **ret) {
 	return 0;
 }
 
+/* Past the value at p and its comma: the next item, or NULL at the end (or on bad input). */
+static const char *next_item(const char *p) {
+	p = check_value(p, 0);
+	if (!p)
+		return NULL;
+	p = skip_space(p);
+	return *p == ',' ? skip_space(p + 1) : NULL;
+}
+
 const char *json_member(const char *object, const char *key) {
 	const char *p;
 
@@ -420,13 +429,9 @@ const char *json_member(const char *object, const char *key) {
 		value = skip_space(skip_space(check_string(p)) + 1);
 		if (strcmp(name, key) == 0)
 			return value;
-		p = check_value(value, 0);
+		p = next_item(value);
 		if (!p)
 			return NULL;
-		p = skip_space(p);
-		if (*p != ',')
-			return NULL;
-		p = skip_space(p + 1);
 	}
 	return NULL;
 }
@@ -439,17 +444,12 @@ const char *json_element(const char *array, size_t index) {
 	p = skip_space(array + 1);
 	if (*p == ']')
 		return NULL;
-	for (size_t i = 0;; i++) {
+	for (size_t i = 0; p; i++) {
 		if (i == index)
 			return p;
-		p = check_value(p, 0);
-		if (!p)
-			return NULL;
-		p = skip_space(p);
-		if (*p != ',')
-			return NULL;
-		p = skip_space(p + 1);
+		p = next_item(p);
 	}
+	return NULL;
 }
 
 int json_read_bool(const char *value, bool *ret) {

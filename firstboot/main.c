@@ -72,11 +72,15 @@ static bool parse_common(int c) {
 	return false;
 }
 
-/* A verb's options: the common ones, --json where json_ok; <0 usage error, 0 help shown, >0 go on. */
-static int parse_verb(int argc, char **argv, bool json_ok, const char *const *names, int n_args) {
+/* The options a verb takes besides the common ones. */
+enum { VERB_JSON = 1 << 0, VERB_FORCE = 1 << 1 };
+
+/* A verb's options: the common ones and those in extra; <0 usage error, 0 help shown, >0 go on. */
+static int parse_verb(int argc, char **argv, unsigned extra, const char *const *names, int n_args) {
 	static const struct option options[] = {
 		COMMON_OPTIONS,
 		{ "json", no_argument, NULL, ARG_JSON },
+		{ "force", no_argument, NULL, ARG_FORCE },
 		{}
 	};
 	const char *verb = argv[0];
@@ -89,12 +93,16 @@ static int parse_verb(int argc, char **argv, bool json_ok, const char *const *na
 			help();
 			return 0;
 		}
-		if (c == ARG_JSON && json_ok) {
+		if (c == ARG_JSON && (extra & VERB_JSON)) {
 			arg_json = true;
 			continue;
 		}
-		if (c == ARG_JSON)
-			return cli_usage_error(verb, "unrecognized option '--json'");
+		if (c == ARG_FORCE && (extra & VERB_FORCE)) {
+			arg_force = true;
+			continue;
+		}
+		if (c == ARG_JSON || c == ARG_FORCE)
+			return cli_usage_error(verb, "unrecognized option '%s'", c == ARG_JSON ? "--json" : "--force");
 		return cli_option_error(verb, c, argv);
 	}
 	r = cli_positional(verb, argc, argv, names, n_args, n_args);
@@ -154,7 +162,7 @@ static int run_stage(struct agent *a, const struct stage *s) {
 }
 
 static int parse_none(int argc, char **argv) {
-	return parse_verb(argc, argv, false, NULL, 0);
+	return parse_verb(argc, argv, 0, NULL, 0);
 }
 
 static int run_run(void) {
@@ -196,7 +204,7 @@ static int run_run(void) {
 }
 
 static int parse_status(int argc, char **argv) {
-	return parse_verb(argc, argv, true, NULL, 0);
+	return parse_verb(argc, argv, VERB_JSON, NULL, 0);
 }
 
 /* The DDNS line of status, or NULL (no provider, or no config to read: status works without one). */
@@ -277,7 +285,7 @@ static int run_status(void) {
 }
 
 static int parse_stage(int argc, char **argv) {
-	int r = parse_verb(argc, argv, false, (const char *const[]){ "NAME" }, 1);
+	int r = parse_verb(argc, argv, 0, (const char *const[]){ "NAME" }, 1);
 
 	if (r <= 0)
 		return r;
@@ -303,28 +311,7 @@ static int run_one_stage(void) {
 }
 
 static int parse_ddns(int argc, char **argv) {
-	static const struct option options[] = {
-		COMMON_OPTIONS,
-		{ "force", no_argument, NULL, ARG_FORCE },
-		{}
-	};
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-		if (parse_common(c))
-			continue;
-		if (c == 'h') {
-			help();
-			return 0;
-		}
-		if (c == ARG_FORCE) {
-			arg_force = true;
-			continue;
-		}
-		return cli_option_error("ddns", c, argv);
-	}
-	r = cli_positional("ddns", argc, argv, NULL, 0, 0);
-	return r < 0 ? r : 1;
+	return parse_verb(argc, argv, VERB_FORCE, NULL, 0);
 }
 
 /* One DDNS cycle; exit 1 when an update failed or a failure answer stops DDNS. */
