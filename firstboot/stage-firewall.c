@@ -25,10 +25,10 @@ static int with_ufw(struct agent *a) {
 	/* the SSH rule goes in before ufw is enabled: the session that runs this may be SSH */
 	char *const allow[] = { "ufw", "allow", port, "comment", "mlrig: ssh", NULL };
 	char *const deny_in[] = { "ufw", "default", "deny", "incoming", NULL };
-	char *const allow_out[] = { "ufw", "default", "allow", "outgoing", NULL };
 	char *const enable[] = { "ufw", "--force", "enable", NULL };
+	/* outbound stays as ufw has it (allowed by default): each ufw run takes seconds on a small rig */
 	if ((r = agent_run(a, "ufw allow", allow, NULL)) < 0 || (r = agent_run(a, "ufw default", deny_in, NULL)) < 0 ||
-	    (r = agent_run(a, "ufw default", allow_out, NULL)) < 0 || (r = agent_run(a, "ufw enable", enable, NULL)) < 0)
+	    (r = agent_run(a, "ufw enable", enable, NULL)) < 0)
 		return r;
 	r = agent_write(a, FIREWALL_STATE, "ufw\n", 4, 0644, 0, 0);
 	if (r < 0)
