@@ -6,7 +6,7 @@ BUILD ?= build
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 
-# libcurl: headers only; builder/curl-util.c loads it with dlopen() when fetch needs it
+# libcurl: headers only; common/curl-util.c loads it with dlopen() when fetch or DDNS needs it
 LIBS_PKGS = libarchive ext2fs com_err fdisk blkid libcrypto libisofs-1 yaml-0.1
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PKGS) libcurl 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKGS) 2>/dev/null)

@@ -18,12 +18,46 @@
 #include "payload.h"
 #include "template.h"
 
-static const struct payload_unit units[] = {
-	{ "mlrig-ssh-keygen.service", "multi-user.target" },
-	{ "mlrig-firstboot.service", "multi-user.target" },
-	{ "mlrig-ready.service", "multi-user.target" },
-	{ "mlrig-bootorder.service", "multi-user.target" },
+static bool wants_ddns(const Profile *p) {
+	return p->ddns_provider != DDNS_NONE;
+}
+
+static bool wants_portmap(const Profile *p) {
+	return p->port_forward != PORT_FORWARD_NO;
+}
+
+static bool wants_firewall(const Profile *p) {
+	return p->firewall_enable;
+}
+
+/* Every unit the overlays hold is laid into the rig; these are enabled, the ones with a
+ * predicate only when the profile asks for what they do. */
+static const struct {
+	struct payload_unit unit;
+	bool (*wanted)(const Profile *p);
+} units[] = {
+	{ { "mlrig-ssh-keygen.service", "multi-user.target" }, NULL },
+	{ { "mlrig-firstboot.service", "multi-user.target" }, NULL },
+	{ { "mlrig-ready.service", "multi-user.target" }, NULL },
+	{ { "mlrig-bootorder.service", "multi-user.target" }, NULL },
+	{ { "mlrig-ddns.timer", "timers.target" }, wants_ddns },
+	{ { "mlrig-portmap.timer", "timers.target" }, wants_portmap },
+	{ { "mlrig-firewall.service", "sysinit.target" }, wants_firewall },
 };
+
+static int collect_units(const Profile *p, struct payload *pl) {
+	struct payload_unit *list = calloc(ELEMENTSOF(units), sizeof(*list));
+	size_t n = 0;
+
+	if (!list)
+		return -ENOMEM;
+	for (size_t i = 0; i < ELEMENTSOF(units); i++)
+		if (!units[i].wanted || units[i].wanted(p))
+			list[n++] = units[i].unit;
+	pl->units = list;
+	pl->n_units = n;
+	return 0;
+}
 
 static int add(struct payload *pl, const char *path, void *data, size_t size, uint32_t mode) {
 	struct payload_file *n = realloc(pl->files, (pl->n_files + 1) * sizeof(*n));
@@ -276,7 +310,7 @@ int payload_add_packages(struct payload *pl, const struct packages_plan *plan, c
 
 int payload_collect(const Profile *p, const char *datadir, const char *agent, struct payload *ret, char **ret_error) {
 	_cleanup_free_ char *overlays = NULL, *port = NULL, *alive = NULL, *jport = NULL, *config = NULL,
-			     *agent_found = NULL;
+			     *agent_found = NULL, *interval = NULL;
 	struct payload pl = {};
 	const struct profile_paths paths = {
 		.authorized_keys = RIG_AUTHORIZED_KEYS,
@@ -290,7 +324,8 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 
 	*ret_error = NULL;
 	if (asprintf(&port, "%u", p->ssh_port) < 0 || asprintf(&alive, "%u", p->client_alive_interval) < 0 ||
-	    asprintf(&jport, "%u", p->jupyter_port) < 0 || asprintf(&overlays, "%s/overlays/rig", datadir) < 0)
+	    asprintf(&jport, "%u", p->jupyter_port) < 0 || asprintf(&overlays, "%s/overlays/rig", datadir) < 0 ||
+	    asprintf(&interval, "%u", p->ddns_interval) < 0)
 		return -ENOMEM;
 	const struct template_var vars[] = {
 		{ "HOSTNAME", p->hostname },
@@ -302,6 +337,7 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 		{ "CLIENT_ALIVE_INTERVAL", alive },
 		{ "JUPYTER_PORT", jport },
 		{ "AGENT", RIG_AGENT },
+		{ "DDNS_INTERVAL", interval },
 	};
 
 	r = add_overlay(&pl, overlays, "", vars, ELEMENTSOF(vars), ret_error);
@@ -371,10 +407,10 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 	}
 
 	r = payload_sort(&pl, ret_error);
+	if (r >= 0)
+		r = collect_units(p, &pl);
 	if (r < 0)
 		goto fail;
-	pl.units = units;
-	pl.n_units = ELEMENTSOF(units);
 	*ret = pl;
 	return 0;
 fail:
@@ -389,6 +425,7 @@ void payload_release(struct payload *pl) {
 		free(pl->files[i].source);
 	}
 	free(pl->files);
+	free((void *)pl->units);
 	free(pl->agent_path);
 	memset(pl, 0, sizeof(*pl));
 }

@@ -108,6 +108,15 @@ static int run(void) {
 	check_secret_file("[DDNS] PasswordFile=", p->ddns_password_file);
 	if (p->ddns_provider != DDNS_NONE && p->ssh_port == 22)
 		warn("[DDNS] publishes this rig on the internet with SSH on port 22, which draws constant scans; consider [SSH] Port=.");
+	if (p->ddns_provider == DDNS_NOIP)
+		warn("[DDNS] Provider=noip: " DDNS_NOIP_FREE_NOTE " (paid host names need no confirmation).");
+	if (p->port_forward != PORT_FORWARD_NO && p->external_port == 22)
+		warn("[Router] PortForward=%s maps router port 22, which draws constant scans; consider [Router] ExternalPort=.",
+		     port_forward_to_string(p->port_forward));
+	if (p->port_forward != PORT_FORWARD_NO && p->password_authentication)
+		warn("[Router] PortForward= with [SSH] PasswordAuthentication=yes: password logins open to the internet.");
+	if (!p->firewall_enable)
+		warn("[Firewall] Enable=no: every port the rig listens on is open to its network, not only SSH.");
 
 	printf("profile: %s: ok (rig %s, user %s, ssh port %u, ddns %s, jupyter port %u)\n", p->path, p->hostname,
 	       p->user, p->ssh_port, ddns_provider_to_string(p->ddns_provider), p->jupyter_port);

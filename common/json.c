@@ -1,11 +1,13 @@
 /* JSON output (RFC 8259): a small state machine for commas and indents, one
- * string escaper, and a syntax check for JSON that comes from elsewhere. */
+ * string escaper, and a syntax check and in-place reader for JSON that comes from elsewhere. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
+#include "macro.h"
 
 void json_init(JsonWriter *w, FILE *f) {
 	*w = (JsonWriter){ .f = f };
@@ -324,4 +326,152 @@ bool json_valid(const char *text) {
 		return false;
 	p = check_value(skip_space(text), 0);
 	return p && *skip_space(p) == 0;
+}
+
+/* ---- reading values out of a document json_valid() accepted: the validator skips what is passed over ---- */
+
+static void put_utf8(char **o, uint32_t c) {
+	unsigned char *u = (unsigned char *)*o;
+
+	if (c < 0x80)
+		*u++ = (unsigned char)c;
+	else if (c < 0x800) {
+		*u++ = (unsigned char)(0xc0 | c >> 6);
+		*u++ = (unsigned char)(0x80 | (c & 0x3f));
+	} else if (c < 0x10000) {
+		*u++ = (unsigned char)(0xe0 | c >> 12);
+		*u++ = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+		*u++ = (unsigned char)(0x80 | (c & 0x3f));
+	} else {
+		*u++ = (unsigned char)(0xf0 | c >> 18);
+		*u++ = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
+		*u++ = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+		*u++ = (unsigned char)(0x80 | (c & 0x3f));
+	}
+	*o = (char *)u;
+}
+
+static uint32_t hex4(const char *p) {
+	uint32_t v = 0;
+
+	for (int i = 0; i < 4; i++)
+		v = v << 4 | (uint32_t)(p[i] <= '9' ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
+	return v;
+}
+
+int json_read_string(const char *value, char **ret) {
+	const char *end, *p;
+	char *s, *o;
+
+	if (!value || *value != '"' || !(end = check_string(value)))
+		return -EINVAL;
+	s = o = malloc((size_t)(end - value)); /* unescaping never grows a string */
+	if (!s)
+		return -ENOMEM;
+	for (p = value + 1; p < end - 1;) {
+		uint32_t c;
+
+		if (*p != '\\') {
+			*o++ = *p++;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'b': c = '\b'; break;
+		case 'f': c = '\f'; break;
+		case 'n': c = '\n'; break;
+		case 'r': c = '\r'; break;
+		case 't': c = '\t'; break;
+		case 'u':
+			c = hex4(p + 1);
+			p += 4;
+			if (c >= 0xd800 && c < 0xdc00 && p[1] == '\\' && p[2] == 'u' && hex4(p + 3) >= 0xdc00 &&
+			    hex4(p + 3) < 0xe000) {
+				c = 0x10000 + ((c - 0xd800) << 10) + (hex4(p + 3) - 0xdc00);
+				p += 6;
+			} else if (c >= 0xd800 && c < 0xe000)
+				c = 0xfffd; /* a lone surrogate */
+			break;
+		default: c = (unsigned char)*p; /* " \ / */
+		}
+		p++;
+		if (c == 0) {
+			free(s);
+			return -EBADMSG; /* a NUL would cut the C string short */
+		}
+		put_utf8(&o, c);
+	}
+	*o = 0;
+	*ret = s;
+	return 0;
+}
+
+/* Past the value at p and its comma: the next item, or NULL at the end (or on bad input). */
+static const char *next_item(const char *p) {
+	p = check_value(p, 0);
+	if (!p)
+		return NULL;
+	p = skip_space(p);
+	return *p == ',' ? skip_space(p + 1) : NULL;
+}
+
+const char *json_member(const char *object, const char *key) {
+	const char *p;
+
+	if (!object || *object != '{')
+		return NULL;
+	for (p = skip_space(object + 1); *p == '"';) {
+		_cleanup_free_ char *name = NULL;
+		const char *value;
+
+		if (json_read_string(p, &name) < 0)
+			return NULL;
+		value = skip_space(skip_space(check_string(p)) + 1);
+		if (strcmp(name, key) == 0)
+			return value;
+		p = next_item(value);
+		if (!p)
+			return NULL;
+	}
+	return NULL;
+}
+
+const char *json_element(const char *array, size_t index) {
+	const char *p;
+
+	if (!array || *array != '[')
+		return NULL;
+	p = skip_space(array + 1);
+	if (*p == ']')
+		return NULL;
+	for (size_t i = 0; p; i++) {
+		if (i == index)
+			return p;
+		p = next_item(p);
+	}
+	return NULL;
+}
+
+int json_read_bool(const char *value, bool *ret) {
+	if (value && strncmp(value, "true", 4) == 0)
+		*ret = true;
+	else if (value && strncmp(value, "false", 5) == 0)
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int json_read_int(const char *value, int64_t *ret) {
+	char *end;
+	long long v;
+
+	if (!value || !(*value == '-' || (*value >= '0' && *value <= '9')))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(value, &end, 10);
+	if (errno != 0 || *end == '.' || *end == 'e' || *end == 'E')
+		return -EINVAL;
+	*ret = v;
+	return 0;
 }

@@ -1,5 +1,6 @@
 /* The one JSON writer: objects, arrays, strings (escaped, always valid UTF-8),
- * numbers, booleans and null, pretty-printed with two-space indents. */
+ * numbers, booleans and null, pretty-printed with two-space indents; and the
+ * checker and reader for JSON from elsewhere (a manifest, a DNS provider's API). */
 #pragma once
 
 #include <stdbool.h>
@@ -46,3 +47,12 @@ int json_finish(JsonWriter *w);
 
 /* Whether text is exactly one JSON value (RFC 8259, UTF-8, nesting up to JSON_MAX_DEPTH), white space around it allowed. */
 bool json_valid(const char *text);
+
+/* Reading a document that json_valid() accepted, in place: each function takes a pointer to
+ * a value in it and returns a pointer to another, or NULL when there is none. */
+const char *json_member(const char *object, const char *key); /* the value of object's member key */
+const char *json_element(const char *array, size_t index);
+/* The value as a C string (unescaped, UTF-8): -EINVAL when it is not a string, -EBADMSG for a \u0000 in it. */
+int json_read_string(const char *value, char **ret);
+int json_read_bool(const char *value, bool *ret);   /* -EINVAL when not true or false */
+int json_read_int(const char *value, int64_t *ret); /* -EINVAL when not an integer */

@@ -14,6 +14,7 @@
 #include "macro.h"
 #include "parse-util.h"
 #include "profile.h"
+#include "url-util.h"
 
 enum key_type {
 	T_HOSTNAME,     /* one DNS label */
@@ -39,6 +40,11 @@ enum key_type {
 	T_RIG_PATH,     /* absolute path on the rig, or ~/... in the user's home */
 	T_DEVICE,
 	T_CMDLINE,      /* kernel arguments, also written into a shell-sourced GRUB file */
+	T_SERVER_URL,   /* https://host[:port], or http:// to a loopback address */
+	T_CHECK_IP,     /* a URL like T_SERVER_URL's with a path, or interface:NAME */
+	T_ZONE,         /* a DNS name, or a 32-hex-digit zone id */
+	T_MINUTES,      /* at least 1 */
+	T_PORT_FORWARD,
 };
 
 struct key_def {
@@ -73,7 +79,14 @@ static const struct key_def keys[] = {
 	{ "DDNS", "Hostname", T_FQDN, O(ddns_hostname), 0, false },
 	{ "DDNS", "Username", T_STRING, O(ddns_username), 0, false },
 	{ "DDNS", "PasswordFile", T_SECRET_FILE, O(ddns_password_file), 0, false },
-	{ "DDNS", "Server", T_FQDN, O(ddns_server), 0, false },
+	{ "DDNS", "Server", T_SERVER_URL, O(ddns_server), 0, false },
+	{ "DDNS", "Zone", T_ZONE, O(ddns_zone), 0, false },
+	{ "DDNS", "CheckIP", T_CHECK_IP, O(ddns_check_ip), 0, false },
+	{ "DDNS", "IPv6", T_BOOL, O(ddns_ipv6), 0, false },
+	{ "DDNS", "Interval", T_MINUTES, O(ddns_interval), 0, false },
+	{ "Router", "PortForward", T_PORT_FORWARD, O(port_forward), 0, false },
+	{ "Router", "ExternalPort", T_PORT, O(external_port), 0, false },
+	{ "Firewall", "Enable", T_BOOL, O(firewall_enable), 0, false },
 	{ "GPU", "Driver", T_STRING_OR_NONE, O(gpu_driver), 0, false },
 	{ "GPU", "CUDA", T_STRING_OR_NONE, O(gpu_cuda), 0, false },
 	{ "GPU", "CUDNN", T_FILE_OR_NONE, O(gpu_cudnn), 0, false },
@@ -103,6 +116,16 @@ static const char *const ddns_provider_names[] = {
 	[DDNS_CLOUDFLARE] = "cloudflare",
 };
 
+static const char *const port_forward_names[] = {
+	[PORT_FORWARD_NO] = "no",
+	[PORT_FORWARD_UPNP] = "upnp",
+	[PORT_FORWARD_NATPMP] = "natpmp",
+};
+
+const char *port_forward_to_string(enum port_forward f) {
+	return port_forward_names[f];
+}
+
 const char *boot_default_to_string(enum boot_default d) {
 	return boot_default_names[d];
 }
@@ -126,7 +149,7 @@ Profile *profile_free(Profile *p) {
 			strv_free(*(char ***)field);
 			break;
 		case T_BOOL: case T_PORT: case T_UINT32: case T_SIZE: case T_UUID: case T_EPOCH:
-		case T_BOOT_DEFAULT: case T_DDNS_PROVIDER:
+		case T_BOOT_DEFAULT: case T_DDNS_PROVIDER: case T_MINUTES: case T_PORT_FORWARD:
 			break;
 		default:
 			free(*(char **)field);
@@ -422,6 +445,35 @@ static int assign(struct parser *ps, Profile *p, const struct key_def *k, const 
 		if (!string_has_prefix(value, "/dev/"))
 			return fail(ps, k, value, "must be a device path on the rig (/dev/...)");
 		break;
+	case T_SERVER_URL:
+	case T_CHECK_IP:
+		if (k->type == T_CHECK_IP && string_has_prefix(value, "interface:")) {
+			const char *name = value + strlen("interface:");
+			if (!*name || strlen(name) > 15 || strpbrk(name, "/ \t:"))
+				return fail(ps, k, value, "not an interface name after 'interface:'");
+			break;
+		}
+		r = url_check(value, k->type == T_SERVER_URL ? URL_BASE : URL_FULL, &s);
+		if (r < 0) {
+			_cleanup_free_ char *why = s;
+			return fail(ps, k, value, "%s", why ? why : "not a URL");
+		}
+		break;
+	case T_ZONE:
+		if (!valid_fqdn(value))
+			return fail(ps, k, value, "not a zone name (example.com) or zone id");
+		break;
+	case T_MINUTES:
+		if (safe_atou32(value, &u32) < 0 || u32 == 0)
+			return fail(ps, k, value, "not a number of minutes (1 or more)");
+		*(uint32_t *)field = u32;
+		return 0;
+	case T_PORT_FORWARD:
+		r = parse_enum(port_forward_names, ELEMENTSOF(port_forward_names), value);
+		if (r < 0)
+			return fail(ps, k, value, "unknown port mapping (upnp, natpmp, no)");
+		*(enum port_forward *)field = r;
+		return 0;
 	}
 	s = strdup(value);
 	if (!s)
@@ -475,11 +527,17 @@ static void set_defaults(Profile *p) {
 	p->wol_enable = true;
 	p->jupyter_port = 8888;
 	p->ddns_provider = DDNS_NONE;
+	p->ddns_interval = 5;
+	p->firewall_enable = true;
 }
 
 static int fill_defaults(Profile *p) {
 	if (!p->wol_interface && !(p->wol_interface = strdup("auto")))
 		return -ENOMEM;
+	if (!p->ddns_check_ip && !(p->ddns_check_ip = strdup(DDNS_DEFAULT_CHECK_IP)))
+		return -ENOMEM;
+	if (p->external_port == 0)
+		p->external_port = p->ssh_port;
 	return 0;
 }
 
@@ -503,7 +561,11 @@ static int validate(struct parser *ps, Profile *p) {
 			return fail(ps, NULL, NULL, "[DDNS] Provider=%s needs Username=", prov);
 		if (p->ddns_provider == DDNS_DYNDNS2 && !p->ddns_server)
 			return fail(ps, NULL, NULL, "[DDNS] Provider=dyndns2 needs Server=");
+		if (p->ddns_provider == DDNS_CLOUDFLARE && !p->ddns_zone)
+			return fail(ps, NULL, NULL, "[DDNS] Provider=cloudflare needs Zone= (the zone the record Hostname= is in)");
 	}
+	if (p->ddns_zone && p->ddns_provider != DDNS_CLOUDFLARE)
+		return fail(ps, NULL, NULL, "[DDNS] Zone= is for Provider=cloudflare only");
 	if (p->install_wipe && !p->install_disk)
 		return fail(ps, NULL, NULL, "[Install] Wipe=yes needs Disk= (which disk to wipe)");
 	if (p->gpu_cudnn && !p->gpu_cuda)
@@ -636,6 +698,8 @@ static void render_value(FILE *f, const Profile *p, const struct key_def *k, con
 	case T_UUID: uuid_format(field, u); fputs(u, f); break;
 	case T_BOOT_DEFAULT: fputs(boot_default_to_string(*(const enum boot_default *)field), f); break;
 	case T_DDNS_PROVIDER: fputs(ddns_provider_to_string(*(const enum ddns_provider *)field), f); break;
+	case T_PORT_FORWARD: fputs(port_forward_to_string(*(const enum port_forward *)field), f); break;
+	case T_MINUTES: fprintf(f, "%u", *(const uint32_t *)field); break;
 	case T_LIST:
 		for (char *const *l = *(char *const *const *)field; l && *l; l++)
 			fprintf(f, "%s%s", l == *(char *const *const *)field ? "" : " ", *l);
@@ -654,6 +718,7 @@ static bool value_present(const Profile *p, const struct key_def *k) {
 	switch (k->type) {
 	case T_HOSTNAME: case T_FQDN: case T_USERNAME: case T_STRING: case T_FILE: case T_SECRET_FILE:
 	case T_DIR: case T_INTERFACE: case T_RIG_PATH: case T_DEVICE: case T_CMDLINE:
+	case T_SERVER_URL: case T_CHECK_IP: case T_ZONE:
 		return *(char *const *)field != NULL;
 	case T_LIST:
 		return *(char *const *const *)field != NULL;

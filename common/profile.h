@@ -9,6 +9,14 @@
 
 enum boot_default { BOOT_DEFAULT_LINUX, BOOT_DEFAULT_WINDOWS, BOOT_DEFAULT_SAVED };
 enum ddns_provider { DDNS_NONE, DDNS_NOIP, DDNS_DYNDNS2, DDNS_DUCKDNS, DDNS_CLOUDFLARE };
+enum port_forward { PORT_FORWARD_NO, PORT_FORWARD_UPNP, PORT_FORWARD_NATPMP };
+
+/* Where the agent asks for the public address when [DDNS] CheckIP= is not given; it answers
+ * with the address of the family it was reached over. */
+#define DDNS_DEFAULT_CHECK_IP "https://api64.ipify.org"
+/* Said by `mlrig check` and the ddns stage for Provider=noip. */
+#define DDNS_NOIP_FREE_NOTE \
+	"No-IP free host names expire unless confirmed by hand every 30 days at noip.com; updates do not count"
 
 typedef struct Profile {
 	char *path; /* the profile file, as given */
@@ -45,7 +53,18 @@ typedef struct Profile {
 	char *ddns_hostname;
 	char *ddns_username;
 	char *ddns_password_file; /* path */
-	char *ddns_server;
+	char *ddns_server;        /* https://host[:port] (http:// to loopback), or NULL for the provider's */
+	char *ddns_zone;          /* cloudflare: the zone's name or id */
+	char *ddns_check_ip;      /* a URL, or "interface:NAME" */
+	bool ddns_ipv6;           /* also keep the AAAA record */
+	uint32_t ddns_interval;   /* minutes between checks */
+
+	/* [Router] */
+	enum port_forward port_forward;
+	uint32_t external_port;   /* the router's port for SSH; the SSH port when not given */
+
+	/* [Firewall] */
+	bool firewall_enable;
 
 	/* [GPU] */
 	char *gpu_driver;         /* package name, or NULL for none */
@@ -103,3 +122,4 @@ static inline void profile_freep(Profile **p) {
 
 const char *boot_default_to_string(enum boot_default d);
 const char *ddns_provider_to_string(enum ddns_provider p);
+const char *port_forward_to_string(enum port_forward f);

@@ -1,7 +1,10 @@
-/* One monotonic clock for the builder and the agent, so every duration and deadline reads the same source. */
+/* One monotonic clock for the builder and the agent, so every duration and deadline reads the same source,
+ * and one wall clock, which tests can set. */
 #include <errno.h>
+#include <stdlib.h>
 #include <time.h>
 
+#include "parse-util.h"
 #include "time-util.h"
 
 static struct timespec monotonic(void) {
@@ -28,4 +31,26 @@ void sleep_ms(uint64_t ms) {
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+static int wall_override(uint64_t *ret) {
+	const char *env = getenv("MLRIG_NOW");
+
+	if (!env)
+		return 0;
+	return safe_atou64(env, ret) < 0 ? -EINVAL : 1;
+}
+
+uint64_t now_wall(void) {
+	uint64_t t;
+
+	if (wall_override(&t) > 0)
+		return t;
+	return (uint64_t)time(NULL);
+}
+
+int now_wall_check(void) {
+	uint64_t t;
+
+	return wall_override(&t) < 0 ? -EINVAL : 0;
 }

@@ -5,11 +5,11 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "cli.h"
+#include "ddns.h"
 #include "journal.h"
 #include "json.h"
 #include "log.h"
@@ -21,6 +21,7 @@
 static const char *arg_root = "/";
 static bool arg_json;
 static const char *arg_stage;
+static bool arg_force;
 static struct agent agent;
 
 static void help(void) {
@@ -28,6 +29,7 @@ static void help(void) {
 	       " mlrig-firstboot [--root DIR] run\n"
 	       " mlrig-firstboot [--root DIR] status [--json]\n"
 	       " mlrig-firstboot [--root DIR] stage NAME\n"
+	       " mlrig-firstboot [--root DIR] ddns [--force]\n"
 	       "\n"
 	       "Finalise a rig on its first boot: host name, user and keys, sshd, root\n"
 	       "partition, Wake-on-LAN, DDNS, GPU, Python venv, boot order. Each stage is\n"
@@ -38,10 +40,13 @@ static void help(void) {
 	       " run          run the stages not done yet, in order; stop at a failure\n"
 	       " status       each stage's state, time and last error\n"
 	       " stage NAME   run one stage again\n"
+	       " ddns         one DDNS check-and-update cycle (mlrig-ddns.timer runs it);\n"
+	       "              --force sends an update even when nothing changed or a failure holds\n"
 	       "\n"
 	       "Options:\n"
 	       "     --root DIR   work on the tree at DIR instead of this system, for tests\n"
 	       "     --json       status as JSON\n"
+	       "     --force      ddns: ignore the hold and the unchanged address\n"
 	       " -h, --help       display this help\n"
 	       " -V, --version    display version\n"
 	       "\n"
@@ -52,7 +57,7 @@ static void help(void) {
 	       "Exit status: 0 ok, 1 failure, 2 usage or bad input.\n");
 }
 
-enum { ARG_ROOT = 0x100, ARG_JSON };
+enum { ARG_ROOT = 0x100, ARG_JSON, ARG_FORCE };
 
 /* --root and --json are taken before the command and after it. */
 #define COMMON_OPTIONS                                        \
@@ -67,11 +72,15 @@ static bool parse_common(int c) {
 	return false;
 }
 
-/* A verb's options: the common ones, --json where json_ok; <0 usage error, 0 help shown, >0 go on. */
-static int parse_verb(int argc, char **argv, bool json_ok, const char *const *names, int n_args) {
+/* The options a verb takes besides the common ones. */
+enum { VERB_JSON = 1 << 0, VERB_FORCE = 1 << 1 };
+
+/* A verb's options: the common ones and those in extra; <0 usage error, 0 help shown, >0 go on. */
+static int parse_verb(int argc, char **argv, unsigned extra, const char *const *names, int n_args) {
 	static const struct option options[] = {
 		COMMON_OPTIONS,
 		{ "json", no_argument, NULL, ARG_JSON },
+		{ "force", no_argument, NULL, ARG_FORCE },
 		{}
 	};
 	const char *verb = argv[0];
@@ -84,12 +93,16 @@ static int parse_verb(int argc, char **argv, bool json_ok, const char *const *na
 			help();
 			return 0;
 		}
-		if (c == ARG_JSON && json_ok) {
+		if (c == ARG_JSON && (extra & VERB_JSON)) {
 			arg_json = true;
 			continue;
 		}
-		if (c == ARG_JSON)
-			return cli_usage_error(verb, "unrecognized option '--json'");
+		if (c == ARG_FORCE && (extra & VERB_FORCE)) {
+			arg_force = true;
+			continue;
+		}
+		if (c == ARG_JSON || c == ARG_FORCE)
+			return cli_usage_error(verb, "unrecognized option '%s'", c == ARG_JSON ? "--json" : "--force");
 		return cli_option_error(verb, c, argv);
 	}
 	r = cli_positional(verb, argc, argv, names, n_args, n_args);
@@ -129,7 +142,7 @@ static int run_stage(struct agent *a, const struct stage *s) {
 	free(a->note), a->note = NULL;
 	r = s->run(a);
 	rec.seconds = now_seconds() - t0;
-	rec.finished = (uint64_t)time(NULL);
+	rec.finished = now_wall();
 	rec.attempts++;
 	rec.state = r < 0 ? STAGE_FAILED : STAGE_DONE;
 	free(rec.error);
@@ -149,7 +162,7 @@ static int run_stage(struct agent *a, const struct stage *s) {
 }
 
 static int parse_none(int argc, char **argv) {
-	return parse_verb(argc, argv, false, NULL, 0);
+	return parse_verb(argc, argv, 0, NULL, 0);
 }
 
 static int run_run(void) {
@@ -191,15 +204,30 @@ static int run_run(void) {
 }
 
 static int parse_status(int argc, char **argv) {
-	return parse_verb(argc, argv, true, NULL, 0);
+	return parse_verb(argc, argv, VERB_JSON, NULL, 0);
+}
+
+/* The DDNS line of status, or NULL (no provider, or no config to read: status works without one). */
+static char *ddns_line(struct agent *a) {
+	_cleanup_free_ char *path = NULL, *error = NULL;
+	char *line = NULL;
+
+	if (asprintf(&path, "%s/%s", a->live ? "" : a->root, AGENT_CONFIG) < 0)
+		return NULL;
+	if (!a->p && profile_load_root(path, a->live ? NULL : a->root, &a->p, &error) < 0)
+		return NULL;
+	(void)ddns_status(a, &line);
+	return line;
 }
 
 static int status_json(struct agent *a, bool done) {
+	_cleanup_free_ char *ddns = ddns_line(a);
 	JsonWriter w;
 
 	json_init(&w, stdout);
 	json_object_begin(&w);
 	json_field_bool(&w, "complete", done);
+	json_field_string(&w, "ddns", ddns);
 	json_key(&w, "stages");
 	json_array_begin(&w);
 	for (size_t i = 0; i < agent_n_stages; i++) {
@@ -245,6 +273,10 @@ static int run_status(void) {
 			       detail);
 			stage_record_release(&rec);
 		}
+		_cleanup_free_ char *ddns = ddns_line(a);
+
+		if (ddns)
+			printf("ddns: %s\n", ddns);
 		printf("%s\n", done ? "complete" : "not complete");
 	}
 	if (r < 0 || fflush(stdout) != 0)
@@ -253,7 +285,7 @@ static int run_status(void) {
 }
 
 static int parse_stage(int argc, char **argv) {
-	int r = parse_verb(argc, argv, false, (const char *const[]){ "NAME" }, 1);
+	int r = parse_verb(argc, argv, 0, (const char *const[]){ "NAME" }, 1);
 
 	if (r <= 0)
 		return r;
@@ -278,10 +310,50 @@ static int run_one_stage(void) {
 	return run_stage(a, stage_find(arg_stage));
 }
 
+static int parse_ddns(int argc, char **argv) {
+	return parse_verb(argc, argv, VERB_FORCE, NULL, 0);
+}
+
+/* One DDNS cycle; exit 1 when an update failed or a failure answer stops DDNS. */
+static int run_ddns(void) {
+	_cleanup_(ddns_report_release) struct ddns_report rep = {};
+	struct agent *a = &agent;
+	struct stage_record rec = {};
+	int r;
+
+	r = open_root(a);
+	if (r != 0)
+		return r;
+	if ((r = load_config(a)) < 0)
+		return r;
+	if (a->p->ddns_provider == DDNS_NONE) {
+		agent_say("ddns: no [DDNS] Provider in /%s; nothing to do", AGENT_CONFIG);
+		return 0;
+	}
+	(void)journal_get(a, "ddns", &rec);
+	r = rec.state;
+	stage_record_release(&rec);
+	if (r != STAGE_DONE && !arg_force) {
+		/* the first boot's stage makes the first update; the timer only follows it */
+		agent_say("ddns: the first boot has not reached its ddns stage yet; nothing to do");
+		return 0;
+	}
+	r = journal_open(a);
+	if (r < 0)
+		return log_error_errno(r, "Cannot create /%s: %m", AGENT_STATE_DIR);
+	r = ddns_cycle(a, arg_force, &rep);
+	if (r < 0)
+		return log_error_errno(r, "DDNS for %s failed: %m", a->p->ddns_hostname);
+	agent_say("ddns: %s: %s (%u request%s)", a->p->ddns_hostname, rep.summary ? rep.summary : "nothing to do",
+		  rep.requests, rep.requests == 1 ? "" : "s");
+	return rep.failed ? EXIT_FAIL : EXIT_OK;
+}
+
 static const struct cli_verb verb_run = { "run", parse_none, run_run };
 static const struct cli_verb verb_status = { "status", parse_status, run_status };
 static const struct cli_verb verb_stage = { "stage", parse_stage, run_one_stage };
-static const struct cli_verb *const verbs[] = { &verb_run, &verb_status, &verb_stage };
+static const struct cli_verb verb_ddns = { "ddns", parse_ddns, run_ddns };
+static const struct cli_verb *const verbs[] = { &verb_run, &verb_status, &verb_stage, &verb_ddns };
 
 /* The options before the command; <0 usage error, 0 done, >0 go on. */
 static int parse_argv(int argc, char **argv) {
@@ -304,7 +376,7 @@ static int parse_argv(int argc, char **argv) {
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error(NULL, "no command given (run, status or stage NAME)");
+		return cli_usage_error(NULL, "no command given (run, status, stage NAME or ddns)");
 	return 1;
 }
 
@@ -316,6 +388,8 @@ int main(int argc, char **argv) {
 	r = parse_argv(argc, argv);
 	if (r <= 0)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	if (now_wall_check() < 0)
+		return cli_input_error("MLRIG_NOW=%s: not a time in seconds since 1970", getenv("MLRIG_NOW"));
 	r = cli_dispatch(verbs, ELEMENTSOF(verbs), argc - optind, argv + optind);
 	profile_free(agent.p);
 	free(agent.error);

@@ -2,12 +2,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "parse-util.h"
 #include "stages.h"
+#include "time-util.h"
 #include "userdb.h"
 
 /* /etc/hosts with "127.0.1.1 HOST", replacing an old 127.0.1.1 line. */
@@ -124,7 +124,7 @@ int stage_user(struct agent *a) {
 		goto out;
 	}
 	if ((r = userdb_add_user(&db, u, &uid, &gid, &created)) < 0 ||
-	    (r = userdb_set_password(&db, u, a->p->password_hash, (uint64_t)time(NULL) / 86400)) < 0 ||
+	    (r = userdb_set_password(&db, u, a->p->password_hash, now_wall() / 86400)) < 0 ||
 	    (r = userdb_add_member(&db, "sudo", u)) < 0) {
 		r = agent_fail(a, r, "cannot add user %s: %s", u, strerror(-r));
 		goto out;

@@ -19,6 +19,8 @@ int stage_sshd(struct agent *a);
 int stage_packages(struct agent *a);
 int stage_grow_root(struct agent *a);
 int stage_wol(struct agent *a);
+int stage_firewall(struct agent *a);
+int stage_port_forward(struct agent *a);
 int stage_ddns(struct agent *a);
 int stage_gpu(struct agent *a);
 int stage_python(struct agent *a);

@@ -39,6 +39,12 @@ rootfs_fixture() {
 	bash "$REPO/tests/fixtures/rootfs.sh"
 }
 
+# How many stages the agent has: its --help lists them ("Stages: a, b, c"), so tests that
+# check a full run need no edit when a stage is added.
+agent_stage_count() {
+	"$BUILD/mlrig-firstboot" --help | sed -n 's/^Stages: //p' | tr ',' '\n' | grep -c .
+}
+
 # A copy of the demo key with the mode ssh insists on.
 demo_key() {
 	install -m 600 "$REPO/images/keys/demo_ed25519" "$T/demo_key"

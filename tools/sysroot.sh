@@ -2,6 +2,9 @@
 # Makes the glibc 2.31 sysroot (Debian bullseye, same glibc as Ubuntu 20.04)
 # that the agent shipped into rigs is compiled against, so it runs there.
 # Prints the sysroot's path; cached under $MLRIG_CACHE keyed by this script.
+# Besides libc: the headers of the libraries the agent loads with dlopen() (libcurl for
+# DDNS, miniupnpc and libnatpmp for the router port mapping), whose struct layouts and
+# constants it compiles against; the agent never links them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tests/fixtures/lib.sh"
@@ -17,8 +20,9 @@ mkdir -p "$MLRIG_CACHE"
 rm -rf "$out"
 work=$(mktemp -d "$MLRIG_CACHE/.sysroot.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-echo "sysroot.sh: debootstrap bullseye with libc6-dev into $work (a minute or two)" >&2
-debootstrap --variant=minbase --include=libc6-dev bullseye "$work/root" "$FIXTURE_MIRROR" >"$work/log" 2>&1 || {
+pkgs=libc6-dev,libcurl4-openssl-dev,libminiupnpc-dev,libnatpmp-dev
+echo "sysroot.sh: debootstrap bullseye with $pkgs into $work (a minute or two)" >&2
+debootstrap --variant=minbase --include="$pkgs" bullseye "$work/root" "$FIXTURE_MIRROR" >"$work/log" 2>&1 || {
 	tail -30 "$work/log" >&2
 	exit 1
 }

@@ -39,6 +39,31 @@ check "explains: storage is wiped" grep -q "WIPES /dev/nvme0n1" <<<"$out"
 "$MLRIG" check --strict -p "$T/p/risky.conf" >/dev/null
 check "--strict fails on warnings" test $? -eq 1
 
+cat >"$T/p/reach.conf" <<'CONF'
+[Rig]
+Hostname=reach
+User=user
+AuthorizedKeys=keys/demo_ed25519.pub
+[DDNS]
+Provider=noip
+Hostname=reach.ddns.net
+Username=me
+PasswordFile=secrets/noip.password
+[Router]
+PortForward=upnp
+[Firewall]
+Enable=no
+CONF
+out=$("$MLRIG" check -p "$T/p/reach.conf")
+check "warns: No-IP free names need a confirmation every 30 days" grep -q "noip: No-IP free host names expire unless confirmed by hand every 30 days" <<<"$out"
+check "warns: router port 22" grep -q "PortForward=upnp maps router port 22" <<<"$out"
+check "warns: firewall off" grep -q "\[Firewall\] Enable=no: every port the rig listens on is open" <<<"$out"
+sed -i 's|^Username=me$|Username=me\nServer=http://ddns.example.com|' "$T/p/reach.conf"
+err=$("$MLRIG" check -p "$T/p/reach.conf" 2>&1)
+rc=$?
+check "DDNS over plain HTTP to a non-loopback server: refused, exit 2, file:line" eval \
+	'[ $rc -eq 2 ] && grep -q "reach.conf:9: \[DDNS\] Server=http://ddns.example.com: plain HTTP would send the credentials in the clear" <<<"$err"'
+
 printf '[Rig]\nHostname=x\nUser=u\nAuthorizedKeys=empty.pub\n[DDNS]\nProvider=foo\n' >"$T/p/bad.conf"
 err=$("$MLRIG" check -p "$T/p/bad.conf" 2>&1)
 rc=$?

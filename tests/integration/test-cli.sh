@@ -40,6 +40,7 @@ agent_cases=(
 	"run|--root|"
 	"status|--root|"
 	"stage|--root|identity"
+	"ddns|--root|--force"
 )
 
 check "mlrig --help lists the verbs tested here" test "$(verbs_of "$MLRIG")" = \

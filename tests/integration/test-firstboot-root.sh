@@ -9,6 +9,7 @@ need debugfs python3
 rootfs=$(rootfs_fixture) || skip "no rootfs fixture (run tests/fixtures/rootfs.sh as root)"
 wheels=$(bash "$REPO/tests/fixtures/wheel.sh")
 AGENT=$BUILD/mlrig-firstboot
+N=$(agent_stage_count)
 
 cp -r "$REPO/images" "$T/p"
 cat >"$T/p/test.conf" <<CONF
@@ -35,20 +36,23 @@ printf 'Iface\tDestination\tGateway\nenp3s0\t00000000\t0102A8C0\nenp3s0\t0002A8C
 echo 52:54:00:12:34:56 >"$R/sys/class/net/enp3s0/address"
 keys_before=$(wc -l <"$R/home/rig/.ssh/authorized_keys")
 
-# how many stages there are, from the agent's own list (--help's Stages line)
-nstages=$("$AGENT" --help | sed -n 's/^Stages: //p' | tr ',' '\n' | grep -c .)
 "$AGENT" --root "$R" run >"$T/run1" 2>&1
-check "first run completes" grep -q "complete ($nstages stages" "$T/run1"
+check "first run completes" grep -q "complete ($N stages" "$T/run1"
 "$AGENT" --root "$R" status --json >"$T/status.json"
 check "status: every stage done" python3 -c "
 import json,sys; s=json.load(open('$T/status.json')); assert s['complete'] and all(x['state']=='done' for x in s['stages']), s"
 check "report.json lists every stage as ok" python3 -c "
-import json; r=json.load(open('$R/var/lib/mlrig/report.json')); assert len(r['stages'])==$nstages and all(x['ok'] for x in r['stages']), r"
+import json; r=json.load(open('$R/var/lib/mlrig/report.json')); assert len(r['stages'])==$N and all(x['ok'] for x in r['stages']), r"
 check "venv imports the wheel's module" test "$("$R/home/rig/venv/ml/bin/python" -c 'import mlrig_probe; print(mlrig_probe.MARKER)')" = mlrig-probe-ok
 check "venv owned by the user" test "$(stat -c %U "$R/home/rig/venv/ml/bin/python3" 2>/dev/null || stat -c %u "$R/home/rig/venv/ml/bin")" != root
 check "jlab shortcut on the profile's port" grep -q "jupyter lab --no-browser --port=8899" "$R/home/rig/.bash_aliases"
 check "Wake-on-LAN persisted for the default route's NIC" grep -q "MACAddress=52:54:00:12:34:56" "$R/etc/systemd/network/50-mlrig-wol.link"
 check "hostname" test "$(cat "$R/etc/hostname")" = tree-rig
+check "no ufw in the tree: the nftables table, SSH port only" eval 'grep -q "tcp dport 22 accept" "$R/etc/mlrig/firewall.nft" && [ "$(grep -c "dport.*accept" "$R/etc/mlrig/firewall.nft")" -eq 2 ]'
+if command -v nft >/dev/null; then
+	check "nft accepts the table" nft -c -f "$R/etc/mlrig/firewall.nft"
+fi
+check "no port mapping asked for: skipped" grep -q "stage port-forward ok.*skipped: \[Router\] PortForward=no" "$T/run1"
 check "motd block" grep -q "ssh -p 22 rig@tree-rig" "$R/etc/motd.d/50-mlrig"
 "$AGENT" --root "$R" run >"$T/run2" 2>&1
 check "a finished rig is a no-op" grep -q "already complete" "$T/run2"
@@ -56,7 +60,7 @@ check "a finished rig is a no-op" grep -q "already complete" "$T/run2"
 # Idempotence: forget the journal and run everything again.
 rm -rf "$R/var/lib/mlrig"
 "$AGENT" --root "$R" run >"$T/run3" 2>&1
-check "second full run completes" grep -q "complete ($nstages stages" "$T/run3"
+check "second full run completes" grep -q "complete ($N stages" "$T/run3"
 check "one passwd line for the user" test "$(grep -c '^rig:' "$R/etc/passwd")" -eq 1
 check "one shadow line for the user" test "$(grep -c '^rig:' "$R/etc/shadow")" -eq 1
 check "user once in sudo" grep -Eq '^sudo:x:27:rig$' "$R/etc/group"
@@ -77,7 +81,7 @@ check "status shows pip's reason" grep -Eq "^python +failed .*pip install failed
 check "later stages did not run" grep -Eq "^summary +pending" "$T/status4"
 sed -i 's/^Requirements=.*/Requirements=mlrig-probe/' "$R/etc/mlrig/rig.conf"
 "$AGENT" --root "$R" run >"$T/run5" 2>&1
-check "retry completes" grep -q "complete ($nstages stages" "$T/run5"
+check "retry completes" grep -q "complete ($N stages" "$T/run5"
 check "retry resumed at the failed stage" eval '! grep -q "stage identity ok" "$T/run5" && grep -q "stage python ok" "$T/run5"'
 "$AGENT" --root "$R" status --json >"$T/status5.json"
 check "python took two attempts, identity one" python3 -c "
@@ -96,7 +100,7 @@ check "held inside the user stage" grep -q "holding inside stage user" "$T/run6"
 check "user stage not recorded after the kill" grep -Eq "^user +pending" "$T/status6"
 check "the hook disarmed itself" test -f "$R/etc/mlrig/test-hold-stage.used" -a ! -e "$R/etc/mlrig/test-hold-stage"
 "$AGENT" --root "$R" run >"$T/run7" 2>&1
-check "resumes at the user stage and completes" eval 'grep -q "stage user ok" "$T/run7" && ! grep -q "stage identity ok" "$T/run7" && grep -q "complete ($nstages stages" "$T/run7"'
+check "resumes at the user stage and completes" eval 'grep -q "stage user ok" "$T/run7" && ! grep -q "stage identity ok" "$T/run7" && grep -q "complete ($N stages" "$T/run7"'
 check "still one passwd line after the kill" test "$(grep -c '^rig:' "$R/etc/passwd")" -eq 1
 check "still no duplicated keys" test "$(wc -l <"$R/home/rig/.ssh/authorized_keys")" -eq "$keys_before"
 

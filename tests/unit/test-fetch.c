@@ -1,4 +1,4 @@
-/* builder/fetch.c and curl-util.c, the pure parts: names → URLs, SHA256SUMS, Content-Range, resume decisions. */
+/* builder/fetch.c and common/curl-util.c, the pure parts: names → URLs, SHA256SUMS, Content-Range, resume decisions. */
 #include "curl-util.h"
 #include "fetch.h"
 #include "macro.h"

@@ -198,3 +198,38 @@ TEST(valid_checker) {
 	ASSERT_TRUE(!json_valid(deep));
 	ASSERT_TRUE(!json_valid(NULL));
 }
+
+TEST(read_in_place) {
+	const char *doc = "{ \"success\": false, \"errors\": [ {\"code\": 10000, \"message\": \"Auth\\u00e9 \\ud83d\\ude00 \\\"x\\\"\"} ],"
+			  " \"result\": [ {\"id\": \"abc\", \"nested\": {\"id\": \"no\"}, \"content\": \"203.0.113.5\"}, [1, 2] ],"
+			  " \"esc\\u0061ped\": 1, \"nul\": \"a\\u0000b\" }";
+	const char *errors, *e0, *result;
+	char *s = NULL;
+	bool b = true;
+	int64_t code = 0;
+
+	ASSERT_TRUE(json_valid(doc));
+	ASSERT_OK(json_read_bool(json_member(doc, "success"), &b));
+	ASSERT_EQ(b, 0);
+	errors = json_member(doc, "errors");
+	e0 = json_element(errors, 0);
+	ASSERT_OK(json_read_int(json_member(e0, "code"), &code));
+	ASSERT_EQ(code, 10000);
+	ASSERT_OK(json_read_string(json_member(e0, "message"), &s));
+	ASSERT_STREQ(s, "Auth\xc3\xa9 \xf0\x9f\x98\x80 \"x\"");
+	free(s);
+	ASSERT_TRUE(json_element(errors, 1) == NULL);
+	result = json_member(doc, "result");
+	ASSERT_OK(json_read_string(json_member(json_element(result, 0), "id"), &s));
+	ASSERT_STREQ(s, "abc"); /* the nested object's id is passed over */
+	free(s);
+	ASSERT_OK(json_read_string(json_member(json_element(result, 0), "content"), &s));
+	ASSERT_STREQ(s, "203.0.113.5");
+	free(s);
+	ASSERT_TRUE(json_member(json_element(result, 1), "id") == NULL); /* an array has no members */
+	ASSERT_TRUE(json_member(doc, "escaped") != NULL);
+	ASSERT_TRUE(json_member(doc, "missing") == NULL);
+	ASSERT_EQ(json_read_string(json_member(doc, "nul"), &s), -EBADMSG);
+	ASSERT_EQ(json_read_string(json_member(doc, "success"), &s), -EINVAL);
+	ASSERT_EQ(json_read_int(json_member(doc, "success"), &code), -EINVAL);
+}

@@ -233,3 +233,65 @@ TEST(render_roundtrip) {
 	profile_free(p);
 	profile_free(q);
 }
+
+TEST(reach_keys) {
+	Profile *p = NULL, *q = NULL;
+	char *error = NULL, *text = NULL;
+
+	setup();
+	write_text("rig.conf", BASE "[SSH]\nPort=2222\n"
+				    "[DDNS]\nProvider=cloudflare\nHostname=rig.example.com\nPasswordFile=ddns.secret\n"
+				    "Zone=example.com\nServer=http://127.0.0.1:8053\nCheckIP=interface:ppp0\nIPv6=yes\nInterval=15\n"
+				    "[Router]\nPortForward=natpmp\n[Firewall]\nEnable=no\n");
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_STREQ(p->ddns_zone, "example.com");
+	ASSERT_STREQ(p->ddns_server, "http://127.0.0.1:8053");
+	ASSERT_STREQ(p->ddns_check_ip, "interface:ppp0");
+	ASSERT_EQ(p->ddns_ipv6, 1);
+	ASSERT_EQ(p->ddns_interval, 15);
+	ASSERT_EQ(p->port_forward, PORT_FORWARD_NATPMP);
+	ASSERT_EQ(p->external_port, 2222); /* the SSH port when not given */
+	ASSERT_EQ(p->firewall_enable, 0);
+	ASSERT_OK(profile_render(p, NULL, &text));
+	ASSERT_CONTAINS(text, "\n[Router]\nPortForward=natpmp\nExternalPort=2222\n");
+	ASSERT_CONTAINS(text, "\n[Firewall]\nEnable=no\n");
+	write_text("rig2.conf", text);
+	ASSERT_OK(profile_load("rig2.conf", &q, &error));
+	ASSERT_EQ(q->ddns_interval, 15);
+	ASSERT_EQ(q->port_forward, PORT_FORWARD_NATPMP);
+	free(text);
+	profile_free(p);
+	profile_free(q);
+
+	write_text("rig.conf", BASE);
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_EQ(p->ddns_interval, 5);
+	ASSERT_EQ(p->firewall_enable, 1);
+	ASSERT_EQ(p->port_forward, PORT_FORWARD_NO);
+	ASSERT_EQ(p->external_port, 22);
+	ASSERT_STREQ(p->ddns_check_ip, DDNS_DEFAULT_CHECK_IP);
+	profile_free(p);
+}
+
+TEST(error_reach_keys) {
+	setup();
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=http://ddns.example.com\n",
+			     "rig.conf:6: [DDNS] Server=http://ddns.example.com: plain HTTP would send the credentials in the clear");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=https://ddns.example.com/nic/update\n",
+			     "[DDNS] Server=https://ddns.example.com/nic/update: only scheme://host[:port]");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=ddns.example.com\n", "[DDNS] Server=ddns.example.com: not an https:// URL");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=https://me:pw@ddns.example.com\n", "no user or password in the URL");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=https://ddns.example.com:99999\n", "not a host[:port]");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nCheckIP=http://checkip.example.com/\n", "[DDNS] CheckIP=http://checkip.example.com/: plain HTTP");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nCheckIP=interface:\n", "not an interface name after 'interface:'");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nInterval=0\n", "[DDNS] Interval=0: not a number of minutes");
+	ASSERT_PROFILE_ERROR(BASE "[Router]\nPortForward=yes\n", "[Router] PortForward=yes: unknown port mapping (upnp, natpmp, no)");
+	ASSERT_PROFILE_ERROR(BASE "[Router]\nExternalPort=0\n", "[Router] ExternalPort=0: not a port number");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nProvider=cloudflare\nHostname=rig.example.com\nPasswordFile=ddns.secret\n",
+			     "[DDNS] Provider=cloudflare needs Zone=");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nProvider=duckdns\nHostname=x.duckdns.org\nPasswordFile=ddns.secret\nZone=duckdns.org\n",
+			     "[DDNS] Zone= is for Provider=cloudflare only");
+	/* loopback in every spelling the tests use is plain HTTP's one exception */
+	ASSERT_TRUE(load_error(BASE "[DDNS]\nServer=http://127.0.0.2:8080\nCheckIP=http://[::1]:8080/ip\n") == NULL);
+	ASSERT_TRUE(load_error(BASE "[DDNS]\nServer=http://localhost/\n") == NULL);
+}

@@ -1,20 +1,26 @@
-/* libcurl adapter: one GET with optional Range; CURLcode and HTTP status become -errno here and nowhere else.
- * libcurl is loaded with dlopen() on the first transfer: it and the libraries it pulls in (TLS, HTTP/2,
- * IDN, LDAP, SSH, Kerberos) cost mlrig ~35 ms of start-up with a cold page cache, and only fetch needs it. */
-#define CURL_DISABLE_TYPECHECK /* calls go through the pointers below, not the header's checking macros */
+/* libcurl adapter: fetch's streaming GET and DDNS's small requests; CURLcode and HTTP status become -errno
+ * here and nowhere else. libcurl is loaded with dlopen() on the first transfer: it and the libraries it pulls
+ * in (TLS, HTTP/2, IDN, LDAP, SSH, Kerberos) cost mlrig ~35 ms of start-up with a cold page cache, and the
+ * agent must boot on a rig without it. The agent is compiled against bullseye's libcurl 7.74 headers. */
+#define CURL_DISABLE_TYPECHECK   /* calls go through the pointers below, not the header's checking macros */
+#define CURL_DISABLE_DEPRECATION /* CURLOPT_PROTOCOLS: the only way before libcurl 7.85 (Ubuntu 20.04 has 7.68) */
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "curl-util.h"
 #include "dlopen-util.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "time-util.h"
 
 #define LIBCURL_SONAME "libcurl.so.4"
 
@@ -27,11 +33,19 @@ static struct {
 	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
 	void (*easy_cleanup)(CURL *h);
 	const char *(*easy_strerror)(CURLcode code);
+	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+	void (*slist_free_all)(struct curl_slist *l);
+	time_t (*getdate)(const char *p, const time_t *unused);
 } lc;
 
 static void easy_cleanupp(CURL **h) {
 	if (*h)
 		lc.easy_cleanup(*h);
+}
+
+static void slist_free_allp(struct curl_slist **l) {
+	if (*l)
+		lc.slist_free_all(*l);
 }
 
 /* Loads and initialises libcurl once; on failure, *ret_detail says what the loader said. */
@@ -45,6 +59,9 @@ static int curl_util_load(char **ret_detail) {
 		{ "curl_easy_getinfo", (void **)&lc.easy_getinfo, false },
 		{ "curl_easy_cleanup", (void **)&lc.easy_cleanup, false },
 		{ "curl_easy_strerror", (void **)&lc.easy_strerror, false },
+		{ "curl_slist_append", (void **)&lc.slist_append, false },
+		{ "curl_slist_free_all", (void **)&lc.slist_free_all, false },
+		{ "curl_getdate", (void **)&lc.getdate, false },
 	};
 	void *h;
 	int r;
@@ -141,6 +158,7 @@ const char *curl_util_error_to_string(int r) {
 	case -ECONNRESET: return "the connection dropped";
 	case -EINVAL: return "bad or unsupported URL";
 	case -ELIBACC: return "libcurl (" LIBCURL_SONAME ") could not be loaded: install libcurl4";
+	case -EFBIG: return "the reply is longer than any answer this client expects";
 	default: return strerror(-r);
 	}
 }
@@ -186,6 +204,7 @@ struct transfer {
 	struct curl_response resp;
 	bool announced;
 	int error; /* a callback's -errno, which libcurl can only report as a write error */
+	char retry_after[64], date[64]; /* the final response's, for curl_util_request */
 };
 
 static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata) {
@@ -198,6 +217,11 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata) {
 	if (strncmp(line, "HTTP/", 5) == 0) {
 		t->resp.has_range = false;
 		t->resp.length = UINT64_MAX;
+		t->retry_after[0] = t->date[0] = 0;
+	} else if (strncasecmp(line, "Retry-After:", 12) == 0) {
+		snprintf(t->retry_after, sizeof(t->retry_after), "%s", string_strip(line + 12));
+	} else if (strncasecmp(line, "Date:", 5) == 0) {
+		snprintf(t->date, sizeof(t->date), "%s", string_strip(line + 5));
 	} else if (strncasecmp(line, "Content-Range:", 14) == 0) {
 		t->resp.has_range = curl_util_parse_content_range(line + 14, &t->resp.range_start, &t->resp.range_end,
 								  &t->resp.range_total) >= 0;
@@ -233,12 +257,38 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
 	return n;
 }
 
-int curl_util_get(const char *url, uint64_t range_start, const struct curl_transfer_ops *ops, void *userdata,
-		  char **ret_detail) {
-	_cleanup_(easy_cleanupp) CURL *h = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "", range[32];
-	struct transfer t = { .ops = ops, .userdata = userdata, .resp.length = UINT64_MAX };
-	CURLcode code;
+/* Only http and https, for the transfer and for redirects; PROTOCOLS_STR when the library has it. */
+static void restrict_protocols(CURL *h) {
+#if LIBCURL_VERSION_NUM >= 0x075500
+	if (lc.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+	    lc.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK)
+		return;
+#endif
+	lc.easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	lc.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+}
+
+/* What both kinds of transfer set: the URL, callbacks, time limits. */
+static int setup(CURL *h, struct transfer *t, const char *url, const char *user_agent, char *errbuf) {
+	t->h = h;
+	if (lc.easy_setopt(h, CURLOPT_URL, url) != CURLE_OK)
+		return -EINVAL;
+	lc.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	lc.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	lc.easy_setopt(h, CURLOPT_USERAGENT, user_agent ? user_agent : "mlrig/" MLRIG_VERSION);
+	lc.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	restrict_protocols(h);
+	lc.easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	lc.easy_setopt(h, CURLOPT_HEADERDATA, t);
+	lc.easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	lc.easy_setopt(h, CURLOPT_WRITEDATA, t);
+	return 0;
+}
+
+/* Loads libcurl, makes a handle and sets what every transfer shares. */
+static int start(CURL **ret, struct transfer *t, const char *url, const char *user_agent, char *errbuf,
+		 char **ret_detail) {
+	CURL *h;
 	int r;
 
 	r = curl_util_load(ret_detail);
@@ -247,26 +297,43 @@ int curl_util_get(const char *url, uint64_t range_start, const struct curl_trans
 	h = lc.easy_init();
 	if (!h)
 		return -ENOMEM;
-	t.h = h;
-	if (lc.easy_setopt(h, CURLOPT_URL, url) != CURLE_OK)
-		return -EINVAL;
-	lc.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	r = setup(h, t, url, user_agent, errbuf);
+	if (r < 0) {
+		lc.easy_cleanup(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+/* The URL for a debug line: scheme, host and path, never the query (tokens) or a user:password@. */
+static void log_failure(const char *url, CURLcode code, long status, const char *errbuf) {
+	const char *sep = strstr(url, "://"), *host = sep ? sep + 3 : url, *end, *at;
+
+	end = host + strcspn(host, "?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	log_debug("%.*s%.*s: %s (HTTP %ld): %s", (int)(host - url), url, (int)(end - (at ? at + 1 : host)),
+		  at ? at + 1 : host, lc.easy_strerror(code), status, errbuf);
+}
+
+int curl_util_get(const char *url, uint64_t range_start, const struct curl_transfer_ops *ops, void *userdata,
+		  char **ret_detail) {
+	_cleanup_(easy_cleanupp) CURL *h = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "", range[32];
+	struct transfer t = { .ops = ops, .userdata = userdata, .resp.length = UINT64_MAX };
+	CURLcode code;
+	int r;
+
+	r = start(&h, &t, url, NULL, errbuf, ret_detail);
+	if (r < 0)
+		return r;
 	lc.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	lc.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
 	lc.easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-	lc.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	lc.easy_setopt(h, CURLOPT_USERAGENT, "mlrig/" MLRIG_VERSION);
-	lc.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	/* a stalled transfer: under 1 KiB/s for a minute gives up (and is retried) */
 	lc.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	lc.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
 	lc.easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024L);
-	lc.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	lc.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	lc.easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	lc.easy_setopt(h, CURLOPT_HEADERDATA, &t);
-	lc.easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	lc.easy_setopt(h, CURLOPT_WRITEDATA, &t);
 	if (range_start > 0) {
 		snprintf(range, sizeof(range), "%" PRIu64 "-", range_start);
 		lc.easy_setopt(h, CURLOPT_RANGE, range);
@@ -283,8 +350,114 @@ int curl_util_get(const char *url, uint64_t range_start, const struct curl_trans
 		return t.error;
 	lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.resp.status);
 	r = code_to_errno(code, t.resp.status);
-	log_debug("GET %s: %s (HTTP %ld): %s", url, lc.easy_strerror(code), t.resp.status, errbuf);
+	log_failure(url, code, t.resp.status, errbuf);
 	if (ret_detail)
 		*ret_detail = strdup(errbuf[0] ? errbuf : lc.easy_strerror(code));
 	return r;
+}
+
+/* The reply in memory, up to the cap. */
+struct capture {
+	char *data;
+	size_t size, max;
+};
+
+static int capture_on_data(void *userdata, const void *data, size_t size) {
+	struct capture *c = userdata;
+	char *n;
+
+	if (size > c->max - c->size)
+		return -EFBIG;
+	n = realloc(c->data, c->size + size + 1);
+	if (!n)
+		return -ENOMEM;
+	memcpy(n + c->size, data, size);
+	c->size += size;
+	n[c->size] = 0;
+	c->data = n;
+	return 0;
+}
+
+/* Retry-After: delta-seconds, or an HTTP date taken relative to the reply's own Date: (so a
+ * wrong clock on either side does not matter); 0 when absent or unreadable. */
+static uint64_t retry_after_seconds(const struct transfer *t) {
+	uint64_t v;
+	time_t when, date;
+
+	if (!t->retry_after[0])
+		return 0;
+	if (safe_atou64(t->retry_after, &v) >= 0)
+		return v;
+	when = lc.getdate(t->retry_after, NULL);
+	date = t->date[0] ? lc.getdate(t->date, NULL) : (time_t)now_wall();
+	return when > 0 && date > 0 && when > date ? (uint64_t)(when - date) : 0;
+}
+
+int curl_util_request(const struct curl_request *req, struct curl_reply *ret, char **ret_detail) {
+	static const struct curl_transfer_ops ops = { NULL, capture_on_data };
+	_cleanup_(easy_cleanupp) CURL *h = NULL;
+	_cleanup_(slist_free_allp) struct curl_slist *headers = NULL;
+	struct capture c = { .max = req->max_reply };
+	struct transfer t = { .ops = &ops, .userdata = &c, .resp.length = UINT64_MAX };
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode code;
+	int r;
+
+	r = start(&h, &t, req->url, req->user_agent, errbuf, ret_detail);
+	if (r < 0)
+		return r;
+	for (char *const *l = req->headers; l && *l; l++) {
+		struct curl_slist *n = lc.slist_append(headers, *l);
+
+		if (!n)
+			return -ENOMEM;
+		headers = n;
+	}
+	if (headers)
+		lc.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	if (req->user) {
+		lc.easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		lc.easy_setopt(h, CURLOPT_USERNAME, req->user);
+		lc.easy_setopt(h, CURLOPT_PASSWORD, req->password ? req->password : "");
+	}
+	if (req->body) {
+		lc.easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)req->body_size);
+		lc.easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+	}
+	if (req->method)
+		lc.easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+	if (req->family == AF_INET || req->family == AF_INET6)
+		lc.easy_setopt(h, CURLOPT_IPRESOLVE, req->family == AF_INET ? (long)CURL_IPRESOLVE_V4 : (long)CURL_IPRESOLVE_V6);
+	if (req->timeout_s > 0)
+		lc.easy_setopt(h, CURLOPT_TIMEOUT, req->timeout_s);
+
+	code = lc.easy_perform(h);
+	if (code == CURLE_WRITE_ERROR && t.error < 0) {
+		r = t.error;
+		goto fail;
+	}
+	if (code != CURLE_OK) {
+		lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.resp.status);
+		r = code_to_errno(code, t.resp.status);
+		log_failure(req->url, code, t.resp.status, errbuf);
+		if (ret_detail)
+			*ret_detail = strdup(errbuf[0] ? errbuf : lc.easy_strerror(code));
+		goto fail;
+	}
+	lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.resp.status);
+	if (!c.data && !(c.data = strdup(""))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	*ret = (struct curl_reply){ .status = t.resp.status, .body = c.data, .size = c.size,
+				    .retry_after = retry_after_seconds(&t) };
+	return 0;
+fail:
+	free(c.data);
+	return r;
+}
+
+void curl_reply_release(struct curl_reply *r) {
+	free(r->body);
+	*r = (struct curl_reply){};
 }

@@ -1,4 +1,5 @@
-/* libcurl adapter: one HTTP(S) GET with optional Range, its CURLcode and HTTP status turned into -errno. */
+/* libcurl adapter: a streaming GET with optional Range (fetch) and a small request with headers, a body
+ * and a capped reply (DDNS); CURLcode and HTTP status become -errno here and nowhere else. */
 #pragma once
 
 #include <stdbool.h>
@@ -13,6 +14,7 @@
  *   -EPROTO   TLS handshake or certificate failure
  *   -ETIMEDOUT, -ECONNRESET (connection dropped mid-way), -EINVAL (bad URL),
  *   -ENOMEM, -ECANCELED, -ELIBACC (libcurl could not be loaded: *ret_detail says why),
+ *   -EFBIG (curl_util_request: the reply is longer than max_reply),
  *   and what a callback returned. */
 
 struct curl_response {
@@ -35,6 +37,34 @@ struct curl_transfer_ops {
  * be NULL) gets libcurl's own words, for the message. */
 int curl_util_get(const char *url, uint64_t range_start, const struct curl_transfer_ops *ops, void *userdata,
 		  char **ret_detail);
+
+/* A request whose reply the caller reads whatever its HTTP status: a DDNS server answers
+ * "badauth" with 401 and "911" with 200, so the status alone says too little. */
+struct curl_request {
+	const char *method;        /* NULL: GET, or POST when there is a body */
+	const char *url;           /* never logged past its path: queries carry tokens (DuckDNS) */
+	char *const *headers;      /* "Name: value" lines, NULL-terminated, or NULL */
+	const char *user;          /* HTTP basic authentication, or NULL */
+	const char *password;
+	const char *user_agent;    /* NULL: "mlrig/VERSION" */
+	const void *body;          /* sent as is, or NULL */
+	size_t body_size;
+	int family;                /* AF_UNSPEC, or AF_INET / AF_INET6 to resolve the host to that family only */
+	size_t max_reply;          /* reply bytes kept; a longer reply is -EFBIG */
+	long timeout_s;            /* the whole transfer */
+};
+
+struct curl_reply {
+	long status;               /* HTTP status */
+	char *body;                /* NUL-terminated (a NUL inside stays: size says where the body ends) */
+	size_t size;
+	uint64_t retry_after;      /* Retry-After in seconds (a date is taken relative to the reply's Date:), 0 if none */
+};
+
+/* Sends req without following redirects; 0 with *ret filled for any HTTP status, or a
+ * transfer error from the table above. */
+int curl_util_request(const struct curl_request *req, struct curl_reply *ret, char **ret_detail);
+void curl_reply_release(struct curl_reply *r);
 
 /* Worth another try after a pause: dropped connections, timeouts, 5xx. */
 bool curl_util_error_is_transient(int r);
