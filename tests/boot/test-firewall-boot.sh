@@ -92,7 +92,7 @@ if wait_file ready 500; then
 else
 	fail "the guest never got ready"
 fi
-echo done >"$S/phase"
+echo "done" >"$S/phase"
 wait $boot_pid
 rc=$?
 check "the boot and ssh with the profile's key work with the firewall on" test $rc -eq 0
