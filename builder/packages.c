@@ -7,29 +7,13 @@
 #include "error.h"
 #include "macro.h"
 #include "packages.h"
+#include "parse-util.h"
 
 void packages_plan_release(struct packages_plan *pl) {
 	deb_repo_release(&pl->repo);
 	deb_resolution_release(&pl->res);
 	free(pl->packages);
 	*pl = (struct packages_plan){};
-}
-
-/* The misses, one a line, for a message. */
-static char *join_lines(char *const *lines, size_t n) {
-	char *text = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&text, &size);
-
-	if (!f)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s%s", i ? "\n" : "", lines[i]);
-	if (fclose(f) != 0) {
-		free(text);
-		return NULL;
-	}
-	return text;
 }
 
 int packages_plan_make(const Profile *p, char *const *names, const char *status, size_t status_size,
@@ -59,7 +43,7 @@ int packages_plan_make(const Profile *p, char *const *names, const char *status,
 	if (r < 0)
 		return prefix_error(ret_error, r, "%s: [Packages]", p->path);
 	if (pl.res.n_missing > 0) {
-		misses = join_lines(pl.res.missing, pl.res.n_missing);
+		misses = strv_join(pl.res.missing, pl.res.n_missing, "\n");
 		if (!misses)
 			return -ENOMEM;
 		if (!status_is_pool)

@@ -196,3 +196,19 @@ char *string_trim_end(char *s) {
 		s[--n] = 0;
 	return s;
 }
+
+char *strv_join(char *const *v, size_t n, const char *sep) {
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? sep : "", v[i]);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}

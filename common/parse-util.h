@@ -25,5 +25,7 @@ void uuid_derive(const uint8_t seed[16], const char *label, uint8_t ret[16]);
 bool string_has_prefix(const char *s, const char *prefix);
 bool string_has_suffix(const char *s, const char *suffix);
 char *string_strip(char *s);
+/* The n strings of v with sep between them, newly allocated; NULL when out of memory. */
+char *strv_join(char *const *v, size_t n, const char *sep);
 /* Removes trailing white space in place; returns s. */
 char *string_trim_end(char *s);

@@ -239,16 +239,7 @@ static int parse_enum(const char *const *names, size_t n, const char *value) {
 }
 
 static char *enum_list(const char *const *names, size_t n) {
-	char *s = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&s, &len);
-
-	if (!f)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s%s", i ? ", " : "", names[i]);
-	fclose(f);
-	return s;
+	return strv_join((char *const *)names, n, ", ");
 }
 
 static int strv_extend_words(char ***l, const char *value) {

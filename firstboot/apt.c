@@ -127,14 +127,12 @@ int agent_apt_install(struct agent *a, char *const *names, const char *const *ex
 		return r;
 	free(TAKE_PTR(argv));
 	{
-		FILE *f = open_memstream(&what, &len);
+		_cleanup_free_ char *list = NULL;
 
-		if (!f)
-			return -ENOMEM;
-		fputs("installing", f);
-		for (size_t i = 0; names[i]; i++)
-			fprintf(f, " %s", names[i]);
-		if (fclose(f) != 0)
+		for (len = 0; names[len]; len++)
+			;
+		list = strv_join(names, len, " ");
+		if (!list || asprintf(&what, "installing %s", list) < 0)
 			return -ENOMEM;
 	}
 	r = apt_argv(options, install, names, &argv);
