@@ -173,25 +173,3 @@ int agent_run_input(struct agent *a, const char *what, char *const argv[], const
 int agent_run(struct agent *a, const char *what, char *const argv[], char **ret_output) {
 	return agent_run_input(a, what, argv, NULL, ret_output);
 }
-
-int managed_block(const char *text, const char *comment, const char *body, char **ret) {
-	char begin[64], end[64];
-	const char *b, *e;
-	char *out;
-
-	snprintf(begin, sizeof(begin), "%s >>> mlrig >>>\n", comment);
-	snprintf(end, sizeof(end), "%s <<< mlrig <<<\n", comment);
-	text = text ? text : "";
-	b = strstr(text, begin);
-	e = b ? strstr(b, end) : NULL;
-	if (b && e) {
-		if (asprintf(&out, "%.*s%s%s%s%s", (int)(b - text), text, begin, body, end, e + strlen(end)) < 0)
-			return -ENOMEM;
-	} else {
-		size_t n = strlen(text);
-		if (asprintf(&out, "%s%s%s%s%s", text, n && text[n - 1] != '\n' ? "\n" : "", begin, body, end) < 0)
-			return -ENOMEM;
-	}
-	*ret = out;
-	return 0;
-}

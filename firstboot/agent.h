@@ -47,7 +47,3 @@ char *agent_host_path(struct agent *a, const char *path);
 /* Runs a tool; on failure records "WHAT failed: <output tail>" and returns -EIO. */
 int agent_run(struct agent *a, const char *what, char *const argv[], char **ret_output);
 int agent_run_input(struct agent *a, const char *what, char *const argv[], const char *input, char **ret_output);
-
-/* Replaces the block between "# >>> mlrig >>>" and "# <<< mlrig <<<" in text
- * (appending one when absent) with body. */
-int managed_block(const char *text, const char *comment, const char *body, char **ret);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fs-util.h"
+#include "managed-block.h"
 #include "parse-util.h"
 #include "stages.h"
 #include "userdb.h"
