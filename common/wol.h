@@ -27,3 +27,7 @@ void wol_format_mac(const uint8_t mac[WOL_MAC_SIZE], char ret[18]);
  * or 108 bytes into ret. -EINVAL for another password size. */
 int wol_magic_packet(const uint8_t mac[WOL_MAC_SIZE], const uint8_t *password, size_t password_size,
 		     uint8_t ret[WOL_PACKET_MAX], size_t *ret_size);
+
+/* Where the rig reports the MAC it wakes on (the agent's wake-on-lan stage
+ * writes it; the laptop's shortcuts read it over ssh). */
+#define WOL_RIG_MAC_FILE "/var/lib/mlrig/wol-mac"
