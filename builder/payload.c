@@ -11,18 +11,38 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "jupyter.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "payload.h"
 #include "template.h"
 
-static const struct payload_unit units[] = {
-	{ "mlrig-ssh-keygen.service", "multi-user.target" },
-	{ "mlrig-firstboot.service", "multi-user.target" },
-	{ "mlrig-ready.service", "multi-user.target" },
-	{ "mlrig-bootorder.service", "multi-user.target" },
+static bool jupyter_wanted(const Profile *p) {
+	return p->jupyter_service;
+}
+
+/* Every rig gets every unit file; these are enabled, some only when the profile asks. */
+static const struct {
+	struct payload_unit unit;
+	bool (*wanted)(const Profile *p); /* NULL: on every rig */
+} units[] = {
+	{ { "mlrig-ssh-keygen.service", "multi-user.target" }, NULL },
+	{ { "mlrig-firstboot.service", "multi-user.target" }, NULL },
+	{ { "mlrig-ready.service", "multi-user.target" }, NULL },
+	{ { "mlrig-bootorder.service", "multi-user.target" }, NULL },
+	{ { "mlrig-jupyter.service", "multi-user.target" }, jupyter_wanted },
 };
+
+static int add_units(struct payload *pl, const Profile *p) {
+	pl->units = calloc(ELEMENTSOF(units), sizeof(*pl->units));
+	if (!pl->units)
+		return -ENOMEM;
+	for (size_t i = 0; i < ELEMENTSOF(units); i++)
+		if (!units[i].wanted || units[i].wanted(p))
+			pl->units[pl->n_units++] = units[i].unit;
+	return 0;
+}
 
 static int add(struct payload *pl, const char *path, void *data, size_t size, uint32_t mode) {
 	struct payload_file *n = realloc(pl->files, (pl->n_files + 1) * sizeof(*n));
@@ -238,7 +258,7 @@ static int file_cmp(const void *a, const void *b) {
 
 int payload_collect(const Profile *p, const char *datadir, const char *agent, struct payload *ret, char **ret_error) {
 	_cleanup_free_ char *overlays = NULL, *port = NULL, *alive = NULL, *jport = NULL, *config = NULL,
-			     *agent_found = NULL;
+			     *agent_found = NULL, *jpython = NULL, *jtoken = NULL;
 	struct payload pl = {};
 	const struct profile_paths paths = {
 		.authorized_keys = RIG_AUTHORIZED_KEYS,
@@ -250,7 +270,8 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 
 	*ret_error = NULL;
 	if (asprintf(&port, "%u", p->ssh_port) < 0 || asprintf(&alive, "%u", p->client_alive_interval) < 0 ||
-	    asprintf(&jport, "%u", p->jupyter_port) < 0 || asprintf(&overlays, "%s/overlays/rig", datadir) < 0)
+	    asprintf(&jport, "%u", p->jupyter_port) < 0 || asprintf(&overlays, "%s/overlays/rig", datadir) < 0 ||
+	    jupyter_python(p, &jpython) < 0 || jupyter_token_path(p, &jtoken) < 0)
 		return -ENOMEM;
 	const struct template_var vars[] = {
 		{ "HOSTNAME", p->hostname },
@@ -261,6 +282,10 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 		{ "PERMIT_ROOT_LOGIN", p->permit_root_login ? "prohibit-password" : "no" },
 		{ "CLIENT_ALIVE_INTERVAL", alive },
 		{ "JUPYTER_PORT", jport },
+		{ "JUPYTER_APP", jupyter_app_to_string(p->jupyter_app) },
+		{ "JUPYTER_PYTHON", jpython },
+		{ "JUPYTER_MODULE", jupyter_module(p) },
+		{ "JUPYTER_TOKEN", jtoken },
 		{ "AGENT", RIG_AGENT },
 	};
 
@@ -333,8 +358,9 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 			r = set_error(ret_error, -EEXIST, "payload: %s comes twice", pl.files[i].path);
 			goto fail;
 		}
-	pl.units = units;
-	pl.n_units = ELEMENTSOF(units);
+	r = add_units(&pl, p);
+	if (r < 0)
+		goto fail;
 	*ret = pl;
 	return 0;
 fail:
@@ -348,6 +374,7 @@ void payload_release(struct payload *pl) {
 		free(pl->files[i].data);
 	}
 	free(pl->files);
+	free(pl->units);
 	free(pl->agent_path);
 	memset(pl, 0, sizeof(*pl));
 }

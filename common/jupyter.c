@@ -7,6 +7,10 @@
 #include "jupyter.h"
 #include "macro.h"
 
+int jupyter_token_path(const Profile *p, char **ret) {
+	return profile_rig_path(p, "~/" JUPYTER_TOKEN_FILE, ret);
+}
+
 bool jupyter_in_venv(const Profile *p) {
 	if (!p->venv)
 		return false;

@@ -10,6 +10,8 @@
  * JUPYTER_TOKEN_FILE as it is). */
 #define JUPYTER_TOKEN_FILE ".local/share/mlrig/jupyter-token"
 
+/* The token file's absolute path on the rig. */
+int jupyter_token_path(const Profile *p, char **ret);
 /* Whether the venv has the app: Requirements= installs it there. */
 bool jupyter_in_venv(const Profile *p);
 /* The Python that runs the service: the venv's when it has the app, else the

@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "parse-util.h"
 #include "process.h"
+#include "userdb.h"
 
 int agent_fail(struct agent *a, int r, const char *fmt, ...) {
 	va_list ap;
@@ -119,6 +120,21 @@ int agent_mkdir(struct agent *a, const char *path, mode_t mode, uid_t uid, gid_t
 	if (fchownat(a->root_fd, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    fchmodat(a->root_fd, path, mode, 0) < 0)
 		return negative_errno();
+	return 0;
+}
+
+int agent_user_ids(struct agent *a, uid_t *ret_uid, gid_t *ret_gid) {
+	_cleanup_free_ char *passwd = NULL;
+	uint32_t u, g;
+	int r;
+
+	r = agent_read(a, "etc/passwd", &passwd, NULL);
+	if (r >= 0)
+		r = userdb_user_ids(passwd, a->p->user, &u, &g);
+	if (r < 0)
+		return r;
+	*ret_uid = u;
+	*ret_gid = g;
 	return 0;
 }
 

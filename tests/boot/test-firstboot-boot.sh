@@ -28,9 +28,9 @@ check "sshd -T: no root login" grep -qx "permitrootlogin no" "$T/out1"
 check "sshd -T: AllowUsers the rig user" grep -qx "allowusers demo" "$T/out1"
 check "sshd -T: UsePAM yes" grep -qx "usepam yes" "$T/out1"
 check "the venv imports the wheel's module" grep -qx "PROBE mlrig-probe-ok" "$T/out1"
-check "report.json: every stage ok" grep -qx "REPORT 10 True" "$T/out1"
+check "report.json: every stage ok" grep -qx "REPORT 11 True" "$T/out1"
 check "a NIC without Wake-on-LAN is a warning" grep -Eq "^STATUS wake-on-lan +done .*warning: .* does not support Wake-on-LAN" "$T/out1"
-check "console shows the completion line" grep -Eq "mlrig-firstboot: complete \(10 stages, [0-9.]+ s\)" "$T/boot1.log"
+check "console shows the completion line" grep -Eq "mlrig-firstboot: complete \(11 stages, [0-9.]+ s\)" "$T/boot1.log"
 
 # waits for the agent as the first boot does: it reloads sshd, which can reset a connection made before
 "$MLRIG" boot "$T/fb.img" --expect "mlrig-firstboot: complete" --ssh "$key" --user demo \

@@ -36,16 +36,19 @@ echo 52:54:00:12:34:56 >"$R/sys/class/net/enp3s0/address"
 keys_before=$(wc -l <"$R/home/rig/.ssh/authorized_keys")
 
 "$AGENT" --root "$R" run >"$T/run1" 2>&1
-check "first run completes" grep -q "complete (10 stages" "$T/run1"
+check "first run completes" grep -q "complete (11 stages" "$T/run1"
 "$AGENT" --root "$R" status --json >"$T/status.json"
 check "status: every stage done" python3 -c "
 import json,sys; s=json.load(open('$T/status.json')); assert s['complete'] and all(x['state']=='done' for x in s['stages']), s"
 check "report.json lists every stage as ok" python3 -c "
-import json; r=json.load(open('$R/var/lib/mlrig/report.json')); assert len(r['stages'])==10 and all(x['ok'] for x in r['stages']), r"
+import json; r=json.load(open('$R/var/lib/mlrig/report.json')); assert len(r['stages'])==11 and all(x['ok'] for x in r['stages']), r"
 check "venv imports the wheel's module" test "$("$R/home/rig/venv/ml/bin/python" -c 'import mlrig_probe; print(mlrig_probe.MARKER)')" = mlrig-probe-ok
 check "venv owned by the user" test "$(stat -c %U "$R/home/rig/venv/ml/bin/python3" 2>/dev/null || stat -c %u "$R/home/rig/venv/ml/bin")" != root
 check "jlab shortcut on the profile's port" grep -q "jupyter lab --no-browser --port=8899" "$R/home/rig/.bash_aliases"
 check "Wake-on-LAN persisted for the default route's NIC" grep -q "MACAddress=52:54:00:12:34:56" "$R/etc/systemd/network/50-mlrig-wol.link"
+check "the rig reports its wake MAC for the laptop" test "$(cat "$R/var/lib/mlrig/wol-mac")" = 52:54:00:12:34:56
+check "no [Jupyter] Service: the jupyter stage is skipped" eval \
+	'"$AGENT" --root "$R" status | grep -Eq "^jupyter +done .*skipped: \[Jupyter\] Service=no" && [ ! -e "$R/home/rig/.local/share/mlrig" ]'
 check "hostname" test "$(cat "$R/etc/hostname")" = tree-rig
 check "motd block" grep -q "ssh -p 22 rig@tree-rig" "$R/etc/motd.d/50-mlrig"
 "$AGENT" --root "$R" run >"$T/run2" 2>&1
@@ -54,7 +57,7 @@ check "a finished rig is a no-op" grep -q "already complete" "$T/run2"
 # Idempotence: forget the journal and run everything again.
 rm -rf "$R/var/lib/mlrig"
 "$AGENT" --root "$R" run >"$T/run3" 2>&1
-check "second full run completes" grep -q "complete (10 stages" "$T/run3"
+check "second full run completes" grep -q "complete (11 stages" "$T/run3"
 check "one passwd line for the user" test "$(grep -c '^rig:' "$R/etc/passwd")" -eq 1
 check "one shadow line for the user" test "$(grep -c '^rig:' "$R/etc/shadow")" -eq 1
 check "user once in sudo" grep -Eq '^sudo:x:27:rig$' "$R/etc/group"
@@ -75,7 +78,7 @@ check "status shows pip's reason" grep -Eq "^python +failed .*pip install failed
 check "later stages did not run" grep -Eq "^summary +pending" "$T/status4"
 sed -i 's/^Requirements=.*/Requirements=mlrig-probe/' "$R/etc/mlrig/rig.conf"
 "$AGENT" --root "$R" run >"$T/run5" 2>&1
-check "retry completes" grep -q "complete (10 stages" "$T/run5"
+check "retry completes" grep -q "complete (11 stages" "$T/run5"
 check "retry resumed at the failed stage" eval '! grep -q "stage identity ok" "$T/run5" && grep -q "stage python ok" "$T/run5"'
 "$AGENT" --root "$R" status --json >"$T/status5.json"
 check "python took two attempts, identity one" python3 -c "
@@ -94,9 +97,28 @@ check "held inside the user stage" grep -q "holding inside stage user" "$T/run6"
 check "user stage not recorded after the kill" grep -Eq "^user +pending" "$T/status6"
 check "the hook disarmed itself" test -f "$R/etc/mlrig/test-hold-stage.used" -a ! -e "$R/etc/mlrig/test-hold-stage"
 "$AGENT" --root "$R" run >"$T/run7" 2>&1
-check "resumes at the user stage and completes" eval 'grep -q "stage user ok" "$T/run7" && ! grep -q "stage identity ok" "$T/run7" && grep -q "complete (10 stages" "$T/run7"'
+check "resumes at the user stage and completes" eval 'grep -q "stage user ok" "$T/run7" && ! grep -q "stage identity ok" "$T/run7" && grep -q "complete (11 stages" "$T/run7"'
 check "still one passwd line after the kill" test "$(grep -c '^rig:' "$R/etc/passwd")" -eq 1
 check "still no duplicated keys" test "$(wc -l <"$R/home/rig/.ssh/authorized_keys")" -eq "$keys_before"
+
+# The jupyter stage: the token, made once, 0600 and the user's; a missing Python is named.
+sed -i 's/^Service=no$/Service=yes/; s/^App=lab$/App=notebook/' "$R/etc/mlrig/rig.conf"
+"$AGENT" --root "$R" stage jupyter >"$T/jup1" 2>&1
+rc=$?
+check "jupyter stage without the system's python3: fails, naming it" eval \
+	'[ $rc -ne 0 ] && "$AGENT" --root "$R" status | grep -Eq "^jupyter +failed .*/usr/bin/python3 is missing"'
+mkdir -p "$R/usr/bin" && cp /bin/true "$R/usr/bin/python3"
+"$AGENT" --root "$R" stage jupyter >"$T/jup2" 2>&1
+rc=$?
+token=$R/home/rig/.local/share/mlrig/jupyter-token
+uid=$(awk -F: '$1 == "rig" { print $3 }' "$R/etc/passwd")
+check "jupyter stage: a token of 48 hex digits, no newline" eval \
+	'[ $rc -eq 0 ] && grep -Eqx "[0-9a-f]{48}" "$token" && [ "$(wc -c <"$token")" -eq 48 ]'
+check "jupyter stage: token 0600, the user's; its directory 0700" eval \
+	'[ "$(stat -c "%a %u" "$token")" = "600 $uid" ] && [ "$(stat -c "%a %u" "$(dirname "$token")")" = "700 $uid" ]'
+cp "$token" "$T/token1"
+"$AGENT" --root "$R" stage jupyter >"$T/jup3" 2>&1
+check "jupyter stage again: the token is kept" cmp -s "$token" "$T/token1"
 
 "$AGENT" --root "$R" stage nope >/dev/null 2>&1
 check "unknown stage: exit 2" test $? -eq 2
