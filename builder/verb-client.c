@@ -155,20 +155,17 @@ found:
 
 /* ssh expands %-tokens in IdentityFile; a literal '%' is "%%". */
 static char *ssh_escape_percent(const char *s) {
-	size_t n = strlen(s), extra = 0;
-	char *out, *o;
+	size_t n = 0;
+	char *out = malloc(2 * strlen(s) + 1);
 
-	for (const char *c = s; *c; c++)
-		extra += *c == '%';
-	out = o = malloc(n + extra + 1);
 	if (!out)
 		return NULL;
 	for (const char *c = s; *c; c++) {
-		*o++ = *c;
+		out[n++] = *c;
 		if (*c == '%')
-			*o++ = '%';
+			out[n++] = '%';
 	}
-	*o = 0;
+	out[n] = 0;
 	return out;
 }
 

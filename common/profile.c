@@ -538,9 +538,13 @@ bool profile_requires(const Profile *p, const char *package) {
 }
 
 int profile_rig_path(const Profile *p, const char *path, char **ret) {
-	char *s;
+	char *s = NULL;
 
-	if (string_has_prefix(path, "~/") ? asprintf(&s, "/home/%s/%s", p->user, path + 2) < 0 : !(s = strdup(path)))
+	if (!string_has_prefix(path, "~/"))
+		s = strdup(path);
+	else if (asprintf(&s, "/home/%s/%s", p->user, path + 2) < 0)
+		s = NULL;
+	if (!s)
 		return -ENOMEM;
 	*ret = s;
 	return 0;

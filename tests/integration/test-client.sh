@@ -46,6 +46,7 @@ check "ssh -G: another host gets none of it" eval 'ssh -G -F "$T/printed" other 
 "$MLRIG" client -p "$T/p/rig.conf" --address 127.0.0.1 --port 2200 >"$T/printed2"
 check "--address and --port replace the DDNS name and port" ssh_has "$T/printed2" lab-rig "hostname 127.0.0.1" "port 2200"
 "$MLRIG" client -p "$T/p/rig.conf" --address '1.2.3.4;x' >/dev/null 2>"$T/err"
+# shellcheck disable=SC2034 # read by the eval below
 rc=$?
 check "--address with a shell character: usage error" eval '[ $rc -eq 2 ] && grep -q "expected a host name or an IP address" "$T/err"'
 
@@ -54,6 +55,7 @@ mkdir -p "$T/q" "$HOME/.ssh"
 cp "$T/p/demo_ed25519.pub" "$T/q/laptop.pub"
 sed 's/=demo_ed25519.pub/=laptop.pub/' "$T/p/rig.conf" >"$T/q/rig.conf"
 "$MLRIG" client -p "$T/q/rig.conf" >"$T/out" 2>"$T/err"
+# shellcheck disable=SC2034 # read by the eval below
 rc=$?
 check "no key beside the .pub and none in ~/.ssh: exit 2, asks for --identity" eval \
 	'[ $rc -eq 2 ] && grep -q "give --identity FILE" "$T/err"'
@@ -87,7 +89,7 @@ check "the user's global line stays global, their hosts as they were" eval \
 sed -n '/^# >>> mlrig lab-rig >>>$/,/^# <<< mlrig lab-rig <<<$/p' "$config" | sed '1d;$d' >"$T/block"
 check "the block is what 'mlrig client' prints" cmp -s "$T/block" "$T/printed"
 check "the config keeps its mode (ssh refuses a config others may write)" test "$(stat -c %a "$config")" = 644
-check "~/.ssh is 0700 when made" eval 'rm -rf "$T/h2" && mkdir "$T/h2" && HOME=$T/h2 "$MLRIG" client -p "$T/p/rig.conf" --install >/dev/null && [ "$(stat -c %a "$T/h2/.ssh")" = 700 ] && [ "$(stat -c %a "$T/h2/.ssh/config")" = 600 ]'
+check "the .ssh directory is 0700 when made" eval 'rm -rf "$T/h2" && mkdir "$T/h2" && HOME=$T/h2 "$MLRIG" client -p "$T/p/rig.conf" --install >/dev/null && [ "$(stat -c %a "$T/h2/.ssh")" = 700 ] && [ "$(stat -c %a "$T/h2/.ssh/config")" = 600 ]'
 shortcuts=$HOME/.config/mlrig/lab-rig/shortcuts.sh
 check "the shortcuts file is there" test -s "$shortcuts"
 check "bash and zsh source it from a marked block; the user's .bashrc line kept" eval \

@@ -111,6 +111,7 @@ mkdir -p "$R/usr/bin" && cp /bin/true "$R/usr/bin/python3"
 "$AGENT" --root "$R" stage jupyter >"$T/jup2" 2>&1
 rc=$?
 token=$R/home/rig/.local/share/mlrig/jupyter-token
+# shellcheck disable=SC2034 # read by the eval below
 uid=$(awk -F: '$1 == "rig" { print $3 }' "$R/etc/passwd")
 check "jupyter stage: a token of 48 hex digits, no newline" eval \
 	'[ $rc -eq 0 ] && grep -Eqx "[0-9a-f]{48}" "$token" && [ "$(wc -c <"$token")" -eq 48 ]'

@@ -41,8 +41,8 @@ receive() {
 
 # magic MAC [PASSWORD]: the packet, written out here: 6 x ff, the MAC 16 times, the password
 magic() {
-	local mac=${1//[:-]/} i out=ffffffffffff
-	for i in $(seq 16); do out+=$mac; done
+	local mac=${1//[:-]/} out=ffffffffffff
+	for _ in $(seq 16); do out+=$mac; done
 	echo "$out${2:-}" | tr 'A-F' 'a-f'
 }
 
@@ -86,6 +86,7 @@ check "a profile: its [WakeOnLan] MAC=, sent to its [DDNS] Hostname=" one_packet
 sed -i '/^MAC=/d' "$T/rig.conf"
 export XDG_CONFIG_HOME=$T/config
 "$MLRIG" wake "$T/rig.conf" --port 9 >"$T/nomac.out" 2>&1
+# shellcheck disable=SC2034 # read by the eval below
 rc=$?
 check "a profile without a MAC and nothing reported: exit 2, says both ways" eval \
 	'[ $rc -eq 2 ] && grep -q "no MAC to wake the rig wake-test with: set \[WakeOnLan\] MAC=" "$T/nomac.out" && grep -q "wake_test_tunnel" "$T/nomac.out"'
@@ -96,6 +97,7 @@ check "a profile without MAC=: the MAC the rig reported" one_packet reported "$(
 
 # the guide's example: refused, pointing at 6k with a caret line
 "$MLRIG" wake b3:21:88:6k:17:24 >"$T/out" 2>"$T/err"
+# shellcheck disable=SC2034 # read by the eval below
 rc=$?
 check "the guide's b3:21:88:6k:17:24: exit 2, the reason names 6k" eval \
 	'[ $rc -eq 2 ] && head -1 "$T/err" | grep -qx "mlrig: '"'"'b3:21:88:6k:17:24'"'"' is not a MAC: '"'"'6k'"'"' (group 4) is not a hex byte: '"'"'k'"'"' is not a hex digit"'
@@ -121,10 +123,12 @@ done <<'CASES'
 CASES
 
 "$MLRIG" wake 52:54:00:12:34:56 --password 0102 >"$T/out" 2>"$T/err"
+# shellcheck disable=SC2034 # read by the eval below
 rc=$?
 check "a bad --password is a usage error with its reason" eval \
 	'[ $rc -eq 2 ] && grep -qx "mlrig wake: --password '"'"'0102'"'"': 4 hex digits; a SecureOn password has 8 or 12" "$T/err"'
 "$MLRIG" wake 52:54:00:12:34:56 --host a --broadcast 10.0.0.255 >"$T/out" 2>"$T/err"
+# shellcheck disable=SC2034 # read by the eval below
 rc=$?
 check "--host with --broadcast is a usage error" eval '[ $rc -eq 2 ] && grep -q "exclude each other" "$T/err"'
 finish
