@@ -9,7 +9,8 @@ build_pkgs="build-essential pkg-config libarchive-dev libext2fs-dev libfdisk-dev
 run_pkgs="e2fsprogs dosfstools mtools fdisk util-linux grub-efi-amd64-bin grub-common
 	qemu-system-x86 ovmf debootstrap openssh-client xz-utils zstd gzip tar
 	python3 cpio busybox-static gpgv gpg nginx-light
-	xorriso isolinux syslinux-common grub-pc-bin python3-yaml"
+	xorriso isolinux syslinux-common grub-pc-bin python3-yaml
+	sshfs zsh"
 # Benchmarks only.
 bench_pkgs="bc bmap-tools curl"
 # make lint.
