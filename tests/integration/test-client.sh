@@ -166,6 +166,27 @@ for sh in bash zsh; do
 		'grep -qx "sshfs -o reconnect,idmap=user lab-rig: $HOME/rigs/lab-rig" "$FAKE_LOG" && grep -q "is not a mount point" "$T/$sh.out" && grep -qx "mount rc 1" "$T/$sh.out"'
 done
 
+# macOS has neither mountpoint(1) nor fusermount: mount(8)'s list and umount, in both shells
+mkdir -p "$T/mac"
+for tool in bash zsh mkdir cat grep; do ln -sf "$(command -v $tool)" "$T/mac/$tool"; done
+cp "$T/bin/sshfs" "$T/mac/sshfs"
+cat >"$T/mac/mount" <<SH
+#!/bin/bash
+echo "demo@lab-rig: on $HOME/rigs/lab-rig (macfuse, nodev, nosuid, synchronous, mounted by me)"
+SH
+cat >"$T/mac/umount" <<'SH'
+#!/bin/bash
+echo "umount $*" >>"$FAKE_LOG"
+SH
+chmod +x "$T/mac/mount" "$T/mac/umount"
+for sh in bash zsh; do
+	export FAKE_LOG=$T/mac-$sh.log
+	rm -f "$FAKE_LOG"
+	PATH=$T/mac "$T/mac/$sh" -c '. "$1"; lab_rig_umount; echo "umount rc $?"' _ "$shortcuts" >"$T/mac-$sh.out" 2>&1
+	check "$sh without mountpoint and fusermount (macOS): mount's list says mounted, umount unmounts" eval \
+		'grep -qx "umount $HOME/rigs/lab-rig" "$FAKE_LOG" && grep -qx "umount rc 0" "$T/mac-$sh.out"'
+done
+
 # wake with the real mlrig, the MAC from the profile, to a receiver on 127.0.0.1
 printf '[WakeOnLan]\nMAC=52:54:00:ab:cd:08\n' >>"$T/p/rig.conf"
 "$MLRIG" client -p "$T/p/rig.conf" --install >/dev/null 2>&1
