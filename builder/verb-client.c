@@ -274,7 +274,8 @@ static int render(const char *name, const struct template_var *vars, size_t n, c
 
 /* Renders the three laptop texts from the profile. 0, or an exit status / -errno already said. */
 static int make_texts(const Profile *p, const char *home, struct client_texts *t) {
-	_cleanup_free_ char *identity = NULL, *identity_ssh = NULL, *port = NULL, *jport = NULL, *mount_dir = NULL, *wake_args = NULL, *profile = NULL;
+	_cleanup_free_ char *identity = NULL, *identity_ssh = NULL, *port = NULL, *jport = NULL, *mount_dir = NULL,
+			     *wake_args = NULL, *profile = NULL;
 	const char *address = arg_address ? arg_address : p->ddns_hostname;
 	char real[PATH_MAX];
 	int r;
@@ -298,9 +299,11 @@ static int make_texts(const Profile *p, const char *home, struct client_texts *t
 		     p->ddns_hostname || arg_address ? address : "") < 0 ||
 	    !(profile = strdup(realpath(p->path, real) ? real : p->path)))
 		return log_oom();
-	if (!quotable(t->client_dir) || !quotable(mount_dir) || strchr(profile, '\n'))
+	if (!quotable(t->client_dir) || !quotable(mount_dir))
 		return cli_input_error("The home directory '%s' holds a quote, '$', '`' or '\\', which the shortcuts cannot hold",
 				       home);
+	if (strchr(profile, '\n'))
+		return cli_input_error("The profile's path holds a newline, which the files' comments cannot hold");
 	const struct template_var vars[] = {
 		{ "RIG", p->hostname },
 		{ "FN", t->fn },

@@ -304,6 +304,21 @@ static int set_string(void *field, char *s) {
 	return 0;
 }
 
+/* Stored as mlrig writes MACs, whichever way the profile wrote it. */
+static int assign_mac(struct parser *ps, const struct key_def *k, const char *value, void *field) {
+	_cleanup_free_ char *reason = NULL;
+	uint8_t mac[WOL_MAC_SIZE];
+	char text[18], *s;
+
+	if (wol_parse_mac(value, mac, &reason, NULL) < 0)
+		return fail(ps, k, value, "not a MAC: %s", reason ? reason : "?");
+	wol_format_mac(mac, text);
+	s = strdup(text);
+	if (!s)
+		return -ENOMEM;
+	return set_string(field, s);
+}
+
 static int assign(struct parser *ps, Profile *p, const struct key_def *k, const char *value) {
 	void *field = (char *)p + k->offset;
 	uint64_t u64;
@@ -435,19 +450,8 @@ static int assign(struct parser *ps, Profile *p, const struct key_def *k, const 
 		if (!string_has_prefix(value, "/dev/"))
 			return fail(ps, k, value, "must be a device path on the rig (/dev/...)");
 		break;
-	case T_MAC: {
-		_cleanup_free_ char *reason = NULL;
-		uint8_t mac[WOL_MAC_SIZE];
-		char text[18];
-
-		if (wol_parse_mac(value, mac, &reason, NULL) < 0)
-			return fail(ps, k, value, "not a MAC: %s", reason ? reason : "?");
-		wol_format_mac(mac, text);
-		s = strdup(text);
-		if (!s)
-			return -ENOMEM;
-		return set_string(field, s);
-	}
+	case T_MAC:
+		return assign_mac(ps, k, value, field);
 	case T_JUPYTER_APP:
 		r = parse_enum(jupyter_app_names, ELEMENTSOF(jupyter_app_names), value);
 		if (r < 0)
