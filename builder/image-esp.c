@@ -40,13 +40,7 @@ static int mkdirs_for(const char *dir, const char *path) {
 
 	if (asprintf(&full, "%s/%s", dir, path) < 0)
 		return -ENOMEM;
-	for (char *p = full + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
-		*p = 0;
-		if (mkdir(full, 0755) < 0 && errno != EEXIST)
-			return negative_errno();
-		*p = '/';
-	}
-	return 0;
+	return mkdir_parents(full, 0755);
 }
 
 int esp_build(const char *image, uint64_t offset, uint64_t size, uint32_t volid, uint64_t epoch,

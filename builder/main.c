@@ -8,6 +8,7 @@
 
 static const struct cli_verb *const verbs[] = {
 	&verb_check, &verb_image, &verb_inspect, &verb_boot, &verb_flash, &verb_fetch, &verb_iso,
+	&verb_wake, &verb_client,
 };
 
 static void help(void) {
@@ -30,6 +31,11 @@ static void help(void) {
 	       "                              write an image or ISO to a disk, verified\n"
 	       " fetch URL|NAME [-o DIR] [--sha256 HEX | --sums URL]\n"
 	       "                              download Ubuntu media, resumable, verified\n"
+	       " wake MAC|PROFILE [--host HOST] [--port PORT] [--broadcast ADDR] [--password HEX]\n"
+	       "                              send the rig a Wake-on-LAN magic packet\n"
+	       " client -p PROFILE [--install] [--address HOST] [--port PORT] [--identity FILE]\n"
+	       "                              the laptop's ssh config entry (tunnel to Jupyter) and\n"
+	       "                              shell shortcuts (wake, SSHFS mount, Jupyter URL)\n"
 	       "\n"
 	       "Options:\n"
 	       " -v, --verbose   debug output\n"

@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "jupyter.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -30,11 +31,15 @@ static bool wants_firewall(const Profile *p) {
 	return p->firewall_enable;
 }
 
+static bool wants_jupyter(const Profile *p) {
+	return p->jupyter_service;
+}
+
 /* Every unit the overlays hold is laid into the rig; these are enabled, the ones with a
  * predicate only when the profile asks for what they do. */
 static const struct {
 	struct payload_unit unit;
-	bool (*wanted)(const Profile *p);
+	bool (*wanted)(const Profile *p); /* NULL: on every rig */
 } units[] = {
 	{ { "mlrig-ssh-keygen.service", "multi-user.target" }, NULL },
 	{ { "mlrig-firstboot.service", "multi-user.target" }, NULL },
@@ -43,6 +48,7 @@ static const struct {
 	{ { "mlrig-ddns.timer", "timers.target" }, wants_ddns },
 	{ { "mlrig-portmap.timer", "timers.target" }, wants_portmap },
 	{ { "mlrig-firewall.service", "sysinit.target" }, wants_firewall },
+	{ { "mlrig-jupyter.service", "multi-user.target" }, wants_jupyter },
 };
 
 static int collect_units(const Profile *p, struct payload *pl) {
@@ -310,7 +316,7 @@ int payload_add_packages(struct payload *pl, const struct packages_plan *plan, c
 
 int payload_collect(const Profile *p, const char *datadir, const char *agent, struct payload *ret, char **ret_error) {
 	_cleanup_free_ char *overlays = NULL, *port = NULL, *alive = NULL, *jport = NULL, *config = NULL,
-			     *agent_found = NULL, *interval = NULL;
+			     *agent_found = NULL, *interval = NULL, *jpython = NULL, *jtoken = NULL;
 	struct payload pl = {};
 	const struct profile_paths paths = {
 		.authorized_keys = RIG_AUTHORIZED_KEYS,
@@ -325,7 +331,8 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 	*ret_error = NULL;
 	if (asprintf(&port, "%u", p->ssh_port) < 0 || asprintf(&alive, "%u", p->client_alive_interval) < 0 ||
 	    asprintf(&jport, "%u", p->jupyter_port) < 0 || asprintf(&overlays, "%s/overlays/rig", datadir) < 0 ||
-	    asprintf(&interval, "%u", p->ddns_interval) < 0)
+	    asprintf(&interval, "%u", p->ddns_interval) < 0 || jupyter_python(p, &jpython) < 0 ||
+	    jupyter_token_path(p, &jtoken) < 0)
 		return -ENOMEM;
 	const struct template_var vars[] = {
 		{ "HOSTNAME", p->hostname },
@@ -336,6 +343,10 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 		{ "PERMIT_ROOT_LOGIN", p->permit_root_login ? "prohibit-password" : "no" },
 		{ "CLIENT_ALIVE_INTERVAL", alive },
 		{ "JUPYTER_PORT", jport },
+		{ "JUPYTER_APP", jupyter_app_to_string(p->jupyter_app) },
+		{ "JUPYTER_PYTHON", jpython },
+		{ "JUPYTER_MODULE", jupyter_module(p) },
+		{ "JUPYTER_TOKEN", jtoken },
 		{ "AGENT", RIG_AGENT },
 		{ "DDNS_INTERVAL", interval },
 	};

@@ -36,7 +36,7 @@ struct payload_unit {
 struct payload {
 	struct payload_file *files; /* parents before children, sorted */
 	size_t n_files;
-	const struct payload_unit *units;
+	struct payload_unit *units; /* the units this profile enables (the array is owned) */
 	size_t n_units;
 	char *agent_path;           /* the builder-side agent binary that was packed */
 };

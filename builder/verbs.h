@@ -10,9 +10,22 @@ extern const struct cli_verb verb_boot;
 extern const struct cli_verb verb_flash;
 extern const struct cli_verb verb_fetch;
 extern const struct cli_verb verb_iso;
+extern const struct cli_verb verb_wake;
+extern const struct cli_verb verb_client;
 
 #include "profile.h"
 
 /* Loads -p PROFILE for a verb's run(): 0, or EXIT_USAGE once it has said why
  * (the file and line, or the system's reason). */
 int verb_load_profile(const char *path, Profile **ret);
+
+/* The laptop's files for the rig RIG, kept by 'mlrig client' and read by 'mlrig
+ * wake': ${XDG_CONFIG_HOME:-~/.config}/mlrig/RIG. */
+int verb_client_dir(const char *rig, char **ret);
+/* The shortcuts' prefix for the rig: its host name with '_' for '-' (a shell function name). */
+char *verb_shortcut_prefix(const char *rig);
+/* The user's home: $HOME, else the password database's. */
+int verb_home(char **ret);
+/* In the client dir: the MAC the rig reported (its /var/lib/mlrig/wol-mac),
+ * saved by the shortcuts, for when the profile has no [WakeOnLan] MAC=. */
+#define CLIENT_WOL_MAC_FILE "wol-mac"

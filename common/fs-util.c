@@ -1,4 +1,4 @@
-/* Recursive removal with openat/unlinkat (no rm -rf, no symlink followed) and temporary directories. */
+/* Host trees: recursive removal with openat/unlinkat (no rm -rf, no symlink followed), mkdir -p, temporary directories. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -105,5 +105,29 @@ int make_tmpdir(const char *prefix, char **ret) {
 		return r;
 	}
 	*ret = path;
+	return 0;
+}
+
+int mkdir_parents(const char *path, mode_t mode) {
+	_cleanup_free_ char *copy = strdup(path);
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1; (p = strchr(p, '/')); p++) {
+		*p = 0;
+		if (mkdir(copy, mode) < 0 && errno != EEXIST)
+			return negative_errno();
+		*p = '/';
+	}
+	return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+	int r = mkdir_parents(path, mode);
+
+	if (r < 0)
+		return r;
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return negative_errno();
 	return 0;
 }

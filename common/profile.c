@@ -15,6 +15,7 @@
 #include "parse-util.h"
 #include "profile.h"
 #include "url-util.h"
+#include "wol.h"
 
 enum key_type {
 	T_HOSTNAME,     /* one DNS label */
@@ -45,6 +46,8 @@ enum key_type {
 	T_ZONE,         /* a DNS name, or a 32-hex-digit zone id */
 	T_MINUTES,      /* at least 1 */
 	T_PORT_FORWARD,
+	T_MAC,          /* a network card's MAC, stored as 52:54:00:12:34:56 */
+	T_JUPYTER_APP,
 };
 
 struct key_def {
@@ -75,6 +78,7 @@ static const struct key_def keys[] = {
 	{ "SSH", "ClientAliveInterval", T_UINT32, O(client_alive_interval), 0, false },
 	{ "WakeOnLan", "Enable", T_BOOL, O(wol_enable), 0, false },
 	{ "WakeOnLan", "Interface", T_INTERFACE, O(wol_interface), 0, false },
+	{ "WakeOnLan", "MAC", T_MAC, O(wol_mac), 0, false },
 	{ "DDNS", "Provider", T_DDNS_PROVIDER, O(ddns_provider), 0, false },
 	{ "DDNS", "Hostname", T_FQDN, O(ddns_hostname), 0, false },
 	{ "DDNS", "Username", T_STRING, O(ddns_username), 0, false },
@@ -94,6 +98,8 @@ static const struct key_def keys[] = {
 	{ "Python", "Requirements", T_LIST, O(requirements), 0, false },
 	{ "Python", "Wheelhouse", T_DIR, O(wheelhouse), 0, false },
 	{ "Jupyter", "Port", T_PORT, O(jupyter_port), 0, false },
+	{ "Jupyter", "Service", T_BOOL, O(jupyter_service), O(jupyter_service_set), false },
+	{ "Jupyter", "App", T_JUPYTER_APP, O(jupyter_app), O(jupyter_app_set), false },
 	{ "Image", "Size", T_SIZE, O(image_size), 0, false },
 	{ "Image", "Seed", T_UUID, O(seed), O(seed_set), false },
 	{ "Image", "SourceDateEpoch", T_EPOCH, O(source_date_epoch), O(source_date_epoch_set), false },
@@ -126,6 +132,15 @@ const char *port_forward_to_string(enum port_forward f) {
 	return port_forward_names[f];
 }
 
+static const char *const jupyter_app_names[] = {
+	[JUPYTER_APP_LAB] = "lab",
+	[JUPYTER_APP_NOTEBOOK] = "notebook",
+};
+
+const char *jupyter_app_to_string(enum jupyter_app a) {
+	return jupyter_app_names[a];
+}
+
 const char *boot_default_to_string(enum boot_default d) {
 	return boot_default_names[d];
 }
@@ -149,7 +164,7 @@ Profile *profile_free(Profile *p) {
 			strv_free(*(char ***)field);
 			break;
 		case T_BOOL: case T_PORT: case T_UINT32: case T_SIZE: case T_UUID: case T_EPOCH:
-		case T_BOOT_DEFAULT: case T_DDNS_PROVIDER: case T_MINUTES: case T_PORT_FORWARD:
+		case T_BOOT_DEFAULT: case T_DDNS_PROVIDER: case T_MINUTES: case T_PORT_FORWARD: case T_JUPYTER_APP:
 			break;
 		default:
 			free(*(char **)field);
@@ -303,6 +318,21 @@ static int set_string(void *field, char *s) {
 	free(*(char **)field);
 	*(char **)field = s;
 	return 0;
+}
+
+/* Stored as mlrig writes MACs, whichever way the profile wrote it. */
+static int assign_mac(struct parser *ps, const struct key_def *k, const char *value, void *field) {
+	_cleanup_free_ char *reason = NULL;
+	uint8_t mac[WOL_MAC_SIZE];
+	char text[18], *s;
+
+	if (wol_parse_mac(value, mac, &reason, NULL) < 0)
+		return fail(ps, k, value, "not a MAC: %s", reason ? reason : "?");
+	wol_format_mac(mac, text);
+	s = strdup(text);
+	if (!s)
+		return -ENOMEM;
+	return set_string(field, s);
 }
 
 static int assign(struct parser *ps, Profile *p, const struct key_def *k, const char *value) {
@@ -465,6 +495,14 @@ static int assign(struct parser *ps, Profile *p, const struct key_def *k, const 
 			return fail(ps, k, value, "unknown port mapping (upnp, natpmp, no)");
 		*(enum port_forward *)field = r;
 		return 0;
+	case T_MAC:
+		return assign_mac(ps, k, value, field);
+	case T_JUPYTER_APP:
+		r = parse_enum(jupyter_app_names, ELEMENTSOF(jupyter_app_names), value);
+		if (r < 0)
+			return fail(ps, k, value, "unknown app (lab, notebook)");
+		*(enum jupyter_app *)field = r;
+		return 0;
 	}
 	s = strdup(value);
 	if (!s)
@@ -522,13 +560,61 @@ static void set_defaults(Profile *p) {
 	p->firewall_enable = true;
 }
 
+/* A requirement's name: up to the first character a PEP 508 name cannot have. */
+static bool requirement_is(const char *req, const char *package) {
+	size_t n = strspn(req, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."), i = 0;
+	const char *q = package;
+
+	/* compare with '-', '_' and '.' runs as one '-', case ignored */
+	while (i < n && *q) {
+		if (strchr("-_.", req[i]) && strchr("-_.", *q)) {
+			while (i < n && strchr("-_.", req[i]))
+				i++;
+			while (*q && strchr("-_.", *q))
+				q++;
+			continue;
+		}
+		if (tolower((unsigned char)req[i]) != tolower((unsigned char)*q))
+			return false;
+		i++, q++;
+	}
+	return i == n && !*q;
+}
+
+bool profile_requires(const Profile *p, const char *package) {
+	for (char **r = p->requirements; r && *r; r++)
+		if (requirement_is(*r, package))
+			return true;
+	return false;
+}
+
+int profile_rig_path(const Profile *p, const char *path, char **ret) {
+	char *s = NULL;
+
+	if (!string_has_prefix(path, "~/"))
+		s = strdup(path);
+	else if (asprintf(&s, "/home/%s/%s", p->user, path + 2) < 0)
+		s = NULL;
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
 static int fill_defaults(Profile *p) {
+	bool lab = profile_requires(p, "jupyterlab"), notebook = profile_requires(p, "notebook") || profile_requires(p, "jupyter");
+
 	if (!p->wol_interface && !(p->wol_interface = strdup("auto")))
 		return -ENOMEM;
 	if (!p->ddns_check_ip && !(p->ddns_check_ip = strdup(DDNS_DEFAULT_CHECK_IP)))
 		return -ENOMEM;
 	if (p->external_port == 0)
 		p->external_port = p->ssh_port;
+	/* a venv with Jupyter in it is what the service is for; the notebook when that is all there is */
+	if (!p->jupyter_service_set)
+		p->jupyter_service = lab || notebook;
+	if (!p->jupyter_app_set)
+		p->jupyter_app = notebook && !lab ? JUPYTER_APP_NOTEBOOK : JUPYTER_APP_LAB;
 	return 0;
 }
 
@@ -691,6 +777,7 @@ static void render_value(FILE *f, const Profile *p, const struct key_def *k, con
 	case T_DDNS_PROVIDER: fputs(ddns_provider_to_string(*(const enum ddns_provider *)field), f); break;
 	case T_PORT_FORWARD: fputs(port_forward_to_string(*(const enum port_forward *)field), f); break;
 	case T_MINUTES: fprintf(f, "%u", *(const uint32_t *)field); break;
+	case T_JUPYTER_APP: fputs(jupyter_app_to_string(*(const enum jupyter_app *)field), f); break;
 	case T_LIST:
 		for (char *const *l = *(char *const *const *)field; l && *l; l++)
 			fprintf(f, "%s%s", l == *(char *const *const *)field ? "" : " ", *l);
@@ -708,7 +795,7 @@ static bool value_present(const Profile *p, const struct key_def *k) {
 
 	switch (k->type) {
 	case T_HOSTNAME: case T_FQDN: case T_USERNAME: case T_STRING: case T_FILE: case T_SECRET_FILE:
-	case T_DIR: case T_INTERFACE: case T_RIG_PATH: case T_DEVICE: case T_CMDLINE:
+	case T_DIR: case T_INTERFACE: case T_RIG_PATH: case T_DEVICE: case T_CMDLINE: case T_MAC:
 	case T_SERVER_URL: case T_CHECK_IP: case T_ZONE:
 		return *(char *const *)field != NULL;
 	case T_LIST:

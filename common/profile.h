@@ -17,6 +17,7 @@ enum port_forward { PORT_FORWARD_NO, PORT_FORWARD_UPNP, PORT_FORWARD_NATPMP };
 /* Said by `mlrig check` and the ddns stage for Provider=noip. */
 #define DDNS_NOIP_FREE_NOTE \
 	"No-IP free host names expire unless confirmed by hand every 30 days at noip.com; updates do not count"
+enum jupyter_app { JUPYTER_APP_LAB, JUPYTER_APP_NOTEBOOK };
 
 typedef struct Profile {
 	char *path; /* the profile file, as given */
@@ -47,6 +48,7 @@ typedef struct Profile {
 	/* [WakeOnLan] */
 	bool wol_enable;
 	char *wol_interface;      /* name, MAC or "auto" */
+	char *wol_mac;            /* the MAC mlrig wake sends to, "52:54:00:12:34:56"; NULL: unknown */
 
 	/* [DDNS] */
 	enum ddns_provider ddns_provider;
@@ -78,6 +80,10 @@ typedef struct Profile {
 
 	/* [Jupyter] */
 	uint32_t jupyter_port;
+	bool jupyter_service;     /* the systemd unit runs Jupyter on every boot */
+	bool jupyter_service_set;
+	enum jupyter_app jupyter_app;
+	bool jupyter_app_set;
 
 	/* [Image] */
 	uint64_t image_size;      /* 0 = not set */
@@ -123,3 +129,10 @@ static inline void profile_freep(Profile **p) {
 const char *boot_default_to_string(enum boot_default d);
 const char *ddns_provider_to_string(enum ddns_provider p);
 const char *port_forward_to_string(enum port_forward f);
+const char *jupyter_app_to_string(enum jupyter_app a);
+
+/* Whether [Python] Requirements= names the package (PEP 503 names: case, '-',
+ * '_' and '.' alike; "jupyterlab==3.6" names jupyterlab). */
+bool profile_requires(const Profile *p, const char *package);
+/* A T_RIG_PATH value as an absolute path on the rig: "~/x" is /home/USER/x. */
+int profile_rig_path(const Profile *p, const char *path, char **ret);

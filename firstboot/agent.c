@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "parse-util.h"
 #include "process.h"
+#include "userdb.h"
 
 int agent_fail(struct agent *a, int r, const char *fmt, ...) {
 	va_list ap;
@@ -122,6 +123,21 @@ int agent_mkdir(struct agent *a, const char *path, mode_t mode, uid_t uid, gid_t
 	return 0;
 }
 
+int agent_user_ids(struct agent *a, uid_t *ret_uid, gid_t *ret_gid) {
+	_cleanup_free_ char *passwd = NULL;
+	uint32_t u, g;
+	int r;
+
+	r = agent_read(a, "etc/passwd", &passwd, NULL);
+	if (r >= 0)
+		r = userdb_user_ids(passwd, a->p->user, &u, &g);
+	if (r < 0)
+		return r;
+	*ret_uid = u;
+	*ret_gid = g;
+	return 0;
+}
+
 char *agent_host_path(struct agent *a, const char *path) {
 	char *s;
 
@@ -177,26 +193,4 @@ int agent_run_input(struct agent *a, const char *what, char *const argv[], const
 
 int agent_run(struct agent *a, const char *what, char *const argv[], char **ret_output) {
 	return agent_run_full(a, what, argv, NULL, NULL, ret_output);
-}
-
-int managed_block(const char *text, const char *comment, const char *body, char **ret) {
-	char begin[64], end[64];
-	const char *b, *e;
-	char *out;
-
-	snprintf(begin, sizeof(begin), "%s >>> mlrig >>>\n", comment);
-	snprintf(end, sizeof(end), "%s <<< mlrig <<<\n", comment);
-	text = text ? text : "";
-	b = strstr(text, begin);
-	e = b ? strstr(b, end) : NULL;
-	if (b && e) {
-		if (asprintf(&out, "%.*s%s%s%s%s", (int)(b - text), text, begin, body, end, e + strlen(end)) < 0)
-			return -ENOMEM;
-	} else {
-		size_t n = strlen(text);
-		if (asprintf(&out, "%s%s%s%s%s", text, n && text[n - 1] != '\n' ? "\n" : "", begin, body, end) < 0)
-			return -ENOMEM;
-	}
-	*ret = out;
-	return 0;
 }

@@ -41,6 +41,8 @@ int agent_read(struct agent *a, const char *path, char **ret, size_t *ret_size);
 int agent_write(struct agent *a, const char *path, const void *data, size_t size, mode_t mode, uid_t uid, gid_t gid);
 int agent_exists(struct agent *a, const char *path);
 int agent_mkdir(struct agent *a, const char *path, mode_t mode, uid_t uid, gid_t gid); /* keeps an existing dir */
+/* The rig user's uid and gid from the tree's etc/passwd (the user stage makes the user). */
+int agent_user_ids(struct agent *a, uid_t *ret_uid, gid_t *ret_gid);
 /* Host path of a rig path, for tools: "/" + path live, ROOT/path in a tree. */
 char *agent_host_path(struct agent *a, const char *path);
 
@@ -50,7 +52,3 @@ int agent_run_full(struct agent *a, const char *what, char *const argv[], char *
 		   char **ret_output);
 int agent_run(struct agent *a, const char *what, char *const argv[], char **ret_output);
 int agent_run_input(struct agent *a, const char *what, char *const argv[], const char *input, char **ret_output);
-
-/* Replaces the block between "# >>> mlrig >>>" and "# <<< mlrig <<<" in text
- * (appending one when absent) with body. */
-int managed_block(const char *text, const char *comment, const char *body, char **ret);

@@ -8,30 +8,15 @@
 #include <unistd.h>
 
 #include "fs-util.h"
+#include "managed-block.h"
 #include "parse-util.h"
 #include "stages.h"
-#include "userdb.h"
 
 static uid_t chown_uid;
 static gid_t chown_gid;
 
 static int chown_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
 	return lchown(path, chown_uid, chown_gid) < 0 ? -1 : 0;
-}
-
-static int user_ids(struct agent *a, uid_t *uid, gid_t *gid) {
-	_cleanup_free_ char *passwd = NULL;
-	uint32_t u, g;
-	int r;
-
-	r = agent_read(a, "etc/passwd", &passwd, NULL);
-	if (r >= 0)
-		r = userdb_user_ids(passwd, a->p->user, &u, &g);
-	if (r < 0)
-		return r;
-	*uid = u;
-	*gid = g;
-	return 0;
 }
 
 int stage_python(struct agent *a) {
@@ -50,13 +35,11 @@ int stage_python(struct agent *a) {
 		agent_note(a, "skipped: no [Python] Venv");
 		return 0;
 	}
-	if (user_ids(a, &uid, &gid) < 0)
+	if (agent_user_ids(a, &uid, &gid) < 0)
 		return agent_fail(a, -ENOENT, "user %s does not exist (the user stage makes it)", p->user);
 	/* venv: "home/USER/x" relative to the root, "/home/USER/x" on the rig */
-	if (string_has_prefix(p->venv, "~/") ? asprintf(&venv, "home/%s/%s", p->user, p->venv + 2) < 0
-					     : !(venv = strdup(p->venv + 1)))
-		return -ENOMEM;
-	if (asprintf(&rig_venv, "/%s", venv) < 0 || !(host_venv = agent_host_path(a, venv)) ||
+	if (profile_rig_path(p, p->venv, &rig_venv) < 0 || !(venv = strdup(rig_venv + 1)) ||
+	    !(host_venv = agent_host_path(a, venv)) ||
 	    asprintf(&pip, "%s/bin/pip", host_venv) < 0)
 		return -ENOMEM;
 	have_wheels = agent_exists(a, "usr/share/mlrig/wheelhouse") >= 0;

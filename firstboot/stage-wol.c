@@ -1,6 +1,7 @@
 /* Stage wake-on-lan: find the wired interface ([WakeOnLan] Interface= name,
  * MAC or auto = the default route's), turn on magic-packet wake with the
- * SIOCETHTOOL ioctl, and persist it (netplan when present, else a .link file). */
+ * SIOCETHTOOL ioctl, and persist it (netplan when present, else a .link file);
+ * the MAC goes into WOL_RIG_MAC_FILE for the laptop's 'mlrig wake'. */
 #include <errno.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
@@ -15,6 +16,7 @@
 
 #include "parse-util.h"
 #include "stages.h"
+#include "wol.h"
 
 /* The interface of the default route from proc/net/route under the root. */
 static int default_route_interface(struct agent *a, char **ret) {
@@ -178,6 +180,13 @@ int stage_wol(struct agent *a) {
 	r = persist(a, mac, &path);
 	if (r < 0)
 		return r;
+	/* for the laptop: its shortcuts fetch it once, so they can wake the rig while it is off */
+	_cleanup_free_ char *line = NULL;
+	if (asprintf(&line, "%s\n", mac) < 0)
+		return -ENOMEM;
+	r = agent_write(a, WOL_RIG_MAC_FILE + 1, line, strlen(line), 0644, 0, 0);
+	if (r < 0)
+		return agent_fail(a, r, "cannot write " WOL_RIG_MAC_FILE ": %s", strerror(-r));
 	agent_note(a, "%s (%s): %s, persisted in /%s", ifname, mac, now > 0 ? "on now" : "not applied now (not the running system)", path);
 	return 0;
 }

@@ -15,6 +15,7 @@ const struct stage agent_stages[] = {
 	{ "ddns", "dynamic DNS: the first update; mlrig-ddns.timer the next", stage_ddns },
 	{ "gpu", "NVIDIA driver, CUDA and cuDNN payload", stage_gpu },
 	{ "python", "venv with the requirements, shell shortcuts", stage_python },
+	{ "jupyter", "Jupyter service's token, its Python checked", stage_jupyter },
 	{ "boot-order", "GRUB defaults and the EFI BootOrder", stage_boot_order },
 	{ "summary", "report.json, motd and the completion line", stage_summary },
 };

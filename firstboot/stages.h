@@ -24,5 +24,6 @@ int stage_port_forward(struct agent *a);
 int stage_ddns(struct agent *a);
 int stage_gpu(struct agent *a);
 int stage_python(struct agent *a);
+int stage_jupyter(struct agent *a);
 int stage_boot_order(struct agent *a);
 int stage_summary(struct agent *a);

@@ -11,7 +11,7 @@ run_pkgs="e2fsprogs dosfstools mtools fdisk util-linux grub-efi-amd64-bin grub-c
 	python3 cpio busybox-static gpgv gpg nginx-light
 	xorriso isolinux syslinux-common grub-pc-bin python3-yaml
 	dpkg-dev debian-archive-keyring
-	miniupnpd miniupnpd-nftables miniupnpc nftables"
+	miniupnpd miniupnpd-nftables miniupnpc nftables sshfs zsh"
 # Benchmarks only.
 bench_pkgs="bc bmap-tools curl"
 # make lint.

@@ -35,6 +35,8 @@ mlrig_cases=(
 	"boot|--timeout|disk.img"
 	"flash|-|disk.img /dev/null"
 	"fetch|--output-dir|https://example.invalid/x.iso"
+	"wake|--port|52:54:00:12:34:56"
+	"client|--address|-p x.conf"
 )
 agent_cases=(
 	"run|--root|"
@@ -76,6 +78,8 @@ usage_case "boot: no image" "$MLRIG" boot "missing IMAGE" boot
 usage_case "flash: no device" "$MLRIG" flash "missing DEVICE" flash disk.img
 usage_case "fetch: no URL" "$MLRIG" fetch "missing URL or NAME" fetch
 usage_case "check: no profile" "$MLRIG" check "needs -p PROFILE" check
+usage_case "wake: no MAC" "$MLRIG" wake "missing MAC or PROFILE" wake
+usage_case "client: no profile" "$MLRIG" client "needs -p PROFILE" client
 usage_case "stage: no name" "$AGENT" stage "missing NAME" stage
 usage_case "stage: unknown name" "$AGENT" stage "unknown stage 'nope'" stage nope
 usage_case "status --json is status's" "$AGENT" run "unrecognized option '--json'" run --json

@@ -47,6 +47,9 @@ check "venv imports the wheel's module" test "$("$R/home/rig/venv/ml/bin/python"
 check "venv owned by the user" test "$(stat -c %U "$R/home/rig/venv/ml/bin/python3" 2>/dev/null || stat -c %u "$R/home/rig/venv/ml/bin")" != root
 check "jlab shortcut on the profile's port" grep -q "jupyter lab --no-browser --port=8899" "$R/home/rig/.bash_aliases"
 check "Wake-on-LAN persisted for the default route's NIC" grep -q "MACAddress=52:54:00:12:34:56" "$R/etc/systemd/network/50-mlrig-wol.link"
+check "the rig reports its wake MAC for the laptop" test "$(cat "$R/var/lib/mlrig/wol-mac")" = 52:54:00:12:34:56
+check "no [Jupyter] Service: the jupyter stage is skipped" eval \
+	'"$AGENT" --root "$R" status | grep -Eq "^jupyter +done .*skipped: \[Jupyter\] Service=no" && [ ! -e "$R/home/rig/.local/share/mlrig" ]'
 check "hostname" test "$(cat "$R/etc/hostname")" = tree-rig
 check "no ufw in the tree: the nftables table, SSH port only" eval 'grep -q "tcp dport 22 accept" "$R/etc/mlrig/firewall.nft" && [ "$(grep -c "dport.*accept" "$R/etc/mlrig/firewall.nft")" -eq 2 ]'
 if command -v nft >/dev/null; then
@@ -103,6 +106,26 @@ check "the hook disarmed itself" test -f "$R/etc/mlrig/test-hold-stage.used" -a 
 check "resumes at the user stage and completes" eval 'grep -q "stage user ok" "$T/run7" && ! grep -q "stage identity ok" "$T/run7" && grep -q "complete ($N stages" "$T/run7"'
 check "still one passwd line after the kill" test "$(grep -c '^rig:' "$R/etc/passwd")" -eq 1
 check "still no duplicated keys" test "$(wc -l <"$R/home/rig/.ssh/authorized_keys")" -eq "$keys_before"
+
+# The jupyter stage: the token, made once, 0600 and the user's; a missing Python is named.
+sed -i 's/^Service=no$/Service=yes/; s/^App=lab$/App=notebook/' "$R/etc/mlrig/rig.conf"
+"$AGENT" --root "$R" stage jupyter >"$T/jup1" 2>&1
+rc=$?
+check "jupyter stage without the system's python3: fails, naming it" eval \
+	'[ $rc -ne 0 ] && "$AGENT" --root "$R" status | grep -Eq "^jupyter +failed .*/usr/bin/python3 is missing"'
+mkdir -p "$R/usr/bin" && cp /bin/true "$R/usr/bin/python3"
+"$AGENT" --root "$R" stage jupyter >"$T/jup2" 2>&1
+rc=$?
+token=$R/home/rig/.local/share/mlrig/jupyter-token
+# shellcheck disable=SC2034 # read by the eval below
+uid=$(awk -F: '$1 == "rig" { print $3 }' "$R/etc/passwd")
+check "jupyter stage: a token of 48 hex digits, no newline" eval \
+	'[ $rc -eq 0 ] && grep -Eqx "[0-9a-f]{48}" "$token" && [ "$(wc -c <"$token")" -eq 48 ]'
+check "jupyter stage: token 0600, the user's; its directory 0700" eval \
+	'[ "$(stat -c "%a %u" "$token")" = "600 $uid" ] && [ "$(stat -c "%a %u" "$(dirname "$token")")" = "700 $uid" ]'
+cp "$token" "$T/token1"
+"$AGENT" --root "$R" stage jupyter >"$T/jup3" 2>&1
+check "jupyter stage again: the token is kept" cmp -s "$token" "$T/token1"
 
 "$AGENT" --root "$R" stage nope >/dev/null 2>&1
 check "unknown stage: exit 2" test $? -eq 2

@@ -1,4 +1,4 @@
-/* The agent's own pieces: the stage journal, managed blocks in user files, EFI variables and load options. */
+/* The agent's own pieces: the stage journal, root-relative writes, EFI variables and load options. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -89,35 +89,6 @@ TEST(agent_write_is_atomic_and_root_relative) {
 	ASSERT_EQ(agent_mkdir(&a, "etc/hostname", 0755, 0, 0), -ENOTDIR);
 	ASSERT_EQ(agent_exists(&a, "etc/nope"), -ENOENT);
 	close(a.root_fd);
-}
-
-TEST(managed_blocks) {
-	char *out = NULL, *again = NULL;
-
-	/* into nothing, and into a file without a final newline */
-	ASSERT_OK(managed_block(NULL, "#", "alias venv='. ~/venv/bin/activate'\n", &out));
-	ASSERT_STREQ(out, "# >>> mlrig >>>\nalias venv='. ~/venv/bin/activate'\n# <<< mlrig <<<\n");
-	free(out);
-	ASSERT_OK(managed_block("export A=1", "#", "x\n", &out));
-	ASSERT_STREQ(out, "export A=1\n# >>> mlrig >>>\nx\n# <<< mlrig <<<\n");
-
-	/* replaced in place, what the user wrote around it kept, and a second run changes nothing */
-	ASSERT_OK(managed_block("before\n# >>> mlrig >>>\nold\n# <<< mlrig <<<\nafter\n", "#", "new\n", &again));
-	ASSERT_STREQ(again, "before\n# >>> mlrig >>>\nnew\n# <<< mlrig <<<\nafter\n");
-	free(out);
-	ASSERT_OK(managed_block(again, "#", "new\n", &out));
-	ASSERT_STREQ(out, again);
-	free(out);
-	free(again);
-
-	/* another comment leader (a .link or sshd file) */
-	ASSERT_OK(managed_block("", ";", "k=v\n", &out));
-	ASSERT_STREQ(out, "; >>> mlrig >>>\nk=v\n; <<< mlrig <<<\n");
-	free(out);
-	/* an opening marker without its end: appended anew, the broken one left for the user */
-	ASSERT_OK(managed_block("# >>> mlrig >>>\nhalf\n", "#", "b\n", &out));
-	ASSERT_STREQ(out, "# >>> mlrig >>>\nhalf\n# >>> mlrig >>>\nb\n# <<< mlrig <<<\n");
-	free(out);
 }
 
 /* An EFI_LOAD_OPTION: u32 attributes, u16 path list length, UCS-2 description, NUL, device path. */

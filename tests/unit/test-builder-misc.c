@@ -99,3 +99,62 @@ TEST(payload_collect) {
 	free(error);
 	profile_free(p);
 }
+
+static const struct payload_file *payload_find(const struct payload *pl, const char *path) {
+	for (size_t i = 0; i < pl->n_files; i++)
+		if (strcmp(pl->files[i].path, path) == 0)
+			return &pl->files[i];
+	return NULL;
+}
+
+static bool unit_enabled(const struct payload *pl, const char *unit) {
+	for (size_t i = 0; i < pl->n_units; i++)
+		if (strcmp(pl->units[i].unit, unit) == 0)
+			return true;
+	return false;
+}
+
+/* The Jupyter unit from the real overlay: enabled only with Service=yes; the
+ * venv's Python when the venv gets the app, else the system's; 127.0.0.1 only. */
+TEST(payload_jupyter_unit) {
+	static const struct {
+		const char *extra, *exec;
+		bool enabled;
+	} cases[] = {
+		{ "[Python]\nVenv=~/ml\nRequirements=jupyterlab numpy\n[Jupyter]\nPort=8899\n",
+		  "ExecStart=/home/u/ml/bin/python -m jupyterlab --no-browser --ip=127.0.0.1 --port=8899 --port-retries=0\n", true },
+		{ "[Jupyter]\nService=yes\nApp=notebook\n",
+		  "ExecStart=/usr/bin/python3 -m notebook --no-browser --ip=127.0.0.1 --port=8888 --port-retries=0\n", true },
+		{ "[Python]\nVenv=/opt/venv\nRequirements=notebook\n",
+		  "ExecStart=/opt/venv/bin/python -m notebook --no-browser", true },
+		{ "[Python]\nVenv=~/ml\nRequirements=numpy\n", "ExecStart=/usr/bin/python3 -m jupyterlab", false },
+	};
+	_cleanup_free_ char *datadir = NULL;
+
+	ASSERT_OK(find_datadir(&datadir));
+	write_text("keys.pub", "ssh-ed25519 AAAA k\n", 0644);
+	write_text("agent", "\177ELF-not-really", 0755);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *text = NULL, *unit = NULL;
+		const struct payload_file *f;
+		struct payload pl = {};
+		Profile *p = NULL;
+		char *error = NULL;
+
+		ASSERT_TRUE(asprintf(&text, "[Rig]\nHostname=h\nUser=u\nAuthorizedKeys=keys.pub\n%s", cases[i].extra) > 0);
+		write_text("rig.conf", text, 0644);
+		ASSERT_OK(profile_load("rig.conf", &p, &error));
+		ASSERT_OK(payload_collect(p, datadir, "agent", &pl, &error));
+		f = payload_find(&pl, "/etc/systemd/system/mlrig-jupyter.service");
+		ASSERT_TRUE(f != NULL); /* on every rig, for 'systemctl enable' later */
+		ASSERT_TRUE((unit = strndup(f->data, f->size)) != NULL);
+		ASSERT_CONTAINS(unit, cases[i].exec);
+		ASSERT_CONTAINS(unit, "\nUser=u\n");
+		ASSERT_CONTAINS(unit, "\nEnvironment=JUPYTER_TOKEN_FILE=/home/u/.local/share/mlrig/jupyter-token\n");
+		ASSERT_CONTAINS(unit, "\nConditionPathExists=/home/u/.local/share/mlrig/jupyter-token\n");
+		ASSERT_EQ(unit_enabled(&pl, "mlrig-jupyter.service"), cases[i].enabled);
+		ASSERT_TRUE(unit_enabled(&pl, "mlrig-firstboot.service"));
+		payload_release(&pl);
+		profile_free(p);
+	}
+}

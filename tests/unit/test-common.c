@@ -1,9 +1,10 @@
-/* common/: sha256 vectors, strict parsers, seed → UUID derivation, atomic writes. */
+/* common/: sha256 vectors, strict parsers, seed → UUID derivation, atomic writes, marked blocks. */
 #include <sys/stat.h>
 
 #include "dlopen-util.h"
 #include "fileio.h"
 #include "macro.h"
+#include "managed-block.h"
 #include "parse-util.h"
 #include "sha256.h"
 #include "test.h"
@@ -125,4 +126,41 @@ TEST(dlopen_resolve_names_and_symbols) {
 	ASSERT_EQ(dlopen_resolve(fallback, need, 1, &h, &error), -ELIBACC);
 	ASSERT_CONTAINS(error, "has no symbol mlrig_no_such_symbol");
 	free(error);
+}
+
+TEST(managed_blocks) {
+	char *out = NULL, *again = NULL;
+
+	/* into nothing, and into a file without a final newline */
+	ASSERT_OK(managed_block(NULL, "#", "alias venv='. ~/venv/bin/activate'\n", &out));
+	ASSERT_STREQ(out, "# >>> mlrig >>>\nalias venv='. ~/venv/bin/activate'\n# <<< mlrig <<<\n");
+	free(out);
+	ASSERT_OK(managed_block("export A=1", "#", "x\n", &out));
+	ASSERT_STREQ(out, "export A=1\n# >>> mlrig >>>\nx\n# <<< mlrig <<<\n");
+
+	/* replaced in place, what the user wrote around it kept, and a second run changes nothing */
+	ASSERT_OK(managed_block("before\n# >>> mlrig >>>\nold\n# <<< mlrig <<<\nafter\n", "#", "new\n", &again));
+	ASSERT_STREQ(again, "before\n# >>> mlrig >>>\nnew\n# <<< mlrig <<<\nafter\n");
+	free(out);
+	ASSERT_OK(managed_block(again, "#", "new\n", &out));
+	ASSERT_STREQ(out, again);
+	free(out);
+	free(again);
+
+	/* another comment leader (a .link or sshd file) */
+	ASSERT_OK(managed_block("", ";", "k=v\n", &out));
+	ASSERT_STREQ(out, "; >>> mlrig >>>\nk=v\n; <<< mlrig <<<\n");
+	free(out);
+	/* an opening marker without its end: appended anew, the broken one left for the user */
+	ASSERT_OK(managed_block("# >>> mlrig >>>\nhalf\n", "#", "b\n", &out));
+	ASSERT_STREQ(out, "# >>> mlrig >>>\nhalf\n# >>> mlrig >>>\nb\n# <<< mlrig <<<\n");
+	free(out);
+
+	/* a block per rig: each name has its own markers, the others are left alone */
+	ASSERT_OK(managed_block_named("# >>> mlrig a >>>\nA\n# <<< mlrig a <<<\n", "#", "mlrig b", "B\n", &again));
+	ASSERT_STREQ(again, "# >>> mlrig a >>>\nA\n# <<< mlrig a <<<\n# >>> mlrig b >>>\nB\n# <<< mlrig b <<<\n");
+	ASSERT_OK(managed_block_named(again, "#", "mlrig a", "A2\n", &out));
+	ASSERT_STREQ(out, "# >>> mlrig a >>>\nA2\n# <<< mlrig a <<<\n# >>> mlrig b >>>\nB\n# <<< mlrig b <<<\n");
+	free(out);
+	free(again);
 }

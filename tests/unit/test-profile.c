@@ -54,7 +54,7 @@ TEST(valid_full) {
 		   "[Packages]\nInstall=htop tmux\nInstall=git\n"
 		   "[Boot]\nDualBoot=yes\nDefault=windows\nTimeout=10\n"
 		   "[SSH]\nPort=2222\n ClientAliveInterval = 30 \n"
-		   "[WakeOnLan]\nInterface=00:11:22:aa:bb:cc\n"
+		   "[WakeOnLan]\nInterface=00:11:22:aa:bb:cc\nMAC=00-11-22-AA-BB-CC\n"
 		   "[DDNS]\nProvider=noip\nHostname=mlgpu.ddns.net\nUsername=me\nPasswordFile=ddns.secret\n"
 		   "[GPU]\nDriver=nvidia-driver-470\nCUDA=11.4\nCUDNN=none\n"
 		   "[Python]\nVenv=~/ml\nRequirements=jupyterlab tensorflow\n"
@@ -74,6 +74,7 @@ TEST(valid_full) {
 	ASSERT_EQ(p->ssh_port, 2222);
 	ASSERT_EQ(p->client_alive_interval, 30);
 	ASSERT_STREQ(p->wol_interface, "00:11:22:aa:bb:cc");
+	ASSERT_STREQ(p->wol_mac, "00:11:22:aa:bb:cc"); /* as mlrig writes MACs */
 	ASSERT_EQ(p->ddns_provider, DDNS_NOIP);
 	ASSERT_STREQ(p->ddns_password_file, "./ddns.secret");
 	ASSERT_STREQ(p->gpu_driver, "nvidia-driver-470");
@@ -81,6 +82,8 @@ TEST(valid_full) {
 	ASSERT_STREQ(p->venv, "~/ml");
 	ASSERT_STREQ(p->requirements[1], "tensorflow");
 	ASSERT_EQ(p->jupyter_port, 8899);
+	ASSERT_EQ(p->jupyter_service, 1); /* jupyterlab is in the requirements */
+	ASSERT_EQ(p->jupyter_app, JUPYTER_APP_LAB);
 	ASSERT_EQ(p->image_size, 4ull << 30);
 	ASSERT_EQ(p->seed_set, 1);
 	ASSERT_EQ(p->seed[0], 0x5a);
@@ -101,10 +104,47 @@ TEST(defaults) {
 	ASSERT_EQ(p->timeout, 5);
 	ASSERT_EQ(p->jupyter_port, 8888);
 	ASSERT_STREQ(p->wol_interface, "auto");
+	ASSERT_TRUE(p->wol_mac == NULL);
+	ASSERT_EQ(p->jupyter_service, 0);
+	ASSERT_EQ(p->jupyter_app, JUPYTER_APP_LAB);
 	ASSERT_TRUE(p->password_hash == NULL);
 	ASSERT_EQ(p->ddns_provider, DDNS_NONE);
 	ASSERT_EQ(p->seed_set, 0);
 	profile_free(p);
+}
+
+/* Service= defaults to yes when the venv gets Jupyter; App= to what it gets. */
+TEST(jupyter_defaults) {
+	static const struct {
+		const char *extra;
+		bool service;
+		enum jupyter_app app;
+	} cases[] = {
+		{ "[Python]\nVenv=~/ml\nRequirements=numpy\n", false, JUPYTER_APP_LAB },
+		{ "[Python]\nVenv=~/ml\nRequirements=JupyterLab==3.6.1 numpy\n", true, JUPYTER_APP_LAB },
+		{ "[Python]\nVenv=~/ml\nRequirements=notebook>=6\n", true, JUPYTER_APP_NOTEBOOK },
+		{ "[Python]\nVenv=~/ml\nRequirements=jupyter\n", true, JUPYTER_APP_NOTEBOOK },
+		{ "[Python]\nVenv=~/ml\nRequirements=notebook jupyterlab\n", true, JUPYTER_APP_LAB },
+		/* a name that only starts like one is another package */
+		{ "[Python]\nVenv=~/ml\nRequirements=jupyterlab-git notebook-shim\n", false, JUPYTER_APP_LAB },
+		/* what the profile says wins */
+		{ "[Python]\nVenv=~/ml\nRequirements=jupyterlab\n[Jupyter]\nService=no\nApp=notebook\n", false, JUPYTER_APP_NOTEBOOK },
+		{ "[Jupyter]\nService=yes\n", true, JUPYTER_APP_LAB },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *text = NULL;
+		Profile *p = NULL;
+		char *error = NULL;
+
+		setup();
+		ASSERT_TRUE(asprintf(&text, BASE "%s", cases[i].extra) > 0);
+		write_text("rig.conf", text);
+		ASSERT_OK(profile_load("rig.conf", &p, &error));
+		if (p->jupyter_service != cases[i].service || p->jupyter_app != cases[i].app)
+			test_fail(__FILE__, __LINE__, "%s: Service=%d App=%s", cases[i].extra, p->jupyter_service,
+				  jupyter_app_to_string(p->jupyter_app));
+		profile_free(p);
+	}
 }
 
 TEST(path_relative_to_profile) {
@@ -157,6 +197,9 @@ TEST(error_bad_values) {
 	ASSERT_PROFILE_ERROR("[Rig]\nUser=Bad User\n", "not a valid user name");
 	ASSERT_PROFILE_ERROR(BASE "PasswordHash=hunter2\n", "[Rig] PasswordHash=hunter2: not a crypt(3) hash");
 	ASSERT_PROFILE_ERROR(BASE "[WakeOnLan]\nInterface=eth0/1\n", "not an interface");
+	ASSERT_PROFILE_ERROR(BASE "[WakeOnLan]\nMAC=b3:21:88:6k:17:24\n",
+			     "rig.conf:6: [WakeOnLan] MAC=b3:21:88:6k:17:24: not a MAC: '6k' (group 4) is not a hex byte: 'k' is not a hex digit");
+	ASSERT_PROFILE_ERROR(BASE "[Jupyter]\nApp=vscode\n", "rig.conf:6: [Jupyter] App=vscode: unknown app (lab, notebook)");
 	ASSERT_PROFILE_ERROR(BASE "[Python]\nVenv=venv\n", "[Python] Venv=venv: must be an absolute path");
 	ASSERT_PROFILE_ERROR(BASE "[Install]\nDisk=sda\n", "[Install] Disk=sda: must be a device path");
 	ASSERT_PROFILE_ERROR(BASE "[Boot]\nKernelCommandLine=quiet\" $(reboot)\n", "[Boot] KernelCommandLine=quiet\" $(reboot): must not contain quotes");
@@ -207,13 +250,16 @@ TEST(render_roundtrip) {
 
 	setup();
 	write_text("rig.conf", BASE "[DDNS]\nProvider=noip\nHostname=x.ddns.net\nUsername=me\nPasswordFile=ddns.secret\n"
-				    "[Python]\nVenv=~/ml\nRequirements=a b\n[Image]\nSeed=5a0f2b5e-35f1-4c6b-9d38-0f9a0c6f7e11\n");
+				    "[Python]\nVenv=~/ml\nRequirements=a b\n[WakeOnLan]\nMAC=525400123456\n[Image]\nSeed=5a0f2b5e-35f1-4c6b-9d38-0f9a0c6f7e11\n");
 	ASSERT_OK(profile_load("rig.conf", &p, &error));
 	ASSERT_OK(profile_render(p, &paths, &text));
 	ASSERT_CONTAINS(text, "\nAuthorizedKeys=/etc/mlrig/authorized_keys\n");
 	ASSERT_CONTAINS(text, "\nPasswordFile=/etc/mlrig/ddns.password\n");
 	ASSERT_CONTAINS(text, "\nRequirements=a b\n");
 	ASSERT_CONTAINS(text, "\nSeed=5a0f2b5e-35f1-4c6b-9d38-0f9a0c6f7e11\n");
+	ASSERT_CONTAINS(text, "\nMAC=52:54:00:12:34:56\n");
+	/* defaults the agent must not derive again from other keys: written out */
+	ASSERT_CONTAINS(text, "\n[Jupyter]\nPort=8888\nService=no\nApp=lab\n");
 
 	/* the agent reads it back inside its root: absolute paths resolve there */
 	ASSERT_OK(mkdir("root", 0755));
