@@ -177,10 +177,9 @@ TEST(write_verify_and_a_difference) {
 TEST(verify_short_device_names_the_offset) {
 	struct flash_target t = { .path = (char *)"disk.raw", .sector_size = 512 };
 	_cleanup_close_ int image = -EBADF, disk = -EBADF;
+	struct flash_options opts = { .verify = true, .quiet = true };
 	struct flash_stats stats = {};
 	char *error = NULL;
-
-	struct flash_options opts = { .verify = true, .quiet = true };
 
 	/* a good copy cut short: the first 5 MiB match, so the short read is the only finding
 	 * (on an empty disk a thread may find the difference at offset 100 first) */
