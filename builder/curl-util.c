@@ -27,6 +27,8 @@ static struct {
 	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
 	void (*easy_cleanup)(CURL *h);
 	const char *(*easy_strerror)(CURLcode code);
+	char *(*version)(void);
+	curl_version_info_data *(*version_info)(CURLversion age);
 } lc;
 
 static void easy_cleanupp(CURL **h) {
@@ -45,6 +47,8 @@ static int curl_util_load(char **ret_detail) {
 		{ "curl_easy_getinfo", (void **)&lc.easy_getinfo, false },
 		{ "curl_easy_cleanup", (void **)&lc.easy_cleanup, false },
 		{ "curl_easy_strerror", (void **)&lc.easy_strerror, false },
+		{ "curl_version", (void **)&lc.version, false },
+		{ "curl_version_info", (void **)&lc.version_info, false },
 	};
 	void *h;
 	int r;
@@ -231,6 +235,28 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
 		return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
 	}
 	return n;
+}
+
+int curl_util_version(char **ret, char **ret_detail) {
+	const curl_version_info_data *info;
+	const char *all, *rest;
+	char *v;
+	int r;
+
+	r = curl_util_load(ret_detail);
+	if (r < 0)
+		return r;
+	info = lc.version_info(CURLVERSION_NOW);
+	all = lc.version();
+	/* curl_version() is "libcurl/7.88.1 OpenSSL/3.0.15 zlib/1.2.13 ...": keep what it was built with */
+	rest = all ? strchr(all, ' ') : NULL;
+	if (rest && rest[1]) {
+		if (asprintf(&v, "%s (%s)", info->version, rest + 1) < 0)
+			return -ENOMEM;
+	} else if (!(v = strdup(info->version)))
+		return -ENOMEM;
+	*ret = v;
+	return 0;
 }
 
 int curl_util_get(const char *url, uint64_t range_start, const struct curl_transfer_ops *ops, void *userdata,
