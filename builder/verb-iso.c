@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "elf-check.h"
 #include "fileio.h"
 #include "image-rootfs.h"
 #include "iso-autoinstall.h"
@@ -280,6 +281,10 @@ static int run(void) {
 	r = add_payload(remaster, p, &agent);
 	if (r != 0)
 		return r;
+	/* as mlrig image checks the rootfs: the installed system is the medium's release */
+	r = agent_check_release(agent, fl->release, &error);
+	if (r < 0)
+		return error ? log_error_errno(r, "%s", error) : log_error_errno(r, "Cannot check the agent %s: %m", agent);
 	r = add_seed(remaster, p, &seed);
 	if (r != 0)
 		return r;
