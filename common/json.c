@@ -1,8 +1,10 @@
 /* JSON output (RFC 8259): a small state machine for commas and indents, one
- * string escaper, and a syntax check for JSON that comes from elsewhere. */
+ * string escaper, and a syntax check (and a string lookup) for JSON that comes
+ * from elsewhere. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -324,4 +326,117 @@ bool json_valid(const char *text) {
 		return false;
 	p = check_value(skip_space(text), 0);
 	return p && *skip_space(p) == 0;
+}
+
+/* ---- reading one string out of JSON from elsewhere (the manifest's rig user) ---- */
+
+static unsigned hex4(const char *p) {
+	unsigned v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+static void put_utf8(char **q, unsigned cp) {
+	unsigned char *o = (unsigned char *)*q;
+
+	if (cp < 0x80)
+		*o++ = (unsigned char)cp;
+	else if (cp < 0x800) {
+		*o++ = (unsigned char)(0xC0 | cp >> 6);
+		*o++ = (unsigned char)(0x80 | (cp & 0x3F));
+	} else if (cp < 0x10000) {
+		*o++ = (unsigned char)(0xE0 | cp >> 12);
+		*o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+		*o++ = (unsigned char)(0x80 | (cp & 0x3F));
+	} else {
+		*o++ = (unsigned char)(0xF0 | cp >> 18);
+		*o++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+		*o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+		*o++ = (unsigned char)(0x80 | (cp & 0x3F));
+	}
+	*q = (char *)o;
+}
+
+/* The text of the checked string token [p, end): escapes undone, a lone surrogate as U+FFFD. */
+static char *unescape(const char *p, const char *end) {
+	char *out = malloc((size_t)(end - p)), *q = out; /* never longer than the token */
+
+	if (!out)
+		return NULL;
+	for (p++, end--; p < end;) {
+		unsigned cp;
+
+		if (*p != '\\') {
+			*q++ = *p++;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'b': *q++ = '\b'; p++; continue;
+		case 'f': *q++ = '\f'; p++; continue;
+		case 'n': *q++ = '\n'; p++; continue;
+		case 'r': *q++ = '\r'; p++; continue;
+		case 't': *q++ = '\t'; p++; continue;
+		case 'u': break;
+		default: *q++ = *p++; continue; /* " \ / */
+		}
+		cp = hex4(p + 1);
+		p += 5;
+		if (cp >= 0xD800 && cp <= 0xDBFF && p[0] == '\\' && p[1] == 'u' && hex4(p + 2) >= 0xDC00 &&
+		    hex4(p + 2) <= 0xDFFF) {
+			cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(p + 2) - 0xDC00);
+			p += 6;
+		} else if (cp >= 0xD800 && cp <= 0xDFFF)
+			cp = 0xFFFD;
+		put_utf8(&q, cp);
+	}
+	*q = 0;
+	return out;
+}
+
+/* In the checked object at p, the value of member key (compared without unescaping), or NULL. */
+static const char *find_member(const char *p, const char *key) {
+	size_t n = strlen(key);
+
+	p = skip_space(p + 1);
+	while (*p == '"') {
+		const char *name = p, *end = check_string(p);
+
+		p = skip_space(skip_space(end) + 1); /* past the ':' */
+		if ((size_t)(end - name) == n + 2 && memcmp(name + 1, key, n) == 0)
+			return p;
+		p = skip_space(check_value(p, 1));
+		if (*p != ',')
+			return NULL;
+		p = skip_space(p + 1);
+	}
+	return NULL;
+}
+
+int json_find_string(const char *text, const char *const *keys, char **ret) {
+	const char *p;
+	char *s;
+
+	if (!json_valid(text))
+		return -EBADMSG;
+	p = skip_space(text);
+	for (; *keys; keys++) {
+		if (*p != '{')
+			return -ENOENT;
+		p = find_member(p, *keys);
+		if (!p)
+			return -ENOENT;
+	}
+	if (*p != '"')
+		return -EMEDIUMTYPE;
+	s = unescape(p, check_string(p));
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
 }

@@ -44,5 +44,11 @@ void json_field_bool(JsonWriter *w, const char *name, bool v);
 /* Ends the document with a newline; 0, or -EINVAL (unbalanced) / -EIO (stream error). */
 int json_finish(JsonWriter *w);
 
+/* The string at the member path keys (NULL-terminated: { "rig", "user", NULL } is
+ * .rig.user) of JSON text from elsewhere, unescaped (a \u0000 ends it early).
+ * -EBADMSG: not valid JSON; -ENOENT: a member is missing (names are compared
+ * as written, escapes not undone); -EMEDIUMTYPE: the value is not a string. */
+int json_find_string(const char *text, const char *const *keys, char **ret);
+
 /* Whether text is exactly one JSON value (RFC 8259, UTF-8, nesting up to JSON_MAX_DEPTH), white space around it allowed. */
 bool json_valid(const char *text);

@@ -198,3 +198,30 @@ TEST(valid_checker) {
 	ASSERT_TRUE(!json_valid(deep));
 	ASSERT_TRUE(!json_valid(NULL));
 }
+
+TEST(find_string) {
+	static const char *const user[] = { "rig", "user", NULL }, *const top[] = { "os", NULL };
+	static const char *const none[] = { NULL }, *const list[] = { "rig", "keys", NULL };
+	const char *doc = " {\"os\": \"Debian \\\"11\\\"\", \"image\": {\"size\": 4}, \"rigx\": {\"user\": \"no\"},\n"
+			  "  \"rig\": {\"hostname\": \"h\", \"keys\": [\"a\"], \"user\": \"d\\u00e9mo\\ud83d\\ude00\\ud800!\"}}";
+	char *s = NULL;
+
+	ASSERT_OK(json_find_string(doc, user, &s));
+	ASSERT_STREQ(s, "d\xc3\xa9mo\xf0\x9f\x98\x80\xef\xbf\xbd!");
+	free(s);
+	ASSERT_OK(json_find_string(doc, top, &s));
+	ASSERT_STREQ(s, "Debian \"11\"");
+	free(s);
+	ASSERT_OK(json_find_string("\"just a string\"", none, &s));
+	ASSERT_STREQ(s, "just a string");
+	free(s);
+	s = NULL;
+	ASSERT_EQ(json_find_string(doc, (const char *const[]){ "rig", "nope", NULL }, &s), -ENOENT);
+	ASSERT_EQ(json_find_string(doc, (const char *const[]){ "image", "size", NULL }, &s), -EMEDIUMTYPE);
+	ASSERT_EQ(json_find_string(doc, list, &s), -EMEDIUMTYPE);
+	ASSERT_EQ(json_find_string(doc, (const char *const[]){ "os", "x", NULL }, &s), -ENOENT);
+	ASSERT_EQ(json_find_string("[{\"rig\": 1}]", user, &s), -ENOENT);
+	ASSERT_EQ(json_find_string("{\"rig\": {\"user\": \"x\"}", user, &s), -EBADMSG);
+	ASSERT_EQ(json_find_string("{}", user, &s), -ENOENT);
+	ASSERT_TRUE(s == NULL);
+}
