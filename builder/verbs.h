@@ -16,3 +16,8 @@ extern const struct cli_verb verb_iso;
 /* Loads -p PROFILE for a verb's run(): 0, or EXIT_USAGE once it has said why
  * (the file and line, or the system's reason). */
 int verb_load_profile(const char *path, Profile **ret);
+
+/* The manifest mlrig image writes next to its output: IMAGE.json, or IMAGE with
+ * .img/.raw/.iso replaced. 1 and its path and text, 0 when there is none (or
+ * path is not a regular file), -errno once it has said why it cannot be read. */
+int verb_find_manifest(const char *path, char **ret_path, char **ret_data);
