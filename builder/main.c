@@ -46,7 +46,7 @@ static void help(void) {
 	       " -V, --version   display the version and those of the libraries in use\n"
 	       "\n"
 	       "Each command takes --help. Exit status: 0 ok, 1 failure, 2 usage or bad input.\n"
-	       "See mlrig(1), docs/profile.md and docs/firstboot.md.\n");
+	       "See mlrig(1), mlrig-COMMAND(1), mlrig-profile(5), mlrig-firstboot(8).\n");
 }
 
 /* Like mkfs and curl: the versions of the libraries this binary runs with, so

@@ -41,7 +41,7 @@ static void help(void) {
 	       "Same base, profile and SOURCE_DATE_EPOCH give the same bytes.\n"
 	       "\n"
 	       "Options:\n"
-	       " -p, --profile FILE   rig profile (see docs/profile.md)\n"
+	       " -p, --profile FILE   rig profile (see mlrig-profile(5))\n"
 	       "     --base FILE      the Ubuntu ISO to start from (never modified)\n"
 	       " -o, --output FILE    the ISO to write\n"
 	       " -q, --quiet          no progress line\n"
@@ -50,7 +50,7 @@ static void help(void) {
 	       "Storage stays interactive unless the profile has [Install] Disk= and Wipe=yes.\n"
 	       "Environment: SOURCE_DATE_EPOCH overrides [Image] SourceDateEpoch=;\n"
 	       "MLRIG_AGENT names the first-boot agent binary to ship.\n"
-	       "See docs/iso.md.\n");
+	       "See mlrig-iso(1).\n");
 }
 
 static int parse_argv(int argc, char **argv) {
