@@ -32,7 +32,7 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 BUILDER_OBJ := $(BUILDER_SRC:%.c=$(BUILD)/%.o)
 FIRSTBOOT_OBJ := $(FIRSTBOOT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: FORCE all check unit integration boot demo deps install install-man install-completions installcheck lint asan bench clean
+.PHONY: FORCE all check unit integration boot demo deps install install-man install-completions installcheck deb lint asan bench clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -138,6 +138,19 @@ install-completions:
 # installed paths, reading nothing from this source tree.
 installcheck: all
 	@bash tests/run.sh integration $(BUILD) tests/integration/test-install.sh
+
+# mlrig_VERSION_amd64.deb under $(DEB_OUT), built from a copy of the tracked (and
+# untracked, not ignored) files, so the package build's clean never touches this tree.
+DEB_OUT ?= $(BUILD)/deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+		{ echo "make deb needs dpkg-dev and debhelper (make deps)" >&2; exit 1; }
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/src
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | \
+		tar -C $(DEB_OUT)/src -xf -
+	cd $(DEB_OUT)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
+	rm -rf $(DEB_OUT)/src
+	@ls $(DEB_OUT)/*.deb
 
 clean:
 	rm -rf build build-asan
