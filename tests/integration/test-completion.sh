@@ -90,34 +90,35 @@ check "bash-completion loads it for mlrig (complete -p)" grep -qx 'SPEC complete
 check "and for mlrig-firstboot, through the link" grep -qx 'SPEC complete -F _mlrig_firstboot mlrig-firstboot' "$T/bash.out"
 
 # What each case must offer, derived here from the programs' --help and the files above.
-words() { printf '%s\n' "$@" | sort -u | tr '\n' ' '; }
-long_options() { "$@" --help | help_options | grep -- '^--' | sort -u | tr '\n' ' '; }
+words() { tr ' ' '\n' | grep . | sort -u | tr '\n' ' '; } # stdin's words, sorted, as the cases print them
+long_options() { "$@" --help | help_options | grep -- '^--' | words; }
 disks=$(for d in /sys/block/*; do
 	n=${d##*/}
 	case $n in loop* | ram*) continue ;; esac
 	[ "$(cat "$d/size")" -gt 0 ] && [ -b "/dev/$n" ] && echo "/dev/$n"
 done)
-stages=$("$AGENT" --help | sed -n 's/^Stages: //p' | tr -d ,)
+stages=$("$AGENT" --help | sed -n 's/^Stages: //p' | tr -d , | tr ' ' '\n')
 commands=$("$MLRIG" --help | help_commands)
+names=$("$MLRIG" fetch --list | awk '{ print $1 }')
 declare -A want=(
-	[commands]=$(words $commands)
-	[commands-prefix]=$(words $(grep '^i' <<<"$commands"))
+	[commands]=$(words <<<"$commands")
+	[commands-prefix]=$(grep '^i' <<<"$commands" | words)
 	[global-options]=$(long_options "$MLRIG")
 	[after-global]="--rootfs "
-	[profile]=$(words images images/demo.conf rig.conf subdir)
-	[profile-long]=$(words images images/demo.conf)
+	[profile]=$(words <<<"images images/demo.conf rig.conf subdir")
+	[profile-long]=$(words <<<"images images/demo.conf")
 	[rootfs-file]="Rootfs.tar "
 	[rootfs-equals]="Rootfs.tar "
 	[ssh-key]="key_ed25519 "
-	[output-dir]=$(words images subdir)
-	[fetch-names]=$(words $("$MLRIG" fetch --list | awk '{ print $1 }'))
-	[fetch-prefix]=$(words $("$MLRIG" fetch --list | awk '$1 ~ /^ubuntu-22/ { print $1 }'))
+	[output-dir]=$(words <<<"images subdir")
+	[fetch-names]=$(words <<<"$names")
+	[fetch-prefix]=$(grep '^ubuntu-22' <<<"$names" | words)
 	[flash-image]="notes.txt "
 	[inspect-target]="notes.txt "
-	[agent-commands]=$(words $("$AGENT" --help | help_commands))
-	[agent-stage]=$(words $stages)
-	[agent-stage-prefix]=$(words $(tr ' ' '\n' <<<"$stages" | grep '^g'))
-	[agent-stage-root]=$(words $stages)
+	[agent-commands]=$("$AGENT" --help | help_commands | words)
+	[agent-stage]=$(words <<<"$stages")
+	[agent-stage-prefix]=$(grep '^g' <<<"$stages" | words)
+	[agent-stage-root]=$(words <<<"$stages")
 	[agent-options]=$(long_options "$AGENT")
 	[agent-root-dir]="subdir "
 )
@@ -170,7 +171,7 @@ EOF
 		[ "$g" = "${want[$name]}" ] && pass "zsh: $name" || fail "zsh: $name: got '$g', want '${want[$name]}'"
 	done
 	g=$(got profile zsh)
-	check "zsh: profile: the *.conf here and under images/" test "$g" = "$(words images images/demo.conf rig.conf subdir)"
+	check "zsh: profile: the *.conf here and under images/" test "$g" = "${want[profile]}"
 	[ -s "$T/zsh.err" ] && { echo "zsh said:"; cat "$T/zsh.err"; }
 else
 	echo "NOTE: zsh is not installed; the zsh completion is not exercised"

@@ -67,7 +67,7 @@ for p in "$(package_of "$(command -v qemu-system-x86_64)")" "$(package_of /usr/s
 	check "Recommends: $p (mlrig boot, fetch)" in_field Recommends "$p"
 done
 
-lintian --pedantic -I -E "$T/deb"/mlrig_"${version}"_amd64.changes >"$T/lintian" 2>&1
+lintian --pedantic -I -E "$T/deb/mlrig_${version}_amd64.changes" >"$T/lintian" 2>&1
 grep -E '^[EWIXP]:' "$T/lintian" | sed 's/^/NOTE lintian: /'
 if grep -q '^E:' "$T/lintian"; then fail "lintian reports errors"; else pass "lintian: no errors"; fi
 
