@@ -100,7 +100,7 @@ int boot_ssh_refused_message(const char *key, const char *user, const char *user
 			     char **ret) {
 	char *m = NULL;
 
-	if (asprintf(&m, "the guest refused the key %s for user '%s' (ssh: %s); the user came from %s: "
+	if (asprintf(&m, "the guest refused the key %s for user '%s' (ssh: %s); the user is %s: "
 		     "give --user NAME to log in as another user, or --ssh a key in %s's authorized_keys",
 		     key, user, ssh_error, user_from ? user_from : "?", user) < 0)
 		return -ENOMEM;

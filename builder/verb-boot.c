@@ -198,6 +198,16 @@ static int parse_argv(int argc, char **argv) {
 	return 1;
 }
 
+static int set_user(const char *user, const char *from, char **ret_user, char **ret_from) {
+	_cleanup_free_ char *u = strdup(user), *f = strdup(from);
+
+	if (!u || !f)
+		return log_oom();
+	*ret_user = TAKE_PTR(u);
+	*ret_from = TAKE_PTR(f);
+	return 0;
+}
+
 /* Who --ssh logs in as: --user, $MLRIG_BOOT_USER, the rig user that mlrig image recorded in
  * the manifest, else "user"; *ret_from says where the name came from, for the message when
  * the guest refuses the key. <0 once it has said why the manifest cannot be read. */
@@ -206,35 +216,24 @@ static int choose_user(char **ret_user, char **ret_from) {
 	const char *e = getenv("MLRIG_BOOT_USER");
 	int r;
 
-	if (arg_user || (e && *e)) {
-		user = strdup(arg_user ?: e);
-		from = strdup(arg_user ? "--user" : "$MLRIG_BOOT_USER");
-		goto done;
-	}
+	if (arg_user)
+		return set_user(arg_user, "given with --user", ret_user, ret_from);
+	if (e && *e)
+		return set_user(e, "from $MLRIG_BOOT_USER", ret_user, ret_from);
 	r = verb_find_manifest(arg_image, &path, &text);
+	if (r <= 0)
+		return r < 0 ? r : set_user("user", "the default, as there is no manifest next to the image", ret_user, ret_from);
+	r = json_find_string(text, (const char *const[]){ "rig", "user", NULL }, &user);
+	if (r == -ENOMEM)
+		return log_oom();
+	/* -ENOENT: a manifest from before it named the user; the name goes on ssh's command line */
+	if (r == -EBADMSG || r == -EMEDIUMTYPE || (r >= 0 && !profile_valid_username(user))) {
+		log_warning("'%s' has no valid .rig.user, ignoring it for --ssh's user.", path);
+		r = -EINVAL;
+	}
 	if (r < 0)
-		return r;
-	if (r > 0) {
-		r = json_find_string(text, (const char *const[]){ "rig", "user", NULL }, &user);
-		if (r == -ENOMEM)
-			return log_oom();
-		/* -ENOENT: a manifest from before it named the user */
-		if (r == -EBADMSG || r == -EMEDIUMTYPE)
-			log_warning("'%s' is not JSON with .rig.user a string, ignoring it for --ssh's user.", path);
-		if (r >= 0 && !profile_valid_username(user)) {
-			log_warning("'%s' names the rig user '%s', which is not a user name, ignoring.", path, user);
-			free(user);
-			user = NULL;
-		}
-		if (user && asprintf(&from, "the image's manifest %s", path) < 0)
-			return log_oom();
-	}
-	if (!user) {
-		user = strdup("user");
-		from = strdup("the default: no rig user in a manifest next to the image");
-	}
-done:
-	if (!user || !from)
+		return set_user("user", "the default, as the image's manifest names no rig user", ret_user, ret_from);
+	if (asprintf(&from, "the rig user in the image's manifest %s", path) < 0)
 		return log_oom();
 	*ret_user = TAKE_PTR(user);
 	*ret_from = TAKE_PTR(from);
@@ -351,7 +350,7 @@ static void announce(const struct boot_session *s) {
 	log_info("Forwarding 127.0.0.1:%u to guest port 22 (ssh -p %u %s@127.0.0.1).", (unsigned)s->ssh_port,
 		 (unsigned)s->ssh_port, s->opts->user);
 	if (s->opts->ssh_key)
-		log_info("ssh as '%s' (from %s).", s->opts->user, s->opts->user_from);
+		log_info("ssh as '%s' (%s).", s->opts->user, s->opts->user_from);
 	for (size_t i = 0; i < arg_n_forwards; i++)
 		log_info("Forwarding 127.0.0.1:%u to guest port %u.", (unsigned)arg_forwards[i].host,
 			 (unsigned)arg_forwards[i].guest);

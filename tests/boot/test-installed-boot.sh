@@ -24,7 +24,7 @@ run_installed "$root" - mlrig boot rig.img --ssh "$T/other_key" --timeout 300 --
 rc=$? took=$((SECONDS - start))
 if [ $rc -eq 1 ] && [ $took -lt 200 ] &&
 	grep -qF "boot: the guest refused the key $T/other_key for user 'demo' (ssh: demo@127.0.0.1: Permission denied (publickey)" "$T/refused.err" &&
-	grep -qF "the user came from the image's manifest rig.img.json: give --user NAME" "$T/refused.err"; then
+	grep -qF "the user is the rig user in the image's manifest rig.img.json: give --user NAME" "$T/refused.err"; then
 	pass "a refused key fails the boot at once ($took s of 300), naming user demo from the manifest and --user"
 else
 	fail "refused key (exit $rc after $took s)"; cat "$T/refused.err"; tail -20 "$T/refused.log"
@@ -37,6 +37,6 @@ run_installed "$root" - mlrig boot rig.img --ssh "$key" --timeout 400 --log "$T/
 rc=$?
 if [ $rc -eq 0 ]; then pass "installed mlrig boot: ssh works without --user"; else fail "boot (exit $rc)"; cat "$T/ssh.err"; tail -40 "$T/serial.log"; fi
 check "ssh logged in as the manifest's rig user" grep -qx demo "$T/ssh.out"
-check "mlrig boot said where the user came from" grep -qF "ssh as 'demo' (from the image's manifest rig.img.json)" "$T/ssh.err"
+check "mlrig boot said where the user came from" grep -qF "ssh as 'demo' (the rig user in the image's manifest rig.img.json)" "$T/ssh.err"
 check "the installed agent completed the first boot" grep -q "mlrig-firstboot: complete" "$T/serial.log"
 finish

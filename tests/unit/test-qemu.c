@@ -347,10 +347,10 @@ TEST(ssh_refused) {
 	ASSERT_TRUE(!boot_ssh_refused("kex_exchange_identification: read: Connection reset by peer"));
 	ASSERT_TRUE(!boot_ssh_refused("user@127.0.0.1: Permission denied (password)."));
 	ASSERT_TRUE(!boot_ssh_refused(NULL));
-	ASSERT_OK(boot_ssh_refused_message("k", "demo", "the image's manifest x.img.json",
+	ASSERT_OK(boot_ssh_refused_message("k", "demo", "the rig user in the image's manifest x.img.json",
 					   "demo@127.0.0.1: Permission denied (publickey).", &m));
 	ASSERT_STREQ(m, "the guest refused the key k for user 'demo' (ssh: demo@127.0.0.1: Permission denied (publickey).); "
-			"the user came from the image's manifest x.img.json: give --user NAME to log in as another user, "
+			"the user is the rig user in the image's manifest x.img.json: give --user NAME to log in as another user, "
 			"or --ssh a key in demo's authorized_keys");
 	free(m);
 }
