@@ -2,6 +2,8 @@
 
 PREFIX ?= /usr/local
 DESTDIR ?=
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/vendor-completions
 BUILD ?= build
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -16,7 +18,7 @@ CFLAGS ?= -O2 -g
 SANITIZE ?=
 ALL_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 	-DMLRIG_VERSION=\"$(VERSION)\" -DMLRIG_DATADIR=\"$(PREFIX)/share/mlrig\" -DMLRIG_LIBDIR=\"$(PREFIX)/lib/mlrig\" \
-	-Icommon -Ibuilder -Ifirstboot $(PKG_CFLAGS) $(CFLAGS) $(SANITIZE)
+	-Icommon -Ibuilder -Ifirstboot $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(SANITIZE)
 ALL_LDFLAGS = $(LDFLAGS) $(SANITIZE)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0)
 
@@ -30,14 +32,22 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 BUILDER_OBJ := $(BUILDER_SRC:%.c=$(BUILD)/%.o)
 FIRSTBOOT_OBJ := $(FIRSTBOOT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit integration boot demo deps install lint asan bench clean
+.PHONY: FORCE all check unit integration boot demo deps install install-man install-completions installcheck deb lint asan bench clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
 all: $(BUILD)/mlrig $(BUILD)/mlrig-firstboot $(BUILD)/compat/mlrig-firstboot
 
+# The flags objects were compiled with: rewritten when they change (PREFIX, CFLAGS),
+# so that 'make install PREFIX=/usr' after 'make' does not install /usr/local's paths.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW = $(subst ','\'',$(ALL_CFLAGS) | $(ALL_LDFLAGS) | $(PKG_LIBS))
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(@D) && printf '%s\n' '$(FLAGS_NOW)' | cmp -s - $@ || printf '%s\n' '$(FLAGS_NOW)' >$@
+FORCE:
+
 # -MMD: each object depends on the headers it includes, found by the compiler
-$(BUILD)/%.o: %.c Makefile
+$(BUILD)/%.o: %.c Makefile $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -59,13 +69,15 @@ $(BUILD)/mlrig-firstboot: $(BUILD)/firstboot/main.o $(BUILD)/libfirstboot.a $(BU
 # The agent shipped into rigs: compiled against Debian bullseye's glibc 2.31
 # (Ubuntu 20.04's) in a cached sysroot, so it runs there; only libc is linked.
 COMPAT_SRC := $(FIRSTBOOT_SRC) firstboot/main.c $(COMMON_SRC)
-$(BUILD)/compat/mlrig-firstboot: $(COMPAT_SRC) $(wildcard common/*.h firstboot/*.h) tools/sysroot.sh Makefile
+# CPPFLAGS, CFLAGS and LDFLAGS are the packager's hardening (dpkg-buildflags); not SANITIZE.
+$(BUILD)/compat/mlrig-firstboot: $(COMPAT_SRC) $(wildcard common/*.h firstboot/*.h) tools/sysroot.sh Makefile $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@sysroot=$$(bash tools/sysroot.sh) && \
 	echo "  CC (glibc 2.31 sysroot) $@" && \
 	$(CC) --sysroot=$$sysroot -B$$sysroot/usr/lib/x86_64-linux-gnu/ -L$$sysroot/usr/lib/x86_64-linux-gnu \
 		-L$$sysroot/lib/x86_64-linux-gnu -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-		-DMLRIG_VERSION=\"$(VERSION)\" -O2 -g -Icommon -Ifirstboot -static-libgcc -o $@ $(COMPAT_SRC) -ldl
+		-DMLRIG_VERSION=\"$(VERSION)\" $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Icommon -Ifirstboot -static-libgcc \
+		-o $@ $(COMPAT_SRC) -ldl
 
 $(BUILD)/test-%: $(BUILD)/tests/unit/test-%.o $(BUILD)/tests/unit/test-main.o $(BUILD)/libbuilder.a $(BUILD)/libfirstboot.a $(BUILD)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -104,12 +116,41 @@ bench: deps all
 lint: deps
 	@bash tools/lint.sh
 
-install: all
+# The agent that goes into rigs is the glibc 2.31 build (it runs on this host too).
+install: all install-man install-completions
 	install -Dm755 $(BUILD)/mlrig $(DESTDIR)$(PREFIX)/bin/mlrig
-	install -Dm755 $(BUILD)/mlrig-firstboot $(DESTDIR)$(PREFIX)/lib/mlrig/mlrig-firstboot
+	install -Dm755 $(BUILD)/compat/mlrig-firstboot $(DESTDIR)$(PREFIX)/lib/mlrig/mlrig-firstboot
 	mkdir -p $(DESTDIR)$(PREFIX)/share/mlrig
 	cp -r overlays grub $(DESTDIR)$(PREFIX)/share/mlrig/
-	install -Dm644 docs/mlrig.1 $(DESTDIR)$(PREFIX)/share/man/man1/mlrig.1
+	rm -f $(DESTDIR)$(PREFIX)/share/mlrig/overlays/README.md
+
+MAN_PAGES := docs/mlrig.1 $(sort $(wildcard docs/man/*.[0-9]))
+install-man:
+	for m in $(MAN_PAGES); do install -Dm644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/} || exit 1; done
+
+# bash-completion loads completions/NAME for command NAME: one file, and a link for mlrig-firstboot.
+install-completions:
+	install -Dm644 completions/mlrig.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/mlrig
+	ln -sfn mlrig $(DESTDIR)$(BASH_COMPLETION_DIR)/mlrig-firstboot
+	install -Dm644 completions/_mlrig $(DESTDIR)$(ZSH_COMPLETION_DIR)/_mlrig
+
+# Installs into a scratch root and checks that the installed mlrig works from its
+# installed paths, reading nothing from this source tree.
+installcheck: all
+	@bash tests/run.sh integration $(BUILD) tests/integration/test-install.sh
+
+# mlrig_VERSION_amd64.deb under $(DEB_OUT), built from a copy of the tracked (and
+# untracked, not ignored) files, so the package build's clean never touches this tree.
+DEB_OUT ?= $(BUILD)/deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+		{ echo "make deb needs dpkg-dev and debhelper (make deps)" >&2; exit 1; }
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/src
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | \
+		tar -C $(DEB_OUT)/src -xf -
+	cd $(DEB_OUT)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
+	rm -rf $(DEB_OUT)/src
+	@ls $(DEB_OUT)/*.deb
 
 clean:
 	rm -rf build build-asan

@@ -89,6 +89,25 @@ int boot_qemu_exit_message(enum boot_phase phase, int status, uint64_t elapsed_m
 	return 0;
 }
 
+bool boot_ssh_refused(const char *ssh_error) {
+	const char *p = ssh_error ? strstr(ssh_error, "Permission denied (") : NULL;
+
+	/* "demo@127.0.0.1: Permission denied (publickey)." or "(publickey,password)." */
+	return p && strstr(p, "publickey");
+}
+
+int boot_ssh_refused_message(const char *key, const char *user, const char *user_from, const char *ssh_error,
+			     char **ret) {
+	char *m = NULL;
+
+	if (asprintf(&m, "the guest refused the key %s for user '%s' (ssh: %s); the user is %s: "
+		     "give --user NAME to log in as another user, or --ssh a key in %s's authorized_keys",
+		     key, user, ssh_error, user_from ? user_from : "?", user) < 0)
+		return -ENOMEM;
+	*ret = m;
+	return 0;
+}
+
 /* The check failed: says why (NULL when out of memory) and ends the boot. */
 _printf_(2, 3) static void boot_fail(struct boot_session *s, const char *fmt, ...) {
 	va_list ap;
@@ -510,6 +529,14 @@ static int on_ssh_exit(struct boot_session *s, int status, char **ret_error) {
 	if (status != 0) {
 		e = boot_ssh_error(s);
 		log_debug("ssh attempt %u failed: %s", s->ssh.attempts, e ? e : "(no message)");
+		/* sshd runs and says no: trying again until the timeout would not change its mind */
+		if (boot_ssh_refused(e)) {
+			char *m = NULL;
+
+			(void)boot_ssh_refused_message(s->opts->ssh_key, s->opts->user, s->opts->user_from, e, &m);
+			boot_fail_with(s, m);
+			return 0;
+		}
 		s->ssh.next_ms = now_ms() + SSH_RETRY_MS;
 		return 0;
 	}

@@ -17,6 +17,8 @@ struct boot_options {
 	const char *expect;      /* text to wait for on the serial console, or NULL */
 	const char *ssh_key;     /* then ssh in with this key until it works, or NULL */
 	const char *user;        /* for ssh */
+	const char *user_from;   /* where the name came from ("given with --user", "the rig user in the
+				  * image's manifest X"), for messages */
 	const char *ssh_command; /* run over ssh once ssh works (output to stdout), or NULL */
 	const struct qemu_forward *forwards; /* the user's; the ssh forward comes first */
 	size_t n_forwards;
@@ -60,6 +62,13 @@ int boot_timeout_message(enum boot_phase phase, uint64_t timeout_s, const char *
 			 char **ret);
 int boot_qemu_exit_message(enum boot_phase phase, int status, uint64_t elapsed_ms, const char *qemu_said,
 			   char **ret);
+
+/* Whether an ssh attempt's complaint is the server refusing the key ("Permission denied
+ * (publickey)"): sshd is up and says no, so the boot fails at once instead of at the timeout. */
+bool boot_ssh_refused(const char *ssh_error);
+/* "the guest refused the key K for user 'U' (ssh: ...); the user is FROM: give --user ..." */
+int boot_ssh_refused_message(const char *key, const char *user, const char *user_from, const char *ssh_error,
+			     char **ret);
 
 static inline double boot_seconds(uint64_t ms) {
 	return (double)ms / 1000.0;

@@ -241,19 +241,34 @@ static int read_rootfs_libc(Ext4 *fs, char **ret, size_t *ret_size) {
 	return -ENOENT;
 }
 
-int agent_check_rootfs(Ext4 *fs, const char *agent_path, char **ret_error) {
-	_cleanup_free_ char *agent = NULL, *libc = NULL;
-	_cleanup_strv_free_ char **defs = NULL;
-	struct elf_needs needs = {};
-	size_t size, libc_size;
+/* The agent's ELF needs; the message names the file when it cannot be read or parsed. */
+static int read_agent_needs(const char *agent_path, struct elf_needs *ret, char **ret_error) {
+	_cleanup_free_ char *agent = NULL;
+	size_t size;
 	int r;
 
 	r = read_full_file(agent_path, &agent, &size);
 	if (r < 0)
 		return set_error(ret_error, r, "cannot read the agent %s: %s", agent_path, strerror(-r));
-	r = elf_read_needs(agent, size, &needs);
+	r = elf_read_needs(agent, size, ret);
 	if (r < 0)
 		return set_error(ret_error, r, "the agent %s is not a valid ELF64 binary", agent_path);
+	return 0;
+}
+
+#define AGENT_GLIBC_HINT \
+	"Build the agent against an older glibc ('make' builds compat/mlrig-firstboot for glibc 2.31)"
+
+int agent_check_rootfs(Ext4 *fs, const char *agent_path, char **ret_error) {
+	_cleanup_free_ char *libc = NULL;
+	_cleanup_strv_free_ char **defs = NULL;
+	struct elf_needs needs = {};
+	size_t libc_size;
+	int r;
+
+	r = read_agent_needs(agent_path, &needs, ret_error);
+	if (r < 0)
+		return r;
 
 	for (char **l = needs.libraries; l && *l && r >= 0; l++) {
 		bool found = false;
@@ -296,12 +311,76 @@ int agent_check_rootfs(Ext4 *fs, const char *agent_path, char **ret_error) {
 					newest = *d;
 			r = set_error(ret_error, -ENOEXEC,
 				      "the rootfs cannot run the agent %s: it needs %s but the rootfs's glibc provides up to %s. "
-				      "Build the agent against an older glibc ('make' builds compat/mlrig-firstboot for glibc 2.31) or use a newer rootfs",
+				      AGENT_GLIBC_HINT " or use a newer rootfs",
 				      agent_path, *v, newest ? newest : "(none)");
 			break;
 		}
 	}
 out:
+	elf_needs_release(&needs);
+	return r;
+}
+
+/* Each Ubuntu release's glibc (its libc6 package), oldest first; a release newer
+ * than the last has at least the last one's, since glibc only ever adds versions. */
+static const struct {
+	const char *release;
+	const char *glibc;
+} ubuntu_glibc[] = {
+	{ "18.04", "2.27" }, { "20.04", "2.31" }, { "20.10", "2.32" }, { "21.04", "2.33" },
+	{ "21.10", "2.34" }, { "22.04", "2.35" }, { "22.10", "2.36" }, { "23.04", "2.37" },
+	{ "23.10", "2.38" }, { "24.04", "2.39" }, { "24.10", "2.40" }, { "25.04", "2.41" },
+};
+
+int ubuntu_release_glibc(const char *release, const char **ret) {
+	size_t last = ELEMENTSOF(ubuntu_glibc) - 1;
+	char yy[3] = {}, mm[3] = {};
+	uint32_t n;
+
+	/* "20.04.6" → 20.04; anything else is not an Ubuntu release number */
+	if (strlen(release) < 5 || release[2] != '.' || (release[5] && release[5] != '.'))
+		return -EINVAL;
+	memcpy(yy, release, 2);
+	memcpy(mm, release + 3, 2);
+	if (safe_atou32(yy, &n) < 0 || safe_atou32(mm, &n) < 0 || n < 1 || n > 12)
+		return -EINVAL;
+	for (size_t i = 0; i <= last; i++)
+		if (strncmp(release, ubuntu_glibc[i].release, 5) == 0) {
+			*ret = ubuntu_glibc[i].glibc;
+			return 0;
+		}
+	if (glibc_version_cmp(release, ubuntu_glibc[last].release) > 0) {
+		*ret = ubuntu_glibc[last].glibc;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int agent_check_release(const char *agent_path, const char *release, char **ret_error) {
+	_cleanup_free_ char *provides = NULL;
+	struct elf_needs needs = {};
+	const char *glibc, *newest = NULL;
+	int r;
+
+	r = ubuntu_release_glibc(release, &glibc);
+	if (r < 0)
+		return set_error(ret_error, -ENOEXEC,
+				 "cannot tell which glibc Ubuntu %s has (known: %s to %s), so whether it can run the agent %s",
+				 release, ubuntu_glibc[0].release, ubuntu_glibc[ELEMENTSOF(ubuntu_glibc) - 1].release,
+				 agent_path);
+	if (asprintf(&provides, "GLIBC_%s", glibc) < 0)
+		return -ENOMEM;
+	r = read_agent_needs(agent_path, &needs, ret_error);
+	if (r < 0)
+		return r;
+	/* the newest version it needs: the one to look for in another build */
+	for (char **v = needs.versions; v && *v; v++)
+		if (string_has_prefix(*v, "GLIBC_2") && (!newest || glibc_version_cmp(*v, newest) > 0))
+			newest = *v;
+	if (newest && glibc_version_cmp(newest, provides) > 0)
+		r = set_error(ret_error, -ENOEXEC,
+			      "Ubuntu %s (glibc %s) cannot run the agent %s: it needs %s. " AGENT_GLIBC_HINT " or use newer media",
+			      release, glibc, agent_path, newest);
 	elf_needs_release(&needs);
 	return r;
 }

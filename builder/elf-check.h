@@ -1,5 +1,6 @@
-/* Can this rootfs run the agent? Reads the agent's ELF needs (NEEDED libraries,
- * GLIBC_x.y versions) and compares them with what the rootfs ships. */
+/* Can this rootfs, or this Ubuntu release, run the agent? Reads the agent's ELF
+ * needs (NEEDED libraries, GLIBC_x.y versions) and compares them with what the
+ * rootfs ships, or with the glibc the release is known to have. */
 #pragma once
 
 #include <stddef.h>
@@ -22,3 +23,13 @@ int glibc_version_cmp(const char *a, const char *b);
 /* Refuses (-ENOEXEC with a message saying what is missing and how to fix it)
  * when the rootfs in fs cannot run the agent binary at agent_path. */
 int agent_check_rootfs(Ext4 *fs, const char *agent_path, char **ret_error);
+
+/* The glibc version ("2.31") of an Ubuntu release ("20.04", "20.04.6"); a release
+ * newer than the table's newest gets that one's. -EINVAL when release is not a
+ * YY.MM number, -ENOENT when it is older than the table or not a release. */
+int ubuntu_release_glibc(const char *release, const char **ret);
+
+/* Refuses (-ENOEXEC with a message naming the version and how to fix it) when the
+ * agent at agent_path needs a GLIBC_x.y newer than Ubuntu release's glibc; for an
+ * installer medium, whose root file system cannot be looked into. */
+int agent_check_release(const char *agent_path, const char *release, char **ret_error);

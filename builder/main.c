@@ -1,9 +1,18 @@
 /* mlrig: the builder's command line; global options, then one verb per subcommand. */
+#include <archive.h>
+#include <blkid/blkid.h>
+#include <ext2fs/ext2fs.h>
 #include <getopt.h>
+#include <libfdisk/libfdisk.h>
+#include <libisofs/libisofs.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "curl-util.h"
 #include "log.h"
+#include "macro.h"
 #include "verbs.h"
 
 static const struct cli_verb *const verbs[] = {
@@ -40,10 +49,39 @@ static void help(void) {
 	       "Options:\n"
 	       " -v, --verbose   debug output\n"
 	       " -h, --help      display this help\n"
-	       " -V, --version   display version\n"
+	       " -V, --version   display the version and those of the libraries in use\n"
 	       "\n"
 	       "Each command takes --help. Exit status: 0 ok, 1 failure, 2 usage or bad input.\n"
-	       "See mlrig(1), docs/profile.md and docs/firstboot.md.\n");
+	       "See mlrig(1), mlrig-COMMAND(1), mlrig-profile(5), mlrig-firstboot(8).\n");
+}
+
+/* Like mkfs and curl: the versions of the libraries this binary runs with, so
+ * a report says which libarchive or libext2fs behaved so. */
+static void version(void) {
+	_cleanup_free_ char *curl = NULL, *curl_error = NULL;
+	const char *archive = archive_version_string(), *details = archive_version_details(), *v, *date;
+	size_t n = strlen(archive);
+	int major, minor, micro;
+
+	printf("mlrig %s\n", MLRIG_VERSION);
+	/* the details are "libarchive 3.6.2 zlib/1.2.13 liblzma/5.4.1 ...": the same, then its codecs */
+	if (strncmp(details, archive, n) == 0 && details[n] == ' ')
+		printf("%s (%s)\n", archive, details + n + 1);
+	else
+		printf("%s\n", archive);
+	ext2fs_get_library_version(&v, &date);
+	printf("libext2fs %s (%s)\n", v, date);
+	fdisk_get_library_version(&v);
+	printf("libfdisk %s\n", v);
+	blkid_get_library_version(&v, &date);
+	printf("libblkid %s (%s)\n", v, date);
+	iso_lib_version(&major, &minor, &micro);
+	printf("libisofs %d.%d.%d\n", major, minor, micro);
+	/* loaded only for fetch: its absence is worth a line, not a failure */
+	if (curl_util_version(&curl, &curl_error) >= 0)
+		printf("libcurl %s\n", curl);
+	else
+		printf("libcurl not loadable (%s); mlrig fetch needs it\n", curl_error ? curl_error : "unknown reason");
 }
 
 /* The options before the command; <0 usage error, 0 done, >0 go on. */
@@ -62,7 +100,7 @@ static int parse_argv(int argc, char **argv) {
 			help();
 			return 0;
 		case 'V':
-			printf("mlrig %s\n", MLRIG_VERSION);
+			version();
 			return 0;
 		case 'v':
 			log_set_max_level(LOG_LEVEL_DEBUG);

@@ -219,6 +219,18 @@ static bool is_dir(const char *path) {
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The canonical path of dir/rel when dir/rel/check is a directory (check non-NULL)
+ * or dir/rel an executable file (check NULL); else NULL. */
+static char *probe(const char *dir, const char *rel, const char *check) {
+	_cleanup_free_ char *c = NULL, *sub = NULL;
+
+	if (asprintf(&c, "%s/%s", dir, rel) < 0 || (check && asprintf(&sub, "%s/%s", c, check) < 0))
+		return NULL;
+	if (check ? !is_dir(sub) : access(c, X_OK) < 0)
+		return NULL;
+	return realpath(c, NULL);
+}
+
 int find_datadir(char **ret) {
 	_cleanup_free_ char *dir = NULL;
 	const char *env = getenv("MLRIG_DATADIR");
@@ -227,22 +239,14 @@ int find_datadir(char **ret) {
 	if (env)
 		c = strdup(env);
 	else if (exe_dir(&dir) >= 0) {
-		/* build/mlrig runs from the source tree: overlays/ is one level up */
-		for (int up = 0; up < 2 && !c; up++) {
-			_cleanup_free_ char *probe = NULL;
-			char *slash;
+		/* build/mlrig runs from the source tree: overlays/ is one level up; an installed
+		 * PREFIX/bin/mlrig finds PREFIX/share/mlrig, wherever PREFIX is (DESTDIR, a copy) */
+		static const char *const rels[] = { ".", "..", "../share/mlrig" };
 
-			if (asprintf(&probe, "%s/overlays", dir) < 0)
-				return -ENOMEM;
-			if (is_dir(probe))
-				c = strdup(dir);
-			else if ((slash = strrchr(dir, '/')))
-				*slash = 0;
-			else
-				break;
-		}
+		for (size_t i = 0; i < ELEMENTSOF(rels) && !c; i++)
+			c = probe(dir, rels[i], "overlays");
 	}
-	if (!c)
+	if (!c && !env)
 		c = strdup(MLRIG_DATADIR);
 	if (!c)
 		return -ENOMEM;
@@ -257,15 +261,9 @@ int find_agent(char **ret) {
 
 	if (env)
 		c = strdup(env);
-	else if (exe_dir(&dir) >= 0) {
-		if (asprintf(&c, "%s/compat/mlrig-firstboot", dir) < 0)
-			return -ENOMEM;
-		if (access(c, X_OK) < 0) {
-			free(c);
-			c = NULL;
-		}
-	}
-	if (!c)
+	else if (exe_dir(&dir) >= 0 && !(c = probe(dir, "compat/mlrig-firstboot", NULL)))
+		c = probe(dir, "../lib/mlrig/mlrig-firstboot", NULL);
+	if (!c && !env)
 		c = strdup(MLRIG_LIBDIR "/mlrig-firstboot");
 	if (!c)
 		return -ENOMEM;

@@ -50,9 +50,11 @@ void payload_release(struct payload *pl);
 int payload_add_packages(struct payload *pl, const struct packages_plan *plan, char **ret_error);
 
 /* Finds mlrig's data files (overlays/, grub/): $MLRIG_DATADIR, the source tree
- * the binary was built in (build/mlrig → ./), then the install prefix. */
+ * the binary was built in (build/mlrig → ./), ../share/mlrig from the binary
+ * (PREFIX/bin/mlrig → PREFIX/share/mlrig), then the configured install prefix. */
 int find_datadir(char **ret);
 
 /* The agent binary built for old glibc (Ubuntu 20.04): $MLRIG_AGENT, then
- * compat/mlrig-firstboot next to the mlrig binary, then the install prefix. */
+ * compat/mlrig-firstboot next to the mlrig binary (the build tree), then
+ * ../lib/mlrig/mlrig-firstboot from it (installed), then the configured prefix. */
 int find_agent(char **ret);

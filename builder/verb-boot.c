@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include "boot-session.h"
+#include "json.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "process.h"
+#include "profile.h"
 #include "qemu.h"
 #include "verbs.h"
 
@@ -48,7 +50,8 @@ static void help(void) {
 	       "Options:\n"
 	       "     --expect TEXT            succeed once TEXT appears on the serial console\n"
 	       "     --ssh KEYFILE            then ssh in with this private key until it works\n"
-	       "     --user NAME              user for --ssh (default: $MLRIG_BOOT_USER or 'user')\n"
+	       "     --user NAME              user for --ssh (default: $MLRIG_BOOT_USER, else the\n"
+	       "                              rig user in IMAGE's manifest, else 'user')\n"
 	       "     --ssh-command CMD        run CMD over ssh instead of 'true'; output to stdout\n"
 	       "     --forward HOST:GUEST     also forward 127.0.0.1:HOST to the guest's TCP port\n"
 	       "                              GUEST (repeatable)\n"
@@ -192,12 +195,57 @@ static int parse_argv(int argc, char **argv) {
 		for (size_t j = i + 1; j < arg_n_forwards; j++)
 			if (arg_forwards[i].host == arg_forwards[j].host)
 				return cli_usage_error("boot", "host port %u is forwarded twice", (unsigned)arg_forwards[i].host);
-	if (!arg_user) {
-		const char *e = getenv("MLRIG_BOOT_USER");
-
-		arg_user = e && *e ? e : "user";
-	}
 	return 1;
+}
+
+static int set_user(const char *user, const char *from, char **ret_user, char **ret_from) {
+	_cleanup_free_ char *u = strdup(user), *f = strdup(from);
+
+	if (!u || !f)
+		return log_oom();
+	*ret_user = TAKE_PTR(u);
+	*ret_from = TAKE_PTR(f);
+	return 0;
+}
+
+/* Who --ssh logs in as: --user, $MLRIG_BOOT_USER, the rig user that mlrig image recorded in
+ * the manifest, else "user"; *ret_from says where the name came from, for the message when
+ * the guest refuses the key. <0 once it has said why the manifest cannot be read. */
+static int choose_user(char **ret_user, char **ret_from) {
+	_cleanup_free_ char *path = NULL, *text = NULL, *user = NULL, *from = NULL;
+	const char *e = getenv("MLRIG_BOOT_USER");
+	int r;
+
+	if (arg_user)
+		return set_user(arg_user, "given with --user", ret_user, ret_from);
+	if (e && *e)
+		return set_user(e, "from $MLRIG_BOOT_USER", ret_user, ret_from);
+	r = verb_find_manifest(arg_image, &path, &text);
+	if (r <= 0)
+		return r < 0 ? r : set_user("user", "the default, as there is no manifest next to the image", ret_user, ret_from);
+	if (!json_valid(text))
+		r = -EBADMSG;
+	else {
+		const char *v = json_member(json_member(string_strip(text), "rig"), "user");
+
+		r = v ? json_read_string(v, &user) : -ENOENT;
+		if (r == -EINVAL)
+			r = -EMEDIUMTYPE; /* not a string */
+	}
+	if (r == -ENOMEM)
+		return log_oom();
+	/* -ENOENT: a manifest from before it named the user; the name goes on ssh's command line */
+	if (r == -EBADMSG || r == -EMEDIUMTYPE || (r >= 0 && !profile_valid_username(user))) {
+		log_warning("'%s' has no valid .rig.user, ignoring it for --ssh's user.", path);
+		r = -EINVAL;
+	}
+	if (r < 0)
+		return set_user("user", "the default, as the image's manifest names no rig user", ret_user, ret_from);
+	if (asprintf(&from, "the rig user in the image's manifest %s", path) < 0)
+		return log_oom();
+	*ret_user = TAKE_PTR(user);
+	*ret_from = TAKE_PTR(from);
+	return 0;
 }
 
 static bool have_program(const char *name) {
@@ -308,7 +356,9 @@ static void announce(const struct boot_session *s) {
 	log_info("Booting '%s' (%s, %s, %" PRIu64 " MiB, timeout %" PRIu64 " s).", arg_image,
 		 arg_bios ? "SeaBIOS" : "OVMF", qemu_accel_to_string(s->config.accel), arg_memory_mib, arg_timeout_s);
 	log_info("Forwarding 127.0.0.1:%u to guest port 22 (ssh -p %u %s@127.0.0.1).", (unsigned)s->ssh_port,
-		 (unsigned)s->ssh_port, arg_user);
+		 (unsigned)s->ssh_port, s->opts->user);
+	if (s->opts->ssh_key)
+		log_info("ssh as '%s' (%s).", s->opts->user, s->opts->user_from);
 	for (size_t i = 0; i < arg_n_forwards; i++)
 		log_info("Forwarding 127.0.0.1:%u to guest port %u.", (unsigned)arg_forwards[i].host,
 			 (unsigned)arg_forwards[i].guest);
@@ -347,11 +397,18 @@ static int report(struct boot_session *s, int r, const char *error) {
 }
 
 static int run(void) {
+	_cleanup_free_ char *user = NULL, *user_from = NULL;
+	int r;
+
+	r = choose_user(&user, &user_from);
+	if (r < 0)
+		return r;
 	const struct boot_options o = {
 		.image = arg_image,
 		.expect = arg_expect,
 		.ssh_key = arg_ssh_key,
-		.user = arg_user,
+		.user = user,
+		.user_from = user_from,
 		.ssh_command = arg_ssh_command,
 		.forwards = arg_forwards,
 		.n_forwards = arg_n_forwards,
@@ -365,7 +422,6 @@ static int run(void) {
 	};
 	_cleanup_free_ char *error = NULL;
 	struct boot_session s;
-	int r;
 
 	r = check_inputs();
 	if (r < 0)

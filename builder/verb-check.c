@@ -21,7 +21,7 @@ static void help(void) {
 	       "Validate a rig profile; print security warnings and the install storage mode.\n"
 	       "\n"
 	       "Options:\n"
-	       " -p, --profile FILE   rig profile (see docs/profile.md)\n"
+	       " -p, --profile FILE   rig profile (see mlrig-profile(5))\n"
 	       "     --strict         exit 1 when there are warnings\n"
 	       " -h, --help           display this help\n");
 }

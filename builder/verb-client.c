@@ -36,7 +36,7 @@ static void help(void) {
 	       "a second run changes nothing, and lines outside the blocks are kept.\n"
 	       "\n"
 	       "Options:\n"
-	       " -p, --profile FILE   rig profile (see docs/profile.md)\n"
+	       " -p, --profile FILE   rig profile (see mlrig-profile(5))\n"
 	       "     --install        write the files instead of printing the entry\n"
 	       "     --address HOST   reach the rig at HOST (default: [DDNS] Hostname=)\n"
 	       "     --port PORT      its ssh port there (default: [SSH] Port=)\n"

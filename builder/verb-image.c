@@ -48,7 +48,7 @@ static void help(void) {
 	       "Same inputs, seed and SOURCE_DATE_EPOCH give the same bytes.\n"
 	       "\n"
 	       "Options:\n"
-	       " -p, --profile FILE   rig profile (see docs/profile.md)\n"
+	       " -p, --profile FILE   rig profile (see mlrig-profile(5))\n"
 	       "     --rootfs FILE    root file system tarball\n"
 	       " -o, --output FILE    the image to write; FILE.json gets the manifest\n"
 	       "     --size SIZE      image size, e.g. 8G (default: [Image] Size=, else 4G)\n"
@@ -217,6 +217,12 @@ static int write_manifest(const char *path, const struct plan *pl, const Profile
 	json_key(&w, "image");
 	json_object_begin(&w);
 	json_field_uint(&w, "size", pl->size);
+	json_object_end(&w);
+	/* who logs in: mlrig boot --ssh takes the user from here */
+	json_key(&w, "rig");
+	json_object_begin(&w);
+	json_field_string(&w, "hostname", p->hostname);
+	json_field_string(&w, "user", p->user);
 	json_object_end(&w);
 	json_key(&w, "inputs");
 	json_object_begin(&w);

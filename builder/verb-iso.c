@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "archive-util.h"
+#include "elf-check.h"
 #include "fileio.h"
 #include "image-rootfs.h"
 #include "iso-autoinstall.h"
@@ -42,7 +43,7 @@ static void help(void) {
 	       "Same base, profile and SOURCE_DATE_EPOCH give the same bytes.\n"
 	       "\n"
 	       "Options:\n"
-	       " -p, --profile FILE   rig profile (see docs/profile.md)\n"
+	       " -p, --profile FILE   rig profile (see mlrig-profile(5))\n"
 	       "     --base FILE      the Ubuntu ISO to start from (never modified)\n"
 	       " -o, --output FILE    the ISO to write\n"
 	       " -q, --quiet          no progress line\n"
@@ -51,7 +52,7 @@ static void help(void) {
 	       "Storage stays interactive unless the profile has [Install] Disk= and Wipe=yes.\n"
 	       "Environment: SOURCE_DATE_EPOCH overrides [Image] SourceDateEpoch=;\n"
 	       "MLRIG_AGENT names the first-boot agent binary to ship.\n"
-	       "See docs/iso.md.\n");
+	       "See mlrig-iso(1).\n");
 }
 
 static int parse_argv(int argc, char **argv) {
@@ -373,6 +374,10 @@ static int run(void) {
 	r = add_payload(remaster, p, &packages, &agent);
 	if (r != 0)
 		return r;
+	/* as mlrig image checks the rootfs: the installed system is the medium's release */
+	r = agent_check_release(agent, fl->release, &error);
+	if (r < 0)
+		return error ? log_error_errno(r, "%s", error) : log_error_errno(r, "Cannot check the agent %s: %m", agent);
 	r = add_seed(remaster, p, &packages, &seed);
 	if (r != 0)
 		return r;

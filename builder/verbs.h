@@ -29,3 +29,8 @@ int verb_home(char **ret);
 /* In the client dir: the MAC the rig reported (its /var/lib/mlrig/wol-mac),
  * saved by the shortcuts, for when the profile has no [WakeOnLan] MAC=. */
 #define CLIENT_WOL_MAC_FILE "wol-mac"
+
+/* The manifest mlrig image writes next to its output: IMAGE.json, or IMAGE with
+ * .img/.raw/.iso replaced. 1 and its path and text, 0 when there is none (or
+ * path is not a regular file), -errno once it has said why it cannot be read. */
+int verb_find_manifest(const char *path, char **ret_path, char **ret_data);

@@ -36,6 +36,8 @@ static struct {
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
 	time_t (*getdate)(const char *p, const time_t *unused);
+	char *(*version)(void);
+	curl_version_info_data *(*version_info)(CURLversion age);
 } lc;
 
 static void easy_cleanupp(CURL **h) {
@@ -62,6 +64,8 @@ static int curl_util_load(char **ret_detail) {
 		{ "curl_slist_append", (void **)&lc.slist_append, false },
 		{ "curl_slist_free_all", (void **)&lc.slist_free_all, false },
 		{ "curl_getdate", (void **)&lc.getdate, false },
+		{ "curl_version", (void **)&lc.version, false },
+		{ "curl_version_info", (void **)&lc.version_info, false },
 	};
 	void *h;
 	int r;
@@ -255,6 +259,28 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
 		return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
 	}
 	return n;
+}
+
+int curl_util_version(char **ret, char **ret_detail) {
+	const curl_version_info_data *info;
+	const char *all, *rest;
+	char *v;
+	int r;
+
+	r = curl_util_load(ret_detail);
+	if (r < 0)
+		return r;
+	info = lc.version_info(CURLVERSION_NOW);
+	all = lc.version();
+	/* curl_version() is "libcurl/7.88.1 OpenSSL/3.0.15 zlib/1.2.13 ...": keep what it was built with */
+	rest = all ? strchr(all, ' ') : NULL;
+	if (rest && rest[1]) {
+		if (asprintf(&v, "%s (%s)", info->version, rest + 1) < 0)
+			return -ENOMEM;
+	} else if (!(v = strdup(info->version)))
+		return -ENOMEM;
+	*ret = v;
+	return 0;
 }
 
 /* Only http and https, for the transfer and for redirects; PROTOCOLS_STR when the library has it. */

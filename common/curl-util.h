@@ -66,6 +66,10 @@ struct curl_reply {
 int curl_util_request(const struct curl_request *req, struct curl_reply *ret, char **ret_detail);
 void curl_reply_release(struct curl_reply *r);
 
+/* The loaded libcurl's version and what it was built with, "7.88.1 (OpenSSL/3.0.15 zlib/1.2.13 ...)";
+ * -ELIBACC (with *ret_detail, the loader's words) when it cannot be loaded. */
+int curl_util_version(char **ret, char **ret_detail);
+
 /* Worth another try after a pause: dropped connections, timeouts, 5xx. */
 bool curl_util_error_is_transient(int r);
 /* What the error means to a user ("HTTP 404: not on the server"), from the table above. */

@@ -45,6 +45,7 @@ void json_field_bool(JsonWriter *w, const char *name, bool v);
 /* Ends the document with a newline; 0, or -EINVAL (unbalanced) / -EIO (stream error). */
 int json_finish(JsonWriter *w);
 
+
 /* Whether text is exactly one JSON value (RFC 8259, UTF-8, nesting up to JSON_MAX_DEPTH), white space around it allowed. */
 bool json_valid(const char *text);
 

@@ -225,7 +225,7 @@ static bool valid_fqdn(const char *s) {
 	}
 }
 
-static bool valid_username(const char *s) {
+bool profile_valid_username(const char *s) {
 	size_t n = strlen(s);
 
 	if (n == 0 || n > 32 || !(islower((unsigned char)s[0]) || s[0] == '_'))
@@ -355,7 +355,7 @@ static int assign(struct parser *ps, Profile *p, const struct key_def *k, const 
 			return fail(ps, k, value, "not a valid DNS name");
 		break;
 	case T_USERNAME:
-		if (!valid_username(value))
+		if (!profile_valid_username(value))
 			return fail(ps, k, value, "not a valid user name (lower case letters, digits, '_' and '-', at most 32)");
 		if (strcmp(value, "root") == 0)
 			return fail(ps, k, value, "the rig user must not be root");

@@ -105,6 +105,10 @@ int profile_load(const char *path, Profile **ret, char **ret_error);
 #define PROFILE_DEFAULT_EPOCH UINT64_C(1577836800) /* 2020-01-01 */
 int profile_source_date_epoch(const Profile *p, uint64_t *ret);
 
+/* [Rig] User='s rule: lower case letters, digits, '_' and '-', a letter or '_' first, at
+ * most 32; for a user name that comes from elsewhere (an image's manifest). */
+bool profile_valid_username(const char *s);
+
 /* The same, for the agent: absolute paths in the profile are taken inside root. */
 int profile_load_root(const char *path, const char *root, Profile **ret, char **ret_error);
 Profile *profile_free(Profile *p);

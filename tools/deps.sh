@@ -10,14 +10,16 @@ run_pkgs="e2fsprogs dosfstools mtools fdisk util-linux grub-efi-amd64-bin grub-c
 	qemu-system-x86 ovmf debootstrap openssh-client xz-utils zstd gzip tar
 	python3 cpio busybox-static gpgv gpg nginx-light
 	xorriso isolinux syslinux-common grub-pc-bin python3-yaml
-	dpkg-dev debian-archive-keyring
-	miniupnpd miniupnpd-nftables miniupnpc nftables sshfs zsh"
+	debian-archive-keyring
+	miniupnpd miniupnpd-nftables miniupnpc nftables sshfs"
+# make deb and its test; the install, completion and manual page tests.
+package_pkgs="dpkg-dev debhelper lintian bash-completion zsh strace man-db"
 # Benchmarks only.
 bench_pkgs="bc bmap-tools curl"
 # make lint.
 lint_pkgs="cppcheck shellcheck"
 
-pkgs="$build_pkgs $run_pkgs $bench_pkgs $lint_pkgs"
+pkgs="$build_pkgs $run_pkgs $package_pkgs $bench_pkgs $lint_pkgs"
 
 missing=()
 for p in $pkgs; do

@@ -50,6 +50,41 @@ TEST(glibc_version_cmp) {
 	ASSERT_EQ(glibc_version_cmp("GLIBC_2.3.4", "GLIBC_2.3"), 1);
 }
 
+TEST(ubuntu_release_glibc) {
+	const char *g = NULL;
+
+	ASSERT_OK(ubuntu_release_glibc("20.04.6", &g));
+	ASSERT_STREQ(g, "2.31");
+	ASSERT_OK(ubuntu_release_glibc("22.04", &g));
+	ASSERT_STREQ(g, "2.35");
+	ASSERT_OK(ubuntu_release_glibc("24.04.1", &g));
+	ASSERT_STREQ(g, "2.39");
+	/* newer than the table: at least the newest known */
+	ASSERT_OK(ubuntu_release_glibc("30.04", &g));
+	ASSERT_STREQ(g, "2.41");
+	ASSERT_EQ(ubuntu_release_glibc("16.04", &g), -ENOENT);
+	ASSERT_EQ(ubuntu_release_glibc("22.05", &g), -ENOENT);
+	ASSERT_EQ(ubuntu_release_glibc("bookworm", &g), -EINVAL);
+	ASSERT_EQ(ubuntu_release_glibc("22.13", &g), -EINVAL);
+	ASSERT_EQ(ubuntu_release_glibc("22.04x", &g), -EINVAL);
+	ASSERT_EQ(ubuntu_release_glibc("", &g), -EINVAL);
+}
+
+TEST(agent_check_release) {
+	char *error = NULL;
+
+	/* this test binary is built against the host's glibc (2.36 on Debian 12), which needs more than 20.04's */
+	ASSERT_EQ(agent_check_release("/proc/self/exe", "20.04.6", &error), -ENOEXEC);
+	ASSERT_CONTAINS(error, "Ubuntu 20.04.6 (glibc 2.31) cannot run the agent /proc/self/exe: it needs GLIBC_2.");
+	free(error), error = NULL;
+	ASSERT_OK(agent_check_release("/proc/self/exe", "30.04", &error));
+	ASSERT_EQ(agent_check_release("/proc/self/exe", "16.04", &error), -ENOEXEC);
+	ASSERT_CONTAINS(error, "cannot tell which glibc Ubuntu 16.04 has (known: 18.04 to 25.04)");
+	free(error), error = NULL;
+	ASSERT_EQ(agent_check_release("/nonexistent", "22.04", &error), -ENOENT);
+	free(error);
+}
+
 static void write_text(const char *path, const char *text, mode_t mode) {
 	ASSERT_OK(write_file_atomic(path, text, strlen(text), mode));
 }

@@ -336,3 +336,21 @@ TEST(boot_qemu_exit_texts) {
 	ASSERT_OK(boot_qemu_exit_message(BOOT_PHASE_POWEROFF, 2, 1000, NULL, &d));
 	ASSERT_STREQ(d, "QEMU exited with status 2 after 1.0 s");
 }
+
+/* sshd saying no to the key ends the ssh phase at once; anything else is retried. */
+TEST(ssh_refused) {
+	char *m = NULL;
+
+	ASSERT_TRUE(boot_ssh_refused("demo@127.0.0.1: Permission denied (publickey)."));
+	ASSERT_TRUE(boot_ssh_refused("user@127.0.0.1: Permission denied (publickey,password)."));
+	ASSERT_TRUE(!boot_ssh_refused("ssh: connect to host 127.0.0.1 port 2222: Connection refused"));
+	ASSERT_TRUE(!boot_ssh_refused("kex_exchange_identification: read: Connection reset by peer"));
+	ASSERT_TRUE(!boot_ssh_refused("user@127.0.0.1: Permission denied (password)."));
+	ASSERT_TRUE(!boot_ssh_refused(NULL));
+	ASSERT_OK(boot_ssh_refused_message("k", "demo", "the rig user in the image's manifest x.img.json",
+					   "demo@127.0.0.1: Permission denied (publickey).", &m));
+	ASSERT_STREQ(m, "the guest refused the key k for user 'demo' (ssh: demo@127.0.0.1: Permission denied (publickey).); "
+			"the user is the rig user in the image's manifest x.img.json: give --user NAME to log in as another user, "
+			"or --ssh a key in demo's authorized_keys");
+	free(m);
+}
