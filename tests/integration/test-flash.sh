@@ -1,14 +1,17 @@
 #!/bin/bash
-# mlrig flash: byte-identical on a loop device over random bytes (holes too); refusals naming the device; a failing write said once; interrupted flash leaves no first MiB.
-# shellcheck disable=SC2154 # dev, pdev, idev, sdev, dev2 are set by loop() through printf -v
+# mlrig flash: byte-identical on a loop device over a file (it zeroes holes for free); on a loop device over
+# ramfs (it cannot, like a USB stick) only the data is written and read back, and a real image's file systems
+# pass fsck over old bytes; refusals naming the device; a failing write said once; interrupted flash leaves no first MiB.
+# shellcheck disable=SC2154 # dev, kdev, pdev, idev, sdev, dev2, rdev are set by loop() through printf -v
 . "$(dirname "$0")/../lib.sh"
 need_root "loop devices"
-need losetup sfdisk mkfs.ext4 partx cmp
-loops=() nodes=() mnt='' full=''
+need losetup sfdisk mkfs.ext4 partx cmp python3 e2fsck fsck.vfat
+loops=() nodes=() mnt='' full='' ramfs=''
 _flash_cleanup() {
 	[ -n "$mnt" ] && umount "$mnt" 2>/dev/null
 	[ -n "$full" ] && umount "$full" 2>/dev/null
 	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null; done
+	[ -n "$ramfs" ] && umount "$ramfs" 2>/dev/null
 	for n in "${nodes[@]}"; do rm -f "$n"; done
 	_cleanup
 }
@@ -38,17 +41,20 @@ loop dev "$T/dev.back"
 out=$("$MLRIG" flash --yes --force "$img" "$dev" 2>&1)
 rc=$?
 check "flash to a loop device succeeds" test $rc -eq 0
-check "reports data and zeroed holes" grep -q "wrote .* MiB of data, zeroed .* MiB of holes, verified" <<<"$out"
+check "a loop device over a file zeroes by itself" test "$(cat "/sys/block/${dev#/dev/}/queue/write_zeroes_max_bytes")" -gt 0
+check "reports bytes written, zeroed holes and bytes read" \
+	grep -q "wrote .* MiB (.* MiB of data), zeroed .* MiB of holes, read back .* MiB and verified" <<<"$out"
 check "device reads back byte-identical to the image, holes included" cmp -n "$img_size" "$img" "$dev"
 check "bytes after the image are untouched" cmp -i "$img_size:$img_size" -n 1M "$T/dev.back" "$dev"
+check "the device's last MiB is cleared (an old backup GPT)" cmp -i $((63 * 1024 * 1024)):0 -n 1M "$dev" /dev/zero
 
 # --verify-only reads the device back and names the first byte that differs
 out=$("$MLRIG" flash --verify-only "$img" "$dev" 2>&1)
 check "--verify-only: the device just flashed matches (exit 0)" test $? -eq 0
 check "--verify-only: says it matches" grep -q "match" <<<"$out"
-flip() { # DEVICE OFFSET: writes the complement of the image's byte at OFFSET
+flip() { # DEVICE OFFSET [IMAGE]: writes the complement of the image's byte at OFFSET
 	local b
-	b=$(dd if="$img" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
+	b=$(dd if="${3:-$img}" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
 	printf "\\$(printf %o $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc,fsync status=none
 }
 bad_data=$((9 * 1024 * 1024 + 4097)) bad_hole=$((20 * 1024 * 1024 + 5)) bad_late=$((40 * 1024 * 1024))
@@ -64,6 +70,23 @@ err=$("$MLRIG" flash -q --verify-only "$img" "$dev" 2>&1)
 check "--verify-only: a byte in a hole, and a later one, report the hole's offset" grep -q "at offset $bad_hole " <<<"$err"
 "$MLRIG" flash -q --yes --force "$img" "$dev" && cmp -n "$img_size" "$img" "$dev"
 check "flashing again repairs the device" test $? -eq 0
+
+# --no-zero-holes never zeroes, even where it is free: a hole keeps the old bytes
+head -c 64M /dev/urandom >"$T/keep.old"
+cp "$T/keep.old" "$T/keep.back"
+loop kdev "$T/keep.back"
+out=$("$MLRIG" flash --yes --force --no-zero-holes "$img" "$kdev" 2>&1)
+check "--no-zero-holes: flashes and verifies" grep -q "left .* MiB of holes as they were (--no-zero-holes), read back" <<<"$out"
+check "--no-zero-holes: a hole keeps its old bytes" cmp -i $((20 * 1024 * 1024)) -n 1M "$T/keep.old" "$kdev"
+check "--no-zero-holes: the data is the image's" cmp -i $((9 * 1024 * 1024)) -n 3M "$img" "$kdev"
+check "--no-zero-holes: the first MiB is the image's" cmp -n 1M "$img" "$kdev"
+err=$("$MLRIG" flash --yes --force --zero-holes --no-zero-holes "$img" "$kdev" 2>&1)
+rc=$?
+check "--zero-holes with --no-zero-holes: a usage error (exit 2)" test $rc -eq 2
+check "--zero-holes with --no-zero-holes: says so, then how to get help" \
+	eval 'grep -q "^mlrig flash: --zero-holes and --no-zero-holes exclude each other$" <<<"$err" && grep -q "^Try .mlrig flash --help.." <<<"$err"'
+check "--help names --zero-holes and --no-zero-holes" \
+	eval '"$MLRIG" flash --help | grep -q -- "--zero-holes" && "$MLRIG" flash --help | grep -q -- "--no-zero-holes"'
 
 # an image whose size is not a multiple of the sector size: the tail goes through the page cache
 head -c $((5 * 1024 * 1024 + 1234)) /dev/urandom >"$T/odd.img"
@@ -162,5 +185,141 @@ wait $pid 2>/dev/null
 cmp -s -n 1M "$img" "$dev2"
 check "killed mid-way: the first MiB of the device is not the image's" test $? -ne 0
 check "killed mid-way: the first MiB is zeros (nothing bootable)" cmp -s -n 1M /dev/zero "$dev2"
+
+# A device that cannot zero by itself, as a USB stick: a loop device over a file on ramfs. Only the
+# image's data is written and read back; the holes keep what the device held before, and a real
+# image's file systems do not mind. Checked with python3's SEEK_DATA map, cmp, e2fsck and fsck.vfat.
+image_map() { # IMAGE: "data BYTES", then "START END" for each data range
+	python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+size, pos, ranges = os.fstat(fd).st_size, 0, []
+while pos < size:
+    try:
+        d = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError:
+        break
+    pos = os.lseek(fd, d, os.SEEK_HOLE)
+    ranges.append((d, pos))
+print("data", sum(e - s for s, e in ranges))
+for s, e in ranges:
+    print(s, e)
+PY
+}
+ranges_equal() { # MAP IMAGE DEVICE: every data range of MAP reads the same from both
+	python3 - "$@" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")[1:]
+with open(sys.argv[2], "rb") as a, open(sys.argv[3], "rb") as b:
+    for s, e in (map(int, l.split()) for l in lines if l):
+        for o in range(s, e, 1 << 22):
+            a.seek(o), b.seek(o)
+            if a.read(min(e - o, 1 << 22)) != b.read(min(e - o, 1 << 22)):
+                sys.exit("data range %d-%d differs near %d" % (s, e, o))
+PY
+}
+first_stale_hole_byte() { # MAP DEVICE: the first byte past the first MiB, in a hole, that is not zero
+	python3 - "$@" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+ranges = [tuple(map(int, l.split())) for l in lines[1:] if l]
+holes = [(ranges[i][1], ranges[i + 1][0]) for i in range(len(ranges) - 1)]
+with open(sys.argv[2], "rb") as d:
+    for s, e in holes:
+        s = max(s, 1 << 20)
+        if s < e:
+            d.seek(s)
+            b = d.read(e - s)
+            n = len(b) - len(b.lstrip(b"\0"))
+            if n < len(b):
+                print(s + n)
+                break
+PY
+}
+sectors() { # DEVICE: "READ WRITTEN" sectors so far
+	awk '{ print $3, $7 }' "/sys/block/${1#/dev/}/stat"
+}
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+
+ramfs_device() {
+	local real map data size dsize roff esp_off esp_size before after rd wr out rc flip_at stale
+	real=$T/real/rig.img
+	cp -r "$REPO/images" "$T/real"
+	"$MLRIG" image -q -p "$T/real/demo.conf" --rootfs "$rootfs" --size 768M -o "$real" || { fail "build a real image"; return; }
+	size=$(stat -c %s "$real")
+	map=$T/real/map
+	image_map "$real" >"$map"
+	data=$(awk 'NR == 1 { print $2 }' "$map")
+	mkdir -p "$T/ramfs" && mount -t ramfs ramfs "$T/ramfs" && ramfs=$T/ramfs || { fail "mount a ramfs"; return; }
+	# old bytes: one random MiB over and over, so that what a hole held before is known
+	head -c 1M /dev/urandom >"$T/old.mib"
+	dsize=$((size + 4 * 1024 * 1024))
+	for _ in $(seq $((dsize / 1024 / 1024))); do cat "$T/old.mib"; done >"$ramfs/stick"
+	loop rdev "$ramfs/stick"
+	check "ramfs: the loop device cannot zero by itself" \
+		test "$(cat "/sys/block/${rdev#/dev/}/queue/write_zeroes_max_bytes")" -eq 0
+
+	before=$(sectors "$rdev")
+	if command -v script >/dev/null; then # on a terminal, to see the progress line
+		out=$(script -qefc "$MLRIG flash --yes --force $real $rdev" /dev/null)
+	else
+		out=$("$MLRIG" flash --yes --force "$real" "$rdev" 2>&1)
+	fi
+	check "ramfs: flash succeeds" test $? -eq 0
+	after=$(sectors "$rdev")
+	read -r rd wr < <(echo "$before $after" | awk '{ print ($3 - $1) * 512, ($4 - $2) * 512 }')
+	echo "ramfs: image data $data bytes; the device's counters: written $wr, read $rd bytes"
+	check "ramfs: written <= the image's data + 2 MiB" test "$wr" -le $((data + 2 * 1024 * 1024))
+	check "ramfs: read back <= the image's data + 2 MiB" test "$rd" -le $((data + 2 * 1024 * 1024))
+	check "ramfs: the summary gives the bytes written and read, as the device counted them" grep -q \
+		"wrote $(mib "$wr") MiB ($(mib "$data") MiB of data), left .* MiB of holes as they were (.*), read back $(mib "$rd") MiB and verified" <<<"$out"
+	if command -v script >/dev/null; then
+		check "ramfs: the progress line says the holes are left" grep -aq "writing data (holes left as they are): " <<<"$out"
+		check "ramfs: the progress line gives the bytes read back" grep -aq "reading back data: [0-9]*/[0-9]* MiB" <<<"$out"
+	fi
+	blockdev --flushbufs "$rdev"
+	check "ramfs: every data range reads back equal" ranges_equal "$map" "$real" "$rdev"
+	check "ramfs: the first MiB is the image's" cmp -n 1M "$real" "$rdev"
+	check "ramfs: the device's last MiB is zeroed" cmp -i $((dsize - 1024 * 1024)):0 -n 1M "$rdev" /dev/zero
+	check "ramfs: past the image, before the last MiB, the old bytes stay" \
+		cmp -i $((dsize - 3 * 1024 * 1024)):0 -n 1M "$rdev" "$T/old.mib"
+	stale=$(first_stale_hole_byte "$map" "$rdev")
+	check "ramfs: holes keep the old bytes (not written)" test -n "$stale"
+	roff=$(sfdisk --json "$rdev" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"]*512)')
+	check "ramfs: the root file system passes e2fsck -fn, read from the device" e2fsck -fn "$rdev?offset=$roff"
+	read -r esp_off esp_size < <(sfdisk --json "$rdev" | python3 -c 'import json,sys; p=json.load(sys.stdin)["partitiontable"]["partitions"][0]; print(p["start"]*512, p["size"]*512)')
+	dd if="$rdev" of="$T/esp.img" bs=1M iflag=skip_bytes,count_bytes skip="$esp_off" count="$esp_size" status=none
+	check "ramfs: the ESP passes fsck.vfat -n, read from the device" fsck.vfat -n "$T/esp.img"
+
+	# --verify-only reads what flash wrote: the data and the first MiB; with --zero-holes, the holes too
+	out=$("$MLRIG" flash --verify-only "$real" "$rdev" 2>&1)
+	check "ramfs: --verify-only: data and first MiB match, holes not read" grep -q "match (holes not read" <<<"$out"
+	out=$("$MLRIG" flash -q --verify-only --zero-holes "$real" "$rdev" 2>&1)
+	check "ramfs: --verify-only --zero-holes: the first old byte in a hole is reported" \
+		grep -q "differs from $real at offset $stale " <<<"$out"
+	flip_at=$(awk -v r="$roff" 'NR > 1 && $1 > r + 4096 { print $1 + 1234; exit }' "$map")
+	flip "$rdev" "$flip_at" "$real"
+	out=$("$MLRIG" flash -q --verify-only "$real" "$rdev" 2>&1)
+	rc=$?
+	check "ramfs: a byte flipped in a data range fails --verify-only (exit 1)" test $rc -eq 1
+	check "ramfs: a byte flipped in a data range is reported at its offset" \
+		grep -q "differs from $real at offset $flip_at " <<<"$out"
+
+	# --zero-holes on a device that cannot zero: the zeros are written, the whole span equals the image
+	before=$(sectors "$rdev")
+	out=$("$MLRIG" flash --yes --force --zero-holes "$real" "$rdev" 2>&1)
+	check "ramfs: --zero-holes: flash succeeds" test $? -eq 0
+	after=$(sectors "$rdev")
+	read -r rd wr < <(echo "$before $after" | awk '{ print ($3 - $1) * 512, ($4 - $2) * 512 }')
+	echo "ramfs --zero-holes: the device's counters: written $wr, read $rd bytes"
+	check "ramfs: --zero-holes: the whole span equals the image" cmp -n "$size" "$real" "$rdev"
+	check "ramfs: --zero-holes: the zeros were written, and read back" test "$wr" -ge "$size" -a "$rd" -ge "$size"
+	check "ramfs: --zero-holes: the summary says so" grep -q "zeroed .* MiB of holes, read back $(mib "$rd") MiB" <<<"$out"
+}
+if rootfs=$(rootfs_fixture); then
+	ramfs_device
+else
+	echo "SKIP the ramfs device: no rootfs fixture for a real image (run tests/fixtures/rootfs.sh as root)"
+fi
 
 finish
