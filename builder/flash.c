@@ -309,8 +309,8 @@ static int dev_pwrite(int fd, const struct flash_target *t, bool direct, const u
  * bench's 1 GiB image took 0.10-0.15 s instead of 0.17-0.21 s. */
 
 #define FLASH_THREADS 4
-/* Reads back start and end here, as O_DIRECT wants, whatever the data ranges' own bounds. */
-#define FLASH_READ_ALIGN 4096
+/* Reads back, and the first MiB's writes, start and end on these bounds: what O_DIRECT wants, whole pages. */
+#define FLASH_IO_ALIGN 4096
 
 struct flash_pass {
 	int image_fd, fd;
@@ -413,13 +413,13 @@ static int write_chunk(struct flash_pass *p, uint64_t c, uint8_t *buf, uint8_t *
  * and compares it with image (the chunk's bytes, or NULL: all zeros). A difference
  * lowers p->bad and returns 1. */
 static int verify_run(struct flash_pass *p, uint64_t cs, uint64_t a, uint64_t b, uint8_t *buf, const uint8_t *image) {
-	uint64_t ra = a / FLASH_READ_ALIGN * FLASH_READ_ALIGN, seen;
+	uint64_t ra = a / FLASH_IO_ALIGN * FLASH_IO_ALIGN, seen;
 	size_t got, bad;
 	int r;
 
 	if (a >= b)
 		return 0;
-	r = loop_pread(p->fd, buf + (ra - cs), ALIGN_TO(b, FLASH_READ_ALIGN) - ra, ra, &got);
+	r = loop_pread(p->fd, buf + (ra - cs), ALIGN_TO(b, FLASH_IO_ALIGN) - ra, ra, &got);
 	if (r < 0)
 		return pass_fail(p, r, "Failed to read back %s at offset %" PRIu64 ": %m", p->t->path, ra);
 	atomic_fetch_add(&p->read, got);
@@ -713,13 +713,13 @@ static int clear_before_data(const struct flash_pass *p, bool quiet, struct flas
 }
 
 /* The first MiB's data, which makes the device bootable; its holes are zeros since
- * the start. In whole pages, so that the page cache never reads the device to fill one. */
+ * the start. In whole pages: the page cache never reads the device to fill one. */
 static int write_head(const struct flash_pass *p, uint64_t *sent) {
 	uint64_t end = 0;
 
 	for (size_t i = 0; i < p->n_ext && p->ext[i].offset < p->head_len; i++) {
-		uint64_t a = MAX(p->ext[i].offset / 4096 * 4096, end);
-		uint64_t b = MIN(ALIGN_TO(p->ext[i].offset + p->ext[i].length, 4096), p->head_len);
+		uint64_t a = MAX(p->ext[i].offset / FLASH_IO_ALIGN * FLASH_IO_ALIGN, end);
+		uint64_t b = MIN(ALIGN_TO(p->ext[i].offset + p->ext[i].length, FLASH_IO_ALIGN), p->head_len);
 		int r;
 
 		if (!p->ext[i].data || a >= b)
@@ -757,8 +757,7 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 	r = clear_before_data(&p, opts->quiet, stats, &sent);
 	if (r < 0)
 		return r;
-	log_debug("flash: cleared the first and last MiB, zeroed %" PRIu64 " bytes of holes, sent %" PRIu64
-		  " bytes: %.2f s", stats->zeroed, sent, now_seconds() - t0);
+	log_debug("flash: cleared, %" PRIu64 " bytes of holes zeroed: %.2f s", stats->zeroed, now_seconds() - t0);
 
 	flags = fcntl(fd, F_GETFL);
 	p.direct = flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) >= 0;
@@ -786,8 +785,7 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 		return r;
 	if (flush_r < 0)
 		return set_error(ret_error, flush_r, "Failed to flush %s: %m", t->path);
-	log_debug("flash: flushed%s past the first MiB: %.2f s", opts->verify ? " and verified" : "",
-		  now_seconds() - t0);
+	log_debug("flash: flushed%s past the first MiB: %.2f s", opts->verify ? ", verified" : "", now_seconds() - t0);
 
 	/* everything else is on the medium: now the first MiB, which makes it bootable */
 	r = write_head(&p, &sent);
