@@ -267,7 +267,7 @@ ramfs_device() {
 	fi
 	check "ramfs: flash succeeds" test $? -eq 0
 	after=$(sectors "$rdev")
-	read -r rd wr < <(echo "$before $after" | awk '{ print ($3 - $1) * 512, ($4 - $2) * 512 }')
+	read -r rd wr < <(echo "$before $after" | awk '{ printf "%.0f %.0f\n", ($3 - $1) * 512, ($4 - $2) * 512 }')
 	echo "ramfs: image data $data bytes; the device's counters: written $wr, read $rd bytes"
 	check "ramfs: written <= the image's data + 2 MiB" test "$wr" -le $((data + 2 * 1024 * 1024))
 	check "ramfs: read back <= the image's data + 2 MiB" test "$rd" -le $((data + 2 * 1024 * 1024))
@@ -310,7 +310,7 @@ ramfs_device() {
 	out=$("$MLRIG" flash --yes --force --zero-holes "$real" "$rdev" 2>&1)
 	check "ramfs: --zero-holes: flash succeeds" test $? -eq 0
 	after=$(sectors "$rdev")
-	read -r rd wr < <(echo "$before $after" | awk '{ print ($3 - $1) * 512, ($4 - $2) * 512 }')
+	read -r rd wr < <(echo "$before $after" | awk '{ printf "%.0f %.0f\n", ($3 - $1) * 512, ($4 - $2) * 512 }')
 	echo "ramfs --zero-holes: the device's counters: written $wr, read $rd bytes"
 	check "ramfs: --zero-holes: the whole span equals the image" cmp -n "$size" "$real" "$rdev"
 	check "ramfs: --zero-holes: the zeros were written, and read back" test "$wr" -ge "$size" -a "$rd" -ge "$size"
