@@ -29,8 +29,9 @@ struct flash_extent {
  * holes alternate, neighbours merged. -EINVAL for a zero-length span. */
 int flash_plan_extents(const struct flash_extent *data, size_t n_data, uint64_t size, struct flash_extent **ret,
 		       size_t *ret_n);
-/* The image's data ranges from SEEK_DATA/SEEK_HOLE (the whole file where the
- * file system cannot tell), as extents covering [0, size). In builder/flash-extents.c. */
+/* The image's data ranges as extents covering [0, size): its allocated extents by
+ * FIEMAP, unwritten (fallocated, zeroed) ones included; else SEEK_DATA/SEEK_HOLE;
+ * else the whole file. In builder/flash-extents.c. */
 int flash_image_extents(int fd, uint64_t size, struct flash_extent **ret, size_t *ret_n);
 
 /* Splits [offset, offset+length) into an unaligned head, an align-aligned middle

@@ -1,11 +1,9 @@
 #!/bin/bash
-# mlrig flash: byte-identical on a loop device over a file (it zeroes holes for free); on a loop device over
-# ramfs (it cannot, like a USB stick) only the data is written and read back, and a real image's file systems
-# pass fsck over old bytes; refusals naming the device; a failing write said once; interrupted flash leaves no first MiB.
-# shellcheck disable=SC2154 # dev, kdev, pdev, idev, sdev, dev2, rdev are set by loop() through printf -v
+# mlrig flash: byte-identical on a loop device over a file (holes zeroed for free); over ramfs (as a USB stick) only the data written and read back, a real image's fsck clean over old bytes; refusals; a failing write said once; interrupted, no first MiB.
+# shellcheck disable=SC2154 # dev, kdev, odev, pdev, idev, sdev, dev2, rdev are set by loop() through printf -v
 . "$(dirname "$0")/../lib.sh"
 need_root "loop devices"
-need losetup sfdisk mkfs.ext4 partx cmp python3 e2fsck fsck.vfat
+need losetup sfdisk mkfs.ext4 partx cmp python3 e2fsck fsck.vfat filefrag
 loops=() nodes=() mnt='' full='' ramfs=''
 _flash_cleanup() {
 	[ -n "$mnt" ] && umount "$mnt" 2>/dev/null
@@ -24,6 +22,9 @@ loop() { # VAR FILE [losetup options]: attaches a loop device, remembered for th
 	l=$(losetup -f --show "$@" "$f") || return 1
 	loops+=("$l")
 	printf -v "$var" '%s' "$l"
+}
+disk_io() { # DEVICE: "READ WRITTEN", the bytes the kernel has counted so far (mawk's %d stops at 2^31)
+	awk '{ printf "%.0f %.0f\n", $3 * 512, $7 * 512 }' "/sys/block/${1#/dev/}/stat"
 }
 
 # An image shaped like a disk image: data at the start, in the middle and at the very end, holes between.
@@ -169,6 +170,32 @@ else
 	fail "could not mount a tmpfs for the full file system test"
 fi
 
+# The read-back starts when every write but the first MiB's has completed, so that a device mapping two
+# offsets onto one place shows: the device's counters, sampled through a slowed-down flash, never show a
+# read before then (the first MiB, all data in this image, is written last, then read back).
+head -c 64M /dev/urandom >"$T/order.back"
+loop odev "$T/order.back"
+read -r r0 w0 < <(disk_io "$odev")
+MLRIG_FLASH_TEST_DELAY=300 "$MLRIG" flash -q --yes --force "$img" "$odev" &
+pid=$! samples=()
+while kill -0 $pid 2>/dev/null; do
+	samples+=("$(disk_io "$odev")")
+	sleep 0.02
+done
+wait $pid
+check "ordered: the slowed-down flash succeeds" test $? -eq 0
+read -r r1 w1 < <(disk_io "$odev")
+early=0 reading=0
+for x in "${samples[@]}"; do
+	read -r r w <<<"$x"
+	[ "$r" -gt "$r0" ] || continue
+	reading=$((reading + 1))
+	[ $((w - w0)) -ge $((w1 - w0 - 1024 * 1024)) ] || early=$((early + 1))
+done
+echo "ordered: ${#samples[@]} samples, $reading while reading back; $((w1 - w0)) bytes written, $((r1 - r0)) read"
+check "ordered: the counters were sampled while reading back" test $reading -gt 2
+check "ordered: no read before every write but the first MiB's had completed" test $early -eq 0
+
 # interrupted: kill -9 once data has gone out (each chunk slowed down to 1 s), the first MiB must not be the image's
 head -c 64M /dev/urandom >"$T/dev2.back"
 loop dev2 "$T/dev2.back"
@@ -188,23 +215,16 @@ check "killed mid-way: the first MiB is zeros (nothing bootable)" cmp -s -n 1M /
 
 # A device that cannot zero by itself, as a USB stick: a loop device over a file on ramfs. Only the
 # image's data is written and read back; the holes keep what the device held before, and a real
-# image's file systems do not mind. Checked with python3's SEEK_DATA map, cmp, e2fsck and fsck.vfat.
-image_map() { # IMAGE: "data BYTES", then "START END" for each data range
-	python3 - "$1" <<'PY'
-import os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-size, pos, ranges = os.fstat(fd).st_size, 0, []
-while pos < size:
-    try:
-        d = os.lseek(fd, pos, os.SEEK_DATA)
-    except OSError:
-        break
-    pos = os.lseek(fd, d, os.SEEK_HOLE)
-    ranges.append((d, pos))
-print("data", sum(e - s for s, e in ranges))
-for s, e in ranges:
-    print(s, e)
-PY
+# image's file systems do not mind. Checked with filefrag's map, python3, cmp, e2fsck and fsck.vfat.
+image_map() { # IMAGE: "data BYTES", then "START END" of each allocated extent (filefrag: FIEMAP, unwritten ones too)
+	filefrag -s -v "$1" | awk -v size="$(stat -c %s "$1")" '
+		/ blocks of [0-9]+ bytes/ { for (i = 1; i < NF; i++) if ($i == "of") bs = $(i + 1) }
+		/^ *[0-9]+:/ {
+			split($0, f, ":"); split(f[2], le, "[.][.]")
+			s = le[1] * bs; e = (le[2] + 1) * bs; if (e > size) e = size
+			r[++n] = sprintf("%.0f %.0f", s, e); sum += e - s
+		}
+		END { printf "data %.0f\n", sum; for (i = 1; i <= n; i++) print r[i] }'
 }
 ranges_equal() { # MAP IMAGE DEVICE: every data range of MAP reads the same from both
 	python3 - "$@" <<'PY'
@@ -236,13 +256,10 @@ with open(sys.argv[2], "rb") as d:
                 break
 PY
 }
-sectors() { # DEVICE: "READ WRITTEN" sectors so far
-	awk '{ print $3, $7 }' "/sys/block/${1#/dev/}/stat"
-}
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 
 ramfs_device() {
-	local real map data size dsize roff esp_off esp_size before after rd wr out rc flip_at stale
+	local real map data size dsize roff esp_off esp_size r0 w0 r1 w1 rd wr out rc flip_at stale
 	real=$T/real/rig.img
 	cp -r "$REPO/images" "$T/real"
 	"$MLRIG" image -q -p "$T/real/demo.conf" --rootfs "$rootfs" --size 768M -o "$real" || { fail "build a real image"; return; }
@@ -259,22 +276,22 @@ ramfs_device() {
 	check "ramfs: the loop device cannot zero by itself" \
 		test "$(cat "/sys/block/${rdev#/dev/}/queue/write_zeroes_max_bytes")" -eq 0
 
-	before=$(sectors "$rdev")
+	read -r r0 w0 < <(disk_io "$rdev")
 	if command -v script >/dev/null; then # on a terminal, to see the progress line
 		out=$(script -qefc "$MLRIG flash --yes --force $real $rdev" /dev/null)
 	else
 		out=$("$MLRIG" flash --yes --force "$real" "$rdev" 2>&1)
 	fi
 	check "ramfs: flash succeeds" test $? -eq 0
-	after=$(sectors "$rdev")
-	read -r rd wr < <(echo "$before $after" | awk '{ printf "%.0f %.0f\n", ($3 - $1) * 512, ($4 - $2) * 512 }')
+	read -r r1 w1 < <(disk_io "$rdev")
+	rd=$((r1 - r0)) wr=$((w1 - w0))
 	echo "ramfs: image data $data bytes; the device's counters: written $wr, read $rd bytes"
 	check "ramfs: written <= the image's data + 2 MiB" test "$wr" -le $((data + 2 * 1024 * 1024))
 	check "ramfs: read back <= the image's data + 2 MiB" test "$rd" -le $((data + 2 * 1024 * 1024))
 	check "ramfs: the summary gives the bytes written and read, as the device counted them" grep -q \
 		"wrote $(mib "$wr") MiB ($(mib "$data") MiB of data), left .* MiB of holes as they were (.*), read back $(mib "$rd") MiB and verified" <<<"$out"
 	if command -v script >/dev/null; then
-		check "ramfs: the progress line says the holes are left" grep -aq "writing data (holes left as they are): " <<<"$out"
+		check "ramfs: the progress line says the holes are left" grep -aq "writing data (holes left as they are): [0-9]*/[0-9]* MiB" <<<"$out"
 		check "ramfs: the progress line gives the bytes read back" grep -aq "reading back data: [0-9]*/[0-9]* MiB" <<<"$out"
 	fi
 	blockdev --flushbufs "$rdev"
@@ -306,11 +323,11 @@ ramfs_device() {
 		grep -q "differs from $real at offset $flip_at " <<<"$out"
 
 	# --zero-holes on a device that cannot zero: the zeros are written, the whole span equals the image
-	before=$(sectors "$rdev")
+	read -r r0 w0 < <(disk_io "$rdev")
 	out=$("$MLRIG" flash --yes --force --zero-holes "$real" "$rdev" 2>&1)
 	check "ramfs: --zero-holes: flash succeeds" test $? -eq 0
-	after=$(sectors "$rdev")
-	read -r rd wr < <(echo "$before $after" | awk '{ printf "%.0f %.0f\n", ($3 - $1) * 512, ($4 - $2) * 512 }')
+	read -r r1 w1 < <(disk_io "$rdev")
+	rd=$((r1 - r0)) wr=$((w1 - w0))
 	echo "ramfs --zero-holes: the device's counters: written $wr, read $rd bytes"
 	check "ramfs: --zero-holes: the whole span equals the image" cmp -n "$size" "$real" "$rdev"
 	check "ramfs: --zero-holes: the zeros were written, and read back" test "$wr" -ge "$size" -a "$rd" -ge "$size"

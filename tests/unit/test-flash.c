@@ -68,6 +68,27 @@ TEST(image_extents_from_sparse_file) {
 	free(e);
 }
 
+/* Unwritten extents are zeros the image's maker asked for (an ext4 journal zeroed by
+ * libext2fs): data, whatever the page cache holds, where SEEK_DATA calls them holes
+ * until their pages are cached. */
+TEST(image_extents_count_unwritten_extents) {
+	_cleanup_close_ int fd = open("prealloc.img", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	struct flash_extent *e = NULL;
+	size_t n = 0;
+
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_OK(ftruncate(fd, 8 * MiB));
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 2 * MiB, 2 * MiB) < 0)
+		test_skip("no fallocate here: %m");
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	ASSERT_OK(flash_image_extents(fd, 8 * MiB, &e, &n));
+	ASSERT_EQ(n, 3);
+	ASSERT_TRUE(!e[0].data && e[0].length == 2 * MiB);
+	ASSERT_TRUE(e[1].data && e[1].offset == 2 * MiB && e[1].length == 2 * MiB);
+	ASSERT_TRUE(!e[2].data && e[2].offset == 4 * MiB);
+	free(e);
+}
+
 TEST(split_aligned) {
 	uint64_t h, m, t;
 
