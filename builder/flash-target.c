@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,6 +136,33 @@ static bool sysfs_exists(const char *dir, const char *file) {
 	if (asprintf(&path, "%s/%s", dir, file) < 0)
 		return false;
 	return access(path, F_OK) == 0;
+}
+
+/* The device's sysfs directory and its disk's: the same one, unless it is a partition. */
+static int sysfs_dirs_of(dev_t d, char **ret_dir, char **ret_disk_dir) {
+	_cleanup_free_ char *dir = NULL, *disk_dir = NULL;
+	int r = sysfs_dir_of(d, &dir);
+
+	if (r < 0)
+		return r;
+	disk_dir = strdup(dir);
+	if (!disk_dir)
+		return -ENOMEM;
+	if (sysfs_exists(dir, "partition"))
+		dirname(disk_dir);
+	*ret_dir = TAKE_PTR(dir);
+	*ret_disk_dir = TAKE_PTR(disk_dir);
+	return 0;
+}
+
+/* Whether the disk makes zeros without being sent them (WRITE ZEROES; a loop device
+ * over a file that can punch holes). USB sticks and SD card readers say 0: every
+ * zero is a byte through the bus. */
+static bool sysfs_zeroes_free(const char *disk_dir) {
+	_cleanup_free_ char *s = NULL;
+	uint64_t max;
+
+	return sysfs_read(disk_dir, "queue/write_zeroes_max_bytes", &s) >= 0 && safe_atou64(s, &max) >= 0 && max > 0;
 }
 
 /* The device itself and its partitions, with their /dev names for messages. */
@@ -363,6 +391,7 @@ static int check_size_and_media(const char *dir, const char *disk_dir, uint64_t 
 		return set_error(ret_error, -EPERM, "%s is smaller than the image: %" PRIu64 " bytes < %" PRIu64 " bytes",
 				 device, t->size, image_size);
 
+	t->zeroes_free = sysfs_zeroes_free(disk_dir);
 	t->sector_size = 512;
 	if (sysfs_read(disk_dir, "queue/logical_block_size", &s) >= 0 && safe_atou32(s, &sector_size) >= 0)
 		t->sector_size = sector_size;
@@ -393,14 +422,9 @@ static int check_block(const char *image, const struct stat *ist, uint64_t image
 	_cleanup_free_ char *dir = NULL, *disk_dir = NULL;
 	int r;
 
-	r = sysfs_dir_of(dst->st_rdev, &dir);
+	r = sysfs_dirs_of(dst->st_rdev, &dir, &disk_dir);
 	if (r < 0)
 		return log_debug_errno(r, "No sysfs entry for %s: %m", device);
-	disk_dir = strdup(dir);
-	if (!disk_dir)
-		return -ENOMEM;
-	if (sysfs_exists(dir, "partition"))
-		dirname(disk_dir);
 	r = devset_collect(dir, dst->st_rdev, &set);
 	if (r < 0)
 		return r;
@@ -442,14 +466,43 @@ int flash_check_target(const char *image, uint64_t image_size, const char *devic
 			r = set_error(ret_error, -EPERM, "%s is not a block device (a regular file needs --force)", device);
 		else if (dst.st_dev == ist.st_dev && dst.st_ino == ist.st_ino)
 			r = set_error(ret_error, -EPERM, "%s is the image file itself", device);
-		else
+		else {
+			t.zeroes_free = true; /* its holes are punched */
 			r = 0;
+		}
 	} else
 		r = set_error(ret_error, -EPERM, "%s is neither a block device nor a regular file", device);
 	if (r < 0) {
 		flash_target_release(&t);
 		return r;
 	}
+	*ret = t;
+	return 0;
+}
+
+int flash_target_describe(int fd, const char *path, struct flash_target *ret) {
+	_cleanup_free_ char *dir = NULL, *disk_dir = NULL;
+	struct flash_target t = { .sector_size = 512 };
+	struct stat st;
+	int sector_size;
+
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (S_ISREG(st.st_mode)) {
+		t.size = (uint64_t)st.st_size;
+		t.zeroes_free = true;
+	} else if (S_ISBLK(st.st_mode)) {
+		t.block = true;
+		if (ioctl(fd, BLKGETSIZE64, &t.size) < 0 || ioctl(fd, BLKSSZGET, &sector_size) < 0)
+			return negative_errno();
+		if (sector_size >= 512 && (sector_size & (sector_size - 1)) == 0)
+			t.sector_size = (unsigned)sector_size;
+		t.zeroes_free = sysfs_dirs_of(st.st_rdev, &dir, &disk_dir) >= 0 && sysfs_zeroes_free(disk_dir);
+	} else
+		return -ENOTBLK;
+	t.path = strdup(path);
+	if (!t.path)
+		return -ENOMEM;
 	*ret = t;
 	return 0;
 }

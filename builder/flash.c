@@ -1,4 +1,4 @@
-/* Copying an image to a disk: only its data ranges, holes made real zeros, the first MiB last, then a read-back. */
+/* Copying an image to a disk: only its data ranges (holes zeroed where the device does it for free), the first MiB last, then a read-back. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
@@ -19,112 +19,6 @@
 #include "macro.h"
 #include "progress.h"
 #include "time-util.h"
-
-static int extent_cmp(const void *a, const void *b) {
-	const struct flash_extent *x = a, *y = b;
-
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-static int extents_push(struct flash_extent **v, size_t *n, size_t *alloc, uint64_t offset, uint64_t length,
-			bool data) {
-	if (length == 0)
-		return 0;
-	/* neighbours of the same kind become one extent, so writes and zeroing calls stay large */
-	if (*n > 0 && (*v)[*n - 1].data == data && (*v)[*n - 1].offset + (*v)[*n - 1].length == offset) {
-		(*v)[*n - 1].length += length;
-		return 0;
-	}
-	if (*n == *alloc) {
-		size_t na = *alloc ? *alloc * 2 : 16;
-		struct flash_extent *nv = reallocarray(*v, na, sizeof(**v));
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*alloc = na;
-	}
-	(*v)[(*n)++] = (struct flash_extent){ .offset = offset, .length = length, .data = data };
-	return 0;
-}
-
-int flash_plan_extents(const struct flash_extent *data, size_t n_data, uint64_t size, struct flash_extent **ret,
-		       size_t *ret_n) {
-	_cleanup_free_ struct flash_extent *sorted = NULL, *out = NULL;
-	size_t n = 0, alloc = 0;
-	uint64_t pos = 0;
-	int r;
-
-	if (size == 0)
-		return -EINVAL;
-	if (n_data > 0) {
-		sorted = reallocarray(NULL, n_data, sizeof(*sorted));
-		if (!sorted)
-			return -ENOMEM;
-		memcpy(sorted, data, n_data * sizeof(*sorted));
-		qsort(sorted, n_data, sizeof(*sorted), extent_cmp);
-	}
-	for (size_t i = 0; i < n_data && pos < size; i++) {
-		uint64_t start = sorted[i].offset, end;
-
-		if (sorted[i].length == 0 || start >= size)
-			continue;
-		end = sorted[i].length > size - start ? size : start + sorted[i].length;
-		if (end <= pos)
-			continue; /* inside what an earlier range covered */
-		if (start > pos) {
-			r = extents_push(&out, &n, &alloc, pos, start - pos, false);
-			if (r < 0)
-				return r;
-		} else
-			start = pos;
-		r = extents_push(&out, &n, &alloc, start, end - start, true);
-		if (r < 0)
-			return r;
-		pos = end;
-	}
-	if (pos < size) {
-		r = extents_push(&out, &n, &alloc, pos, size - pos, false);
-		if (r < 0)
-			return r;
-	}
-	*ret = TAKE_PTR(out);
-	*ret_n = n;
-	return 0;
-}
-
-int flash_image_extents(int fd, uint64_t size, struct flash_extent **ret, size_t *ret_n) {
-	_cleanup_free_ struct flash_extent *data = NULL;
-	size_t n = 0, alloc = 0;
-	uint64_t pos = 0;
-	int r;
-
-	while (pos < size) {
-		off_t d = lseek(fd, (off_t)pos, SEEK_DATA), h;
-
-		if (d < 0) {
-			if (errno == ENXIO)
-				break; /* only a hole from here to the end */
-			if (errno == EINVAL && pos == 0) {
-				/* no SEEK_DATA here (a block device, an old file system): all data */
-				r = extents_push(&data, &n, &alloc, 0, size, true);
-				if (r < 0)
-					return r;
-				break;
-			}
-			return negative_errno();
-		}
-		h = lseek(fd, d, SEEK_HOLE);
-		if (h < 0)
-			return negative_errno();
-		if ((uint64_t)h <= (uint64_t)d)
-			return -EIO;
-		r = extents_push(&data, &n, &alloc, (uint64_t)d, (uint64_t)(h - d), true);
-		if (r < 0)
-			return r;
-		pos = (uint64_t)h;
-	}
-	return flash_plan_extents(data, n, size, ret, ret_n);
-}
 
 void flash_split_aligned(uint64_t offset, uint64_t length, uint64_t align, uint64_t *ret_head,
 			 uint64_t *ret_middle, uint64_t *ret_tail) {
@@ -174,18 +68,10 @@ size_t flash_first_nonzero(const void *p, size_t n) {
 	}
 	return n;
 }
-static const uint8_t *zero_buffer(void) {
+static int write_zeros(int fd, uint64_t offset, uint64_t length) {
 	static uint8_t *z;
 
-	if (!z)
-		z = calloc(1, MiB);
-	return z;
-}
-
-static int write_zeros(int fd, uint64_t offset, uint64_t length) {
-	const uint8_t *z = zero_buffer();
-
-	if (!z)
+	if (!z && !(z = calloc(1, MiB)))
 		return -ENOMEM;
 	while (length > 0) {
 		size_t k = (size_t)MIN(length, MiB);
@@ -198,11 +84,17 @@ static int write_zeros(int fd, uint64_t offset, uint64_t length) {
 	return 0;
 }
 
-/* Makes [offset, offset+length) read back as zeros. BLKZEROOUT is the kernel's
- * guaranteed zeroing (WRITE ZEROES, or zero pages where the device has none); a
+bool flash_zeroes_holes(const struct flash_target *t, enum flash_holes holes) {
+	return holes == FLASH_HOLES_ZERO || (holes == FLASH_HOLES_AUTO && t->zeroes_free);
+}
+
+/* Makes [offset, offset+length) read back as zeros, and adds to *sent the bytes
+ * that had to go to the device for it. BLKZEROOUT is the kernel's guaranteed
+ * zeroing (WRITE ZEROES, or zero pages written where the device has none); a
  * discard may leave old data readable, so it is never used. */
-static int zero_range(int fd, const struct flash_target *t, uint64_t offset, uint64_t length) {
+static int zero_range(int fd, const struct flash_target *t, uint64_t offset, uint64_t length, uint64_t *sent) {
 	uint64_t head, middle, tail;
+	int r;
 
 	if (length == 0)
 		return 0;
@@ -211,24 +103,27 @@ static int zero_range(int fd, const struct flash_target *t, uint64_t offset, uin
 			return 0;
 		if (fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) == 0)
 			return 0;
+		*sent += length;
 		return write_zeros(fd, offset, length);
 	}
 	flash_split_aligned(offset, length, t->sector_size, &head, &middle, &tail);
 	if (middle > 0) {
 		uint64_t range[2] = { offset + head, middle };
 
-		if (ioctl(fd, BLKZEROOUT, range) < 0) {
+		if (ioctl(fd, BLKZEROOUT, range) == 0) {
+			if (!t->zeroes_free)
+				*sent += middle; /* the kernel wrote pages of zeros */
+		} else {
 			if (errno != EOPNOTSUPP && errno != ENOTTY && errno != EINVAL)
 				return negative_errno();
 			head += middle; /* write the zeros ourselves */
 			middle = 0;
 		}
 	}
-	if (head > 0) {
-		int r = write_zeros(fd, offset, head);
-		if (r < 0)
-			return r;
-	}
+	*sent += head + tail;
+	r = write_zeros(fd, offset, head);
+	if (r < 0)
+		return r;
 	return write_zeros(fd, offset + head + middle, tail);
 }
 
@@ -308,6 +203,8 @@ static int dev_pwrite(int fd, const struct flash_target *t, bool direct, const u
  * bench's 1 GiB image took 0.10-0.15 s instead of 0.17-0.21 s. */
 
 #define FLASH_THREADS 4
+/* Reads back, and the first MiB's writes, start and end on these bounds: what O_DIRECT wants, whole pages. */
+#define FLASH_IO_ALIGN 4096
 
 struct flash_pass {
 	int image_fd, fd;
@@ -317,17 +214,43 @@ struct flash_pass {
 	uint64_t span, head_len;
 	uint64_t from, to, n_chunks; /* this pass: [from, to) in chunks */
 	bool direct;
+	bool zero_holes;   /* holes are zeroed, so they are read back too */
 	uint8_t *head;     /* writing: the first MiB, kept for last */
 	unsigned delay_ms; /* tests: sleep per chunk */
 
-	atomic_uint_fast64_t next; /* the next chunk to take */
-	atomic_uint_fast64_t done; /* bytes written or verified, for progress */
-	atomic_uint_fast64_t bad;  /* verifying: the lowest differing offset found, UINT64_MAX if none */
+	atomic_uint_fast64_t next;    /* the next chunk to take */
+	atomic_uint_fast64_t done;    /* bytes written or verified in this pass, for progress */
+	atomic_uint_fast64_t written; /* bytes of data sent to the device, all passes */
+	atomic_uint_fast64_t read;    /* bytes read back from the device, all passes */
+	atomic_uint_fast64_t bad;     /* verifying: the lowest differing offset found, UINT64_MAX if none */
 	atomic_bool stop;
 	pthread_mutex_t lock;
 	int error;         /* the first failure, under lock */
 	char **ret_error;  /* its message, for the caller (may be NULL) */
 };
+
+/* Where the part of [a, b) (inside extent e) that is read back ends: data always;
+ * holes only where they were zeroed, the first MiB always and the rest with zero_holes. */
+static uint64_t checked_end(const struct flash_pass *p, const struct flash_extent *e, uint64_t a, uint64_t b) {
+	if (e->data || p->zero_holes)
+		return b;
+	return MAX(a, MIN(b, p->head_len));
+}
+
+/* Bytes in [from, to) that writing copies (data), or that verifying reads back. */
+static uint64_t pass_total(const struct flash_pass *p, uint64_t from, uint64_t to, bool verifying) {
+	uint64_t sum = 0;
+
+	for (size_t i = extent_at(p->ext, p->n_ext, from); i < p->n_ext && p->ext[i].offset < to; i++) {
+		uint64_t a = MAX(p->ext[i].offset, from), b = MIN(p->ext[i].offset + p->ext[i].length, to);
+
+		if (verifying)
+			sum += checked_end(p, &p->ext[i], a, b) - a;
+		else if (p->ext[i].data)
+			sum += b - a;
+	}
+	return sum;
+}
 
 /* A worker's failure: the first one wins (the others may only be its echo), and every thread stops. */
 static int pass_fail(struct flash_pass *p, int r, const char *fmt, ...) _printf_(3, 4);
@@ -374,40 +297,74 @@ static int write_chunk(struct flash_pass *p, uint64_t c, uint8_t *buf, uint8_t *
 		r = dev_pwrite(p->fd, p->t, p->direct, buf + (a - cs), b - a, a);
 		if (r < 0)
 			return pass_fail(p, r, "Failed to write %s near offset %" PRIu64 ": %m", p->t->path, a);
+		atomic_fetch_add(&p->written, b - a);
 		atomic_fetch_add(&p->done, b - a);
 	}
 	return 0;
 }
 
-/* Reads the device back and compares it with the image: data byte for byte, holes
- * against zeros. Exact, and it finds the first differing byte, where a digest would
- * only say that a chunk differs. */
+/* Reads [a, b) of the chunk at cs back into buf (from aligned bounds around it)
+ * and compares it with image (the chunk's bytes, or NULL: all zeros). A difference
+ * lowers p->bad and returns 1. */
+static int verify_run(struct flash_pass *p, uint64_t cs, uint64_t a, uint64_t b, uint8_t *buf, const uint8_t *image) {
+	uint64_t ra = a / FLASH_IO_ALIGN * FLASH_IO_ALIGN, seen;
+	size_t got, bad;
+	int r;
+
+	if (a >= b)
+		return 0;
+	r = loop_pread(p->fd, buf + (ra - cs), ALIGN_TO(b, FLASH_IO_ALIGN) - ra, ra, &got);
+	if (r < 0)
+		return pass_fail(p, r, "Failed to read back %s at offset %" PRIu64 ": %m", p->t->path, ra);
+	atomic_fetch_add(&p->read, got);
+	if (ra + got < b)
+		return pass_fail(p, -EIO, "Failed to read back %s: short read at offset %" PRIu64 ": %m", p->t->path,
+				 ra + got);
+	atomic_fetch_add(&p->done, b - a);
+	bad = image ? flash_first_difference(buf + (a - cs), image + (a - cs), b - a)
+		    : flash_first_nonzero(buf + (a - cs), b - a);
+	if (bad == b - a)
+		return 0;
+	seen = atomic_load(&p->bad);
+	while (a + bad < seen && !atomic_compare_exchange_weak(&p->bad, &seen, a + bad))
+		;
+	return 1;
+}
+
+/* Reads back what the chunk holds of the data (and of the zeroed holes) and compares
+ * it with the image, in runs of adjacent pieces. Exact, and it finds the first
+ * differing byte, where a digest would only say that a chunk differs. */
 static int verify_chunk(struct flash_pass *p, uint64_t c, uint8_t *buf, uint8_t *image) {
-	uint64_t cs, seen;
-	size_t n, got, bad;
+	uint64_t cs, ce, a, b;
+	size_t n;
+	bool data;
 	int r;
 
 	chunk_bounds(p, c, &cs, &n);
-	r = loop_pread(p->fd, buf, ALIGN_TO(n, 4096), cs, &got);
-	if (r < 0)
-		return pass_fail(p, r, "Failed to read back %s at offset %" PRIu64 ": %m", p->t->path, cs);
-	if (got < n)
-		return pass_fail(p, -EIO, "Failed to read back %s: short read at offset %" PRIu64 ": %m", p->t->path,
-				 cs + got);
-	if (range_has_data(p->ext, p->n_ext, cs, n)) {
+	ce = cs + n;
+	data = range_has_data(p->ext, p->n_ext, cs, n);
+	if (data) {
 		r = read_image_chunk(p->image_fd, p->ext, p->n_ext, cs, n, image);
 		if (r < 0)
 			return pass_fail(p, r, "Failed to read the image at offset %" PRIu64 ": %m", cs);
-		bad = flash_first_difference(buf, image, n);
-	} else
-		bad = flash_first_nonzero(buf, n);
-	if (bad < n) {
-		seen = atomic_load(&p->bad);
-		while (cs + bad < seen && !atomic_compare_exchange_weak(&p->bad, &seen, cs + bad))
-			;
 	}
-	atomic_fetch_add(&p->done, n);
-	return 0;
+	a = b = cs; /* the run gathered so far */
+	for (size_t i = extent_at(p->ext, p->n_ext, cs); i < p->n_ext && p->ext[i].offset < ce; i++) {
+		uint64_t s = MAX(p->ext[i].offset, cs);
+		uint64_t e = checked_end(p, &p->ext[i], s, MIN(p->ext[i].offset + p->ext[i].length, ce));
+
+		if (e == s)
+			continue; /* a hole left as it was */
+		if (s != b) {
+			r = verify_run(p, cs, a, b, buf, data ? image : NULL);
+			if (r != 0)
+				return r;
+			a = s;
+		}
+		b = e;
+	}
+	r = verify_run(p, cs, a, b, buf, data ? image : NULL);
+	return MIN(r, 0);
 }
 
 typedef int (*chunk_fn)(struct flash_pass *p, uint64_t c, uint8_t *buf, uint8_t *buf2);
@@ -513,9 +470,11 @@ static int verify_range(struct flash_pass *p, uint64_t from, uint64_t to, bool q
 			(void)ioctl(p->fd, BLKFLSBUF, 0);
 		(void)posix_fadvise(p->fd, (off_t)from, (off_t)(to - from), POSIX_FADV_DONTNEED);
 	}
-	r = run_pass(p, verify_chunk, from, to, "verifying", to - from, quiet);
+	r = run_pass(p, verify_chunk, from, to, p->zero_holes ? "reading back data and holes" : "reading back data",
+		     pass_total(p, from, to, true), quiet);
 	if (flags >= 0)
 		(void)fcntl(p->fd, F_SETFL, flags);
+	stats->read = atomic_load(&p->read);
 	if (r < 0)
 		return r;
 	if (atomic_load(&p->bad) != UINT64_MAX) {
@@ -532,24 +491,27 @@ static int pass_load_image(struct flash_pass *p, struct flash_stats *stats, stru
 	if (r < 0)
 		return r;
 	stats->span = p->span;
+	p->head_len = MIN(p->span, FLASH_HEAD_SIZE);
 	r = flash_image_extents(p->image_fd, p->span, ret_ext, &p->n_ext);
 	if (r < 0)
 		return set_error(p->ret_error, r, "Failed to find the image's data ranges: %m");
 	p->ext = *ret_ext;
+	stats->data = pass_total(p, 0, p->span, false);
+	stats->zero_holes = p->zero_holes;
 	return 0;
 }
 
-int flash_verify(int image_fd, int fd, const struct flash_target *t, bool quiet, struct flash_stats *stats,
-		 char **ret_error) {
+int flash_verify(int image_fd, int fd, const struct flash_target *t, const struct flash_options *opts,
+		 struct flash_stats *stats, char **ret_error) {
 	_cleanup_free_ struct flash_extent *ext = NULL;
-	struct flash_pass p = { .image_fd = image_fd, .fd = fd, .t = t, .bad = UINT64_MAX,
-				.lock = PTHREAD_MUTEX_INITIALIZER, .ret_error = ret_error };
+	struct flash_pass p = { .image_fd = image_fd, .fd = fd, .t = t, .zero_holes = flash_zeroes_holes(t, opts->holes),
+				.bad = UINT64_MAX, .lock = PTHREAD_MUTEX_INITIALIZER, .ret_error = ret_error };
 	int r;
 
 	r = pass_load_image(&p, stats, &ext);
 	if (r < 0)
 		return r;
-	r = verify_range(&p, 0, p.span, quiet, stats);
+	r = verify_range(&p, 0, p.span, opts->quiet, stats);
 	if (r < 0)
 		return r;
 	stats->verified = true;
@@ -582,9 +544,38 @@ static int flusher_finish(struct flusher *f) {
 	return f->error;
 }
 
-/* Before any data: a regular file grows to the span, the first MiB and the holes past it become zeros. */
-static int clear_head_and_holes(const struct flash_pass *p, struct flash_stats *stats) {
+/* With zero_holes, the holes past the first MiB become zeros, in pieces so that the
+ * progress line moves where the device has to be sent every zero. */
+static int zero_all_holes(const struct flash_pass *p, bool quiet, struct flash_stats *stats, uint64_t *sent) {
+	uint64_t total = p->span - p->head_len - pass_total(p, p->head_len, p->span, false), done = 0;
+	struct progress prog;
+	int r = 0;
+
+	progress_init(&prog, "zeroing holes", quiet);
+	for (size_t i = extent_at(p->ext, p->n_ext, p->head_len); i < p->n_ext && r >= 0; i++) {
+		uint64_t a = MAX(p->ext[i].offset, p->head_len), b = p->ext[i].offset + p->ext[i].length, k;
+
+		for (; !p->ext[i].data && a < b; a += k) {
+			k = MIN(b - a, 64 * MiB);
+			r = zero_range(p->fd, p->t, a, k, sent);
+			if (r < 0) {
+				r = set_error(p->ret_error, r, "Failed to zero %s at offset %" PRIu64 ": %m", p->t->path, a);
+				break;
+			}
+			done += k;
+			progress_update(&prog, done, total);
+		}
+	}
+	progress_done(&prog);
+	stats->zeroed += done;
+	return r;
+}
+
+/* Before any data: a regular file grows to the span; the first MiB, the device's
+ * last MiB past the image and, with zero_holes, the holes become zeros. */
+static int clear_before_data(const struct flash_pass *p, bool quiet, struct flash_stats *stats, uint64_t *sent) {
 	const struct flash_target *t = p->t;
+	uint64_t size = t->size, from;
 	struct stat st;
 	int r;
 
@@ -593,37 +584,57 @@ static int clear_head_and_holes(const struct flash_pass *p, struct flash_stats *
 			return set_error(p->ret_error, negative_errno(), "Failed to stat %s: %m", t->path);
 		if ((uint64_t)st.st_size < p->span && ftruncate(p->fd, (off_t)p->span) < 0)
 			return set_error(p->ret_error, negative_errno(), "Failed to extend %s: %m", t->path);
+		size = MAX((uint64_t)st.st_size, p->span);
 	}
 
 	/* Old boot code and partition tables go first: from here until the very end,
 	 * the device has none, so an interruption leaves nothing that boots half-written. */
-	r = zero_range(p->fd, t, 0, p->head_len);
+	r = zero_range(p->fd, t, 0, p->head_len, sent);
 	if (r >= 0 && fdatasync(p->fd) < 0)
 		r = negative_errno();
 	if (r < 0)
 		return set_error(p->ret_error, r, "Failed to clear the first MiB of %s: %m", t->path);
 
-	for (size_t i = 0; i < p->n_ext; i++) {
-		uint64_t a = MAX(p->ext[i].offset, p->head_len), b = p->ext[i].offset + p->ext[i].length;
-
-		if (p->ext[i].data || a >= b)
-			continue;
-		r = zero_range(p->fd, t, a, b - a);
+	/* An old backup GPT at the device's end would outlive the image, and a firmware
+	 * or blkid that finds it may take the old partitions for the new ones. */
+	if (size > p->span) {
+		from = MAX(p->span, size - MIN(size, FLASH_TAIL_SIZE));
+		r = zero_range(p->fd, t, from, size - from, sent);
 		if (r < 0)
-			return set_error(p->ret_error, r, "Failed to zero %s at offset %" PRIu64 ": %m", t->path, a);
-		stats->zeroed += b - a;
+			return set_error(p->ret_error, r, "Failed to clear the last MiB of %s: %m", t->path);
 	}
-	return 0;
+	return p->zero_holes ? zero_all_holes(p, quiet, stats, sent) : 0;
+}
+
+/* The first MiB's data, which makes the device bootable; its holes are zeros since
+ * the start. In whole pages: the page cache never reads the device to fill one. */
+static int write_head(const struct flash_pass *p, uint64_t *sent) {
+	uint64_t end = 0;
+
+	for (size_t i = 0; i < p->n_ext && p->ext[i].offset < p->head_len; i++) {
+		uint64_t a = MAX(p->ext[i].offset / FLASH_IO_ALIGN * FLASH_IO_ALIGN, end);
+		uint64_t b = MIN(ALIGN_TO(p->ext[i].offset + p->ext[i].length, FLASH_IO_ALIGN), p->head_len);
+		int r;
+
+		if (!p->ext[i].data || a >= b)
+			continue;
+		r = loop_pwrite(p->fd, p->head + a, b - a, a);
+		if (r < 0)
+			return r;
+		*sent += b - a;
+		end = b;
+	}
+	return fsync(p->fd) < 0 ? negative_errno() : 0;
 }
 
 int flash_write(int image_fd, int fd, const struct flash_target *t, const struct flash_options *opts,
 		struct flash_stats *stats, char **ret_error) {
 	_cleanup_free_ struct flash_extent *ext = NULL;
 	_cleanup_free_ uint8_t *head = NULL;
-	struct flash_pass p = { .image_fd = image_fd, .fd = fd, .t = t, .bad = UINT64_MAX,
-				.delay_ms = opts->test_delay_ms, .lock = PTHREAD_MUTEX_INITIALIZER,
+	struct flash_pass p = { .image_fd = image_fd, .fd = fd, .t = t, .zero_holes = flash_zeroes_holes(t, opts->holes),
+				.bad = UINT64_MAX, .delay_ms = opts->test_delay_ms, .lock = PTHREAD_MUTEX_INITIALIZER,
 				.ret_error = ret_error };
-	uint64_t data_total = 0;
+	uint64_t sent = 0; /* zeros, and the first MiB's data */
 	double t0 = now_seconds();
 	struct flusher f;
 	int r, flush_r, flags;
@@ -632,36 +643,30 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 	r = pass_load_image(&p, stats, &ext);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < p.n_ext; i++)
-		if (ext[i].data)
-			data_total += ext[i].length;
-	p.head_len = MIN(p.span, FLASH_HEAD_SIZE);
 	if (posix_memalign((void **)&head, 4096, ALIGN_TO(p.head_len, 4096)) != 0)
 		return -ENOMEM;
 	memset(head, 0, p.head_len); /* stays zero where chunk 0 has no data */
 	p.head = head;
 
-	r = clear_head_and_holes(&p, stats);
+	r = clear_before_data(&p, opts->quiet, stats, &sent);
 	if (r < 0)
 		return r;
-	log_debug("flash: cleared the first MiB and zeroed %" PRIu64 " bytes of holes: %.2f s", stats->zeroed,
-		  now_seconds() - t0);
+	log_debug("flash: cleared, %" PRIu64 " bytes of holes zeroed: %.2f s", stats->zeroed, now_seconds() - t0);
 
 	flags = fcntl(fd, F_GETFL);
 	p.direct = flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) >= 0;
 	if (!p.direct)
 		log_debug_errno(-errno, "No O_DIRECT on %s, writing through the page cache: %m", t->path);
-	r = run_pass(&p, write_chunk, 0, p.span, "writing", data_total, opts->quiet);
+	r = run_pass(&p, write_chunk, 0, p.span,
+		     p.zero_holes ? "writing data (holes zeroed)" : "writing data (holes left as they are)",
+		     pass_total(&p, p.head_len, p.span, false), opts->quiet);
 	if (p.direct)
 		(void)fcntl(fd, F_SETFL, flags);
 	if (r < 0)
 		return r;
 	log_debug("flash: wrote %" PRIu64 " bytes of data: %.2f s", atomic_load(&p.done), now_seconds() - t0);
-	for (size_t i = 0; i < p.n_ext; i++)
-		if (ext[i].data)
-			stats->data += ext[i].length;
-		else if (ext[i].offset < p.head_len)
-			stats->zeroed += MIN(ext[i].offset + ext[i].length, p.head_len) - ext[i].offset;
+	stats->zeroed += p.head_len - pass_total(&p, 0, p.head_len, false);
+	stats->left = p.zero_holes ? 0 : p.span - p.head_len - pass_total(&p, p.head_len, p.span, false);
 
 	/* Every write has completed, so reading back now still catches a medium that
 	 * maps two offsets to one place (fake capacity). The flush runs meanwhile: on a
@@ -674,15 +679,13 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 		return r;
 	if (flush_r < 0)
 		return set_error(ret_error, flush_r, "Failed to flush %s: %m", t->path);
-	log_debug("flash: flushed%s past the first MiB: %.2f s", opts->verify ? " and verified" : "",
-		  now_seconds() - t0);
+	log_debug("flash: flushed%s past the first MiB: %.2f s", opts->verify ? ", verified" : "", now_seconds() - t0);
 
 	/* everything else is on the medium: now the first MiB, which makes it bootable */
-	r = loop_pwrite(fd, head, p.head_len, 0);
+	r = write_head(&p, &sent);
+	stats->written = atomic_load(&p.written) + sent;
 	if (r < 0)
 		return set_error(ret_error, r, "Failed to write the first MiB of %s: %m", t->path);
-	if (fsync(fd) < 0)
-		return set_error(ret_error, negative_errno(), "Failed to flush %s: %m", t->path);
 	log_debug("flash: first MiB written: %.2f s", now_seconds() - t0);
 	if (!opts->verify)
 		return 0;

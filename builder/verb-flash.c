@@ -25,40 +25,52 @@ static bool arg_force;
 static bool arg_verify = true;
 static bool arg_verify_only;
 static bool arg_quiet;
+static enum flash_holes arg_holes = FLASH_HOLES_AUTO;
 
 static void help(void) {
 	printf("Usage:\n"
-	       " mlrig flash IMAGE DEVICE [--yes] [--force] [--no-verify]\n"
-	       " mlrig flash --verify-only IMAGE DEVICE\n"
+	       " mlrig flash IMAGE DEVICE [--yes] [--force] [--no-verify] [--zero-holes|--no-zero-holes]\n"
+	       " mlrig flash --verify-only [--zero-holes|--no-zero-holes] IMAGE DEVICE\n"
 	       "\n"
 	       "Write a disk image (mlrig image) or hybrid ISO (mlrig iso) to a USB stick or disk.\n"
-	       "Only the image's data is written; its holes are zeroed on the device, and the first\n"
-	       "MiB goes last, so an interrupted flash leaves nothing bootable. The device is then\n"
-	       "read back and compared with the image: data byte for byte, holes against zeros.\n"
+	       "Only the image's data is written. Its holes are zeroed where the device zeroes\n"
+	       "without being sent the zeros (NVMe, SCSI WRITE SAME, a loop device over a file);\n"
+	       "elsewhere, as on USB sticks and SD cards, they are left as they were: the file\n"
+	       "systems in an image never read them. The first MiB is cleared first and written\n"
+	       "last, so an interrupted flash leaves nothing bootable, and the device's last MiB\n"
+	       "past the image (an old backup GPT) is cleared. The device is then read back and\n"
+	       "compared with the image: the data byte for byte, the first MiB whole, and the\n"
+	       "holes against zeros where they were zeroed.\n"
 	       "\n"
 	       "Refused (exit 2) when DEVICE or a partition of it is mounted, used as swap, held by\n"
 	       "LVM/RAID/dm, holds / or /boot or the image itself, or is smaller than the image.\n"
 	       "\n"
 	       "Options:\n"
-	       " -y, --yes         do not ask for the device name on a terminal\n"
-	       "     --force       allow a non-removable disk, or a regular file as DEVICE\n"
-	       "     --no-verify   skip reading the device back\n"
-	       "     --verify-only only read DEVICE back and compare it with IMAGE; writes nothing\n"
-	       " -q, --quiet       no progress line\n"
-	       " -h, --help        display this help\n");
+	       " -y, --yes           do not ask for the device name on a terminal\n"
+	       "     --force         allow a non-removable disk, or a regular file as DEVICE\n"
+	       "     --no-verify     skip reading the device back\n"
+	       "     --zero-holes    zero the holes on any device, so that it equals the image over\n"
+	       "                     its whole span; with --verify-only, check the holes too\n"
+	       "     --no-zero-holes never zero the holes, nor check them\n"
+	       "     --verify-only   only read DEVICE back and compare it with IMAGE; writes nothing\n"
+	       " -q, --quiet         no progress line, no summary\n"
+	       " -h, --help          display this help\n");
 }
 
 static int parse_argv(int argc, char **argv) {
-	enum { ARG_FORCE = 0x100, ARG_NO_VERIFY, ARG_VERIFY_ONLY };
+	enum { ARG_FORCE = 0x100, ARG_NO_VERIFY, ARG_VERIFY_ONLY, ARG_ZERO_HOLES, ARG_NO_ZERO_HOLES };
 	static const struct option options[] = {
 		{ "yes", no_argument, NULL, 'y' },
 		{ "force", no_argument, NULL, ARG_FORCE },
 		{ "no-verify", no_argument, NULL, ARG_NO_VERIFY },
 		{ "verify-only", no_argument, NULL, ARG_VERIFY_ONLY },
+		{ "zero-holes", no_argument, NULL, ARG_ZERO_HOLES },
+		{ "no-zero-holes", no_argument, NULL, ARG_NO_ZERO_HOLES },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	bool zero = false, no_zero = false;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, ":yqh", options, NULL)) >= 0)
@@ -67,6 +79,8 @@ static int parse_argv(int argc, char **argv) {
 		case ARG_FORCE: arg_force = true; break;
 		case ARG_NO_VERIFY: arg_verify = false; break;
 		case ARG_VERIFY_ONLY: arg_verify_only = true; break;
+		case ARG_ZERO_HOLES: zero = true; break;
+		case ARG_NO_ZERO_HOLES: no_zero = true; break;
 		case 'q': arg_quiet = true; break;
 		case 'h': help(); return 0;
 		default: return cli_option_error("flash", c, argv);
@@ -76,6 +90,9 @@ static int parse_argv(int argc, char **argv) {
 		return r;
 	if (arg_verify_only && !arg_verify)
 		return cli_usage_error("flash", "--verify-only and --no-verify contradict each other");
+	if (zero && no_zero)
+		return cli_usage_error("flash", "--zero-holes and --no-zero-holes exclude each other");
+	arg_holes = zero ? FLASH_HOLES_ZERO : no_zero ? FLASH_HOLES_KEEP : FLASH_HOLES_AUTO;
 	arg_image = argv[optind];
 	arg_device = argv[optind + 1];
 	return 1;
@@ -103,45 +120,62 @@ static int report_difference(const struct flash_stats *stats) {
 
 /* --verify-only: reads the device, never opens it for writing, so none of the refusals apply. */
 static int verify_only(int image_fd, uint64_t image_size) {
-	struct flash_target target = { .path = (char *)arg_device, .sector_size = 512 };
+	_cleanup_(flash_target_release) struct flash_target target = {};
 	_cleanup_close_ int fd = open(arg_device, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *error = NULL;
+	struct flash_options opts = { .quiet = arg_quiet, .holes = arg_holes };
 	struct flash_stats stats = {};
-	struct stat st;
 	double start = now_seconds();
 	int r;
 
 	if (fd < 0)
 		return cli_input_error_errno(errno, "Failed to open '%s': %m", arg_device);
-	if (fstat(fd, &st) < 0)
-		return log_error_errno(negative_errno(), "Failed to stat '%s': %m", arg_device);
-	if (S_ISBLK(st.st_mode)) {
-		target.block = true;
-		if (ioctl(fd, BLKGETSIZE64, &target.size) < 0 || ioctl(fd, BLKSSZGET, &target.sector_size) < 0)
-			return log_error_errno(negative_errno(), "Failed to get the size of '%s': %m", arg_device);
-	} else if (S_ISREG(st.st_mode))
-		target.size = (uint64_t)st.st_size;
-	else
+	r = flash_target_describe(fd, arg_device, &target);
+	if (r == -ENOTBLK)
 		return cli_input_error("'%s' is neither a block device nor a regular file.", arg_device);
+	if (r < 0)
+		return log_error_errno(r, "Failed to get the size of '%s': %m", arg_device);
 	if (target.size < image_size)
 		return log_error_errno(EBADMSG, "Verification failed: %s is smaller than %s (%" PRIu64 " < %" PRIu64 " bytes).",
 				       arg_device, arg_image, target.size, image_size);
-	r = flash_verify(image_fd, fd, &target, arg_quiet, &stats, &error);
+	r = flash_verify(image_fd, fd, &target, &opts, &stats, &error);
 	if (r == -EBADMSG)
 		return report_difference(&stats);
 	if (r < 0)
 		return log_error_errno(r, "%s", error ?: strerror(-r));
-	if (!arg_quiet)
-		printf("%s: the first %" PRIu64 " bytes match %s, verified in %.1f s\n", arg_device, stats.span, arg_image,
-		       now_seconds() - start);
+	if (arg_quiet)
+		return EXIT_OK;
+	if (stats.zero_holes)
+		printf("%s: the first %" PRIu64 " bytes match %s", arg_device, stats.span, arg_image);
+	else
+		printf("%s: the data ranges and the first MiB of %s match (holes not read; --zero-holes reads them)",
+		       arg_device, arg_image);
+	printf(", read back %.1f MiB in %.1f s\n", (double)stats.read / (double)MiB, now_seconds() - start);
 	return EXIT_OK;
+}
+
+/* What was written and read, and what became of the holes: why the device took the time it did. */
+static void print_summary(const struct flash_target *t, const struct flash_stats *s, double seconds) {
+	printf("%s: wrote %.1f MiB (%.1f MiB of data), ", t->path, (double)s->written / (double)MiB,
+	       (double)s->data / (double)MiB);
+	if (s->zero_holes)
+		printf("zeroed %.1f MiB of holes", (double)s->zeroed / (double)MiB);
+	else
+		printf("left %.1f MiB of holes as they were (%s)", (double)s->left / (double)MiB,
+		       arg_holes == FLASH_HOLES_KEEP ? "--no-zero-holes"
+						     : "the device zeroes only by being sent zeros; --zero-holes does that");
+	if (s->verified)
+		printf(", read back %.1f MiB and verified", (double)s->read / (double)MiB);
+	else
+		printf(", not verified");
+	printf(", in %.1f s\n", seconds);
 }
 
 static int run(void) {
 	_cleanup_(flash_target_release) struct flash_target target = {};
 	_cleanup_free_ char *error = NULL;
 	_cleanup_close_ int image_fd = -1, fd = -1;
-	struct flash_options opts = { .verify = arg_verify, .quiet = arg_quiet };
+	struct flash_options opts = { .verify = arg_verify, .quiet = arg_quiet, .holes = arg_holes };
 	struct flash_stats stats;
 	const char *delay = getenv("MLRIG_FLASH_TEST_DELAY");
 	uint64_t image_size;
@@ -203,9 +237,7 @@ static int run(void) {
 	if (r < 0)
 		return log_error_errno(r, "%s", error ?: strerror(-r));
 	if (!arg_quiet)
-		printf("%s: wrote %.1f MiB of data, zeroed %.1f MiB of holes%s in %.1f s\n", arg_device,
-		       (double)stats.data / (double)MiB, (double)stats.zeroed / (double)MiB,
-		       stats.verified ? ", verified the whole image span" : "", now_seconds() - start);
+		print_summary(&target, &stats, now_seconds() - start);
 	return EXIT_OK;
 }
 

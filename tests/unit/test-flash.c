@@ -1,4 +1,4 @@
-/* builder/flash.c and flash-target.c: extents, alignment, difference finders, mountinfo, and the errors both hand up. */
+/* builder/flash.c and flash-target.c: extents, alignment, difference finders, mountinfo, the hole policy, and the errors both hand up. */
 #include <fcntl.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -65,6 +65,27 @@ TEST(image_extents_from_sparse_file) {
 	ASSERT_TRUE(e[0].data);
 	/* the file system may allocate a little more around a write, never less */
 	ASSERT_TRUE(data >= 8192 && data < 4 * MiB);
+	free(e);
+}
+
+/* Unwritten extents are zeros the image's maker asked for (an ext4 journal zeroed by
+ * libext2fs): data, whatever the page cache holds, where SEEK_DATA calls them holes
+ * until their pages are cached. */
+TEST(image_extents_count_unwritten_extents) {
+	_cleanup_close_ int fd = open("prealloc.img", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	struct flash_extent *e = NULL;
+	size_t n = 0;
+
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_OK(ftruncate(fd, 8 * MiB));
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 2 * MiB, 2 * MiB) < 0)
+		test_skip("no fallocate here: %m");
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	ASSERT_OK(flash_image_extents(fd, 8 * MiB, &e, &n));
+	ASSERT_EQ(n, 3);
+	ASSERT_TRUE(!e[0].data && e[0].length == 2 * MiB);
+	ASSERT_TRUE(e[1].data && e[1].offset == 2 * MiB && e[1].length == 2 * MiB);
+	ASSERT_TRUE(!e[2].data && e[2].offset == 4 * MiB);
 	free(e);
 }
 
@@ -155,38 +176,145 @@ static void make_image(int *ret_image, int *ret_disk) {
 	*ret_disk = TAKE_FD(disk);
 }
 
+/* Old bytes on the disk, size bytes of 0xee: what a used stick holds. */
+static void fill_junk(int disk, uint64_t size) {
+	static uint8_t junk[MiB];
+
+	memset(junk, 0xee, sizeof(junk));
+	for (uint64_t o = 0; o < size; o += MiB)
+		ASSERT_OK(loop_pwrite(disk, junk, MiB, o));
+}
+
+static uint8_t byte_at(int fd, uint64_t offset) {
+	uint8_t b = 0;
+	size_t got = 0;
+
+	ASSERT_OK(loop_pread(fd, &b, 1, offset, &got));
+	ASSERT_EQ(got, 1);
+	return b;
+}
+
+/* Whether fd holds the image's bytes in [offset, offset+n). */
+static bool equal_to_image(int image, int fd, uint64_t offset, size_t n) {
+	_cleanup_free_ uint8_t *a = malloc(n), *b = malloc(n);
+	size_t ga = 0, gb = 0;
+
+	ASSERT_TRUE(a && b);
+	ASSERT_OK(loop_pread(image, a, n, offset, &ga));
+	ASSERT_OK(loop_pread(fd, b, n, offset, &gb));
+	return ga == n && gb == n && memcmp(a, b, n) == 0;
+}
+
+TEST(holes_policy) {
+	struct flash_target free_zeros = { .zeroes_free = true }, sent_zeros = { .zeroes_free = false };
+
+	ASSERT_TRUE(flash_zeroes_holes(&free_zeros, FLASH_HOLES_AUTO));
+	ASSERT_TRUE(!flash_zeroes_holes(&sent_zeros, FLASH_HOLES_AUTO));
+	ASSERT_TRUE(flash_zeroes_holes(&sent_zeros, FLASH_HOLES_ZERO));
+	ASSERT_TRUE(!flash_zeroes_holes(&free_zeros, FLASH_HOLES_KEEP));
+}
+
+TEST(describe_target) {
+	_cleanup_close_ int fd = open("disk.raw", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	_cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	struct flash_target t = {};
+
+	ASSERT_TRUE(fd >= 0 && null >= 0);
+	ASSERT_OK(ftruncate(fd, 3 * MiB));
+	ASSERT_OK(flash_target_describe(fd, "disk.raw", &t));
+	ASSERT_TRUE(!t.block && t.zeroes_free); /* a file's holes are punched */
+	ASSERT_EQ(t.size, 3 * MiB);
+	ASSERT_STREQ(t.path, "disk.raw");
+	flash_target_release(&t);
+	ASSERT_EQ(flash_target_describe(null, "/dev/null", &t), -ENOTBLK);
+}
+
 TEST(write_verify_and_a_difference) {
-	struct flash_target t = { .path = (char *)"disk.raw", .sector_size = 512 };
+	struct flash_target t = { .path = (char *)"disk.raw", .sector_size = 512, .zeroes_free = true };
 	struct flash_options opts = { .verify = true, .quiet = true };
 	_cleanup_close_ int image = -EBADF, disk = -EBADF;
 	struct flash_stats stats;
 	char *error = NULL;
 
 	make_image(&image, &disk);
+	fill_junk(disk, 6 * MiB);
 	ASSERT_OK(flash_write(image, disk, &t, &opts, &stats, &error));
-	ASSERT_TRUE(stats.verified && !error);
+	ASSERT_TRUE(stats.verified && stats.zero_holes && !error);
 	ASSERT_EQ(stats.span, 6 * MiB);
+	ASSERT_EQ(stats.zeroed + stats.data, 6 * MiB);
+	ASSERT_EQ(stats.left, 0);
+	ASSERT_EQ(stats.read, 6 * MiB); /* holes too */
+	ASSERT_TRUE(equal_to_image(image, disk, 0, 6 * MiB));
 	ASSERT_OK(loop_pwrite(disk, "x", 1, 3 * MiB + 1)); /* in a hole */
 	ASSERT_OK(loop_pwrite(disk, "x", 1, 5 * MiB + 9)); /* in data, later */
 	stats = (struct flash_stats){};
-	ASSERT_EQ(flash_verify(image, disk, &t, true, &stats, &error), -EBADMSG);
+	ASSERT_EQ(flash_verify(image, disk, &t, &opts, &stats, &error), -EBADMSG);
 	ASSERT_EQ(stats.bad_offset, 3 * MiB + 1); /* the lowest */
 	ASSERT_TRUE(!stats.verified && !error);
+	/* holes not zeroed are not read: only the data byte is found */
+	opts.holes = FLASH_HOLES_KEEP;
+	stats = (struct flash_stats){};
+	ASSERT_EQ(flash_verify(image, disk, &t, &opts, &stats, &error), -EBADMSG);
+	ASSERT_EQ(stats.bad_offset, 5 * MiB + 9);
+}
+
+/* A device that zeroes only by being sent zeros: holes past the first MiB keep their
+ * old bytes, the first MiB and the last MiB past the image become zeros, and only
+ * the data (and the first MiB) is read back. */
+TEST(write_leaves_holes_where_zeroing_is_not_free) {
+	struct flash_target t = { .path = (char *)"disk.raw", .sector_size = 512, .zeroes_free = false };
+	struct flash_options opts = { .verify = true, .quiet = true };
+	_cleanup_close_ int image = -EBADF, disk = -EBADF;
+	_cleanup_free_ struct flash_extent *e = NULL;
+	uint64_t data_past_head = 0;
+	struct flash_stats stats;
+	char *error = NULL;
+	size_t n = 0;
+
+	make_image(&image, &disk);
+	fill_junk(disk, 9 * MiB);
+	ASSERT_OK(flash_image_extents(image, 6 * MiB, &e, &n));
+	for (size_t i = 0; i < n; i++)
+		if (e[i].data && e[i].offset >= FLASH_HEAD_SIZE)
+			data_past_head += e[i].length;
+	ASSERT_OK(flash_write(image, disk, &t, &opts, &stats, &error));
+	ASSERT_TRUE(stats.verified && !stats.zero_holes && !error);
+	ASSERT_TRUE(equal_to_image(image, disk, 0, FLASH_HEAD_SIZE)); /* the first MiB whole */
+	ASSERT_TRUE(equal_to_image(image, disk, 5 * MiB, 8192));     /* the data */
+	ASSERT_EQ(byte_at(disk, 3 * MiB), 0xee);                     /* a hole, left */
+	ASSERT_EQ(byte_at(disk, 7 * MiB), 0xee);                     /* past the image, untouched */
+	for (uint64_t o = 8 * MiB; o < 9 * MiB; o += 4096)
+		ASSERT_EQ(byte_at(disk, o), 0); /* the last MiB, cleared */
+	ASSERT_EQ(stats.read, FLASH_HEAD_SIZE + data_past_head);
+	ASSERT_EQ(stats.written, stats.data); /* a file's zeros are punched holes: nothing sent */
+	ASSERT_EQ(stats.data + stats.zeroed + stats.left, 6 * MiB);
+	ASSERT_EQ(stats.zeroed + stats.data - data_past_head, FLASH_HEAD_SIZE);
+	ASSERT_OK(flash_verify(image, disk, &t, &opts, &stats, &error));
+	opts.holes = FLASH_HOLES_ZERO; /* --verify-only --zero-holes finds the old bytes */
+	ASSERT_EQ(flash_verify(image, disk, &t, &opts, &stats, &error), -EBADMSG);
+	ASSERT_EQ(stats.bad_offset, FLASH_HEAD_SIZE);
+	/* --zero-holes writes the holes too: the device equals the image over its span */
+	ASSERT_OK(flash_write(image, disk, &t, &opts, &stats, &error));
+	ASSERT_TRUE(stats.zero_holes && stats.left == 0);
+	ASSERT_TRUE(equal_to_image(image, disk, 0, 6 * MiB));
 }
 
 TEST(verify_short_device_names_the_offset) {
 	struct flash_target t = { .path = (char *)"disk.raw", .sector_size = 512 };
+	struct flash_options opts = { .quiet = true, .holes = FLASH_HOLES_ZERO };
 	_cleanup_close_ int image = -EBADF, disk = -EBADF;
-	struct flash_options opts = { .verify = true, .quiet = true };
 	struct flash_stats stats = {};
 	char *error = NULL;
 
-	/* a good copy cut short: the first 5 MiB match, so the short read is the only finding
-	 * (on an empty disk a thread may find the difference at offset 100 first) */
 	make_image(&image, &disk);
 	ASSERT_OK(flash_write(image, disk, &t, &opts, &stats, &error));
+	/* the device ends inside the image's last data range; all before it matches */
 	ASSERT_OK(ftruncate(disk, 5 * MiB));
-	ASSERT_EQ(flash_verify(image, disk, &t, true, &stats, &error), -EIO);
-	ASSERT_STREQ(error, "Failed to read back disk.raw: short read at offset 5242880: Input/output error");
-	free(error);
+	for (int holes = FLASH_HOLES_AUTO; holes <= FLASH_HOLES_KEEP; holes++) {
+		opts.holes = holes;
+		ASSERT_EQ(flash_verify(image, disk, &t, &opts, &stats, &error), -EIO);
+		ASSERT_STREQ(error, "Failed to read back disk.raw: short read at offset 5242880: Input/output error");
+		free(error);
+		error = NULL;
+	}
 }
