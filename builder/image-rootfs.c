@@ -21,22 +21,6 @@
 #include "process.h"
 #include "template.h"
 
-/* KEY=value from an os-release text, unquoted; NULL when absent. */
-static char *os_release_value(const char *text, const char *key) {
-	size_t n = strlen(key);
-
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (strncmp(l, key, n) != 0 || l[n] != '=')
-			continue;
-		const char *v = l + n + 1;
-		size_t len = strcspn(v, "\n");
-		if (len >= 2 && (v[0] == '"' || v[0] == '\'') && v[len - 1] == v[0])
-			v++, len -= 2;
-		return strndup(v, len);
-	}
-	return NULL;
-}
-
 static int find_kernel(Ext4 *fs, struct rootfs_result *res, char **ret_error) {
 	_cleanup_strv_free_ char **names = NULL;
 	const char *best = NULL;

@@ -27,3 +27,6 @@ bool string_has_suffix(const char *s, const char *suffix);
 char *string_strip(char *s);
 /* Removes trailing white space in place; returns s. */
 char *string_trim_end(char *s);
+
+/* KEY=value from an os-release text, unquoted; NULL when absent (or out of memory). */
+char *os_release_value(const char *text, const char *key);
