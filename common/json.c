@@ -1,8 +1,11 @@
 /* JSON output (RFC 8259): a small state machine for commas and indents, one
- * string escaper, and a syntax check for JSON that comes from elsewhere. */
+ * string escaper, and a syntax check (and top-level members) for JSON that
+ * comes from elsewhere. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -324,4 +327,76 @@ bool json_valid(const char *text) {
 		return false;
 	p = check_value(skip_space(text), 0);
 	return p && *skip_space(p) == 0;
+}
+
+/* The value of the top-level member key, or NULL. */
+static const char *top_member(const char *text, const char *key) {
+	const char *p = skip_space(text);
+	size_t n = strlen(key);
+
+	if (!json_valid(text) || *p != '{')
+		return NULL;
+	p = skip_space(p + 1);
+	while (*p == '"') {
+		const char *name = p + 1, *end = check_string(p);
+		bool match = (size_t)(end - name - 1) == n && strncmp(name, key, n) == 0;
+
+		p = skip_space(skip_space(end) + 1); /* past the ':' */
+		if (match)
+			return p;
+		p = skip_space(check_value(p, 1));
+		if (*p == ',')
+			p = skip_space(p + 1);
+	}
+	return NULL;
+}
+
+int json_top_string(const char *text, const char *key, char **ret) {
+	const char *v = top_member(text, key);
+	char *out, *o;
+
+	if (!v)
+		return json_valid(text) && *skip_space(text) == '{' ? -ENOENT : -EINVAL;
+	if (*v != '"')
+		return -EMEDIUMTYPE;
+	out = o = malloc(strlen(v));
+	if (!out)
+		return -ENOMEM;
+	for (v++; *v != '"'; v++) {
+		if (*v != '\\') {
+			*o++ = *v;
+			continue;
+		}
+		switch (*++v) {
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		case 'u': {
+			unsigned c = 0;
+
+			for (int i = 1; i <= 4; i++)
+				c = c * 16 + (unsigned)(isdigit((unsigned char)v[i]) ? v[i] - '0' : (tolower((unsigned char)v[i]) - 'a' + 10));
+			*o++ = c >= 0x20 && c < 0x80 ? (char)c : '?';
+			v += 4;
+			break;
+		}
+		default: *o++ = *v; /* \" \\ \/ */
+		}
+	}
+	*o = 0;
+	*ret = out;
+	return 0;
+}
+
+int json_top_bool(const char *text, const char *key, bool *ret) {
+	const char *v = top_member(text, key);
+
+	if (!v)
+		return json_valid(text) && *skip_space(text) == '{' ? -ENOENT : -EINVAL;
+	if (strncmp(v, "true", 4) != 0 && strncmp(v, "false", 5) != 0)
+		return -EMEDIUMTYPE;
+	*ret = *v == 't';
+	return 0;
 }

@@ -46,3 +46,9 @@ int json_finish(JsonWriter *w);
 
 /* Whether text is exactly one JSON value (RFC 8259, UTF-8, nesting up to JSON_MAX_DEPTH), white space around it allowed. */
 bool json_valid(const char *text);
+
+/* A member of the top-level object of a valid JSON text (a manifest): the string, unescaped
+ * (\u escapes outside ASCII become '?'), or the boolean. -ENOENT when absent, -EMEDIUMTYPE when
+ * it has another type, -EINVAL when text is not a JSON object. */
+int json_top_string(const char *text, const char *key, char **ret);
+int json_top_bool(const char *text, const char *key, bool *ret);

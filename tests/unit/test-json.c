@@ -198,3 +198,24 @@ TEST(valid_checker) {
 	ASSERT_TRUE(!json_valid(deep));
 	ASSERT_TRUE(!json_valid(NULL));
 }
+
+TEST(top_level_members) {
+	static const char manifest[] = "{\n  \"image\": {\"efi_loader\": \"nested\"},\n  \"os\": \"Debian \\\"11\\\"\\u00e9\\u0041\\n\",\n"
+				       "  \"efi_loader\": \"GRUB from grub-mkimage\",\n  \"efi_loader_signed\": false,\n  \"n\": 1\n}\n";
+	char *s = NULL;
+	bool b = true;
+
+	ASSERT_OK(json_top_string(manifest, "efi_loader", &s));
+	ASSERT_STREQ(s, "GRUB from grub-mkimage"); /* the top-level one, not image's */
+	free(s);
+	ASSERT_OK(json_top_string(manifest, "os", &s));
+	ASSERT_STREQ(s, "Debian \"11\"?A\n");
+	free(s);
+	ASSERT_OK(json_top_bool(manifest, "efi_loader_signed", &b));
+	ASSERT_EQ(b, false);
+	ASSERT_EQ(json_top_bool(manifest, "n", &b), -EMEDIUMTYPE);
+	ASSERT_EQ(json_top_string(manifest, "n", &s), -EMEDIUMTYPE);
+	ASSERT_EQ(json_top_string(manifest, "efi", &s), -ENOENT);
+	ASSERT_EQ(json_top_string("[1]", "efi_loader", &s), -EINVAL);
+	ASSERT_EQ(json_top_string("{\"a\": ", "a", &s), -EINVAL);
+}
