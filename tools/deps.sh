@@ -5,11 +5,14 @@ set -euo pipefail
 # Build: compiler and the libraries the two binaries link.
 build_pkgs="build-essential pkg-config libarchive-dev libext2fs-dev libfdisk-dev libblkid-dev libcurl4-openssl-dev libssl-dev
 	libisofs-dev libyaml-dev"
-# Run and test: the reference tools mlrig calls or checks its outputs with.
+# Run and test: the reference tools mlrig calls or checks its outputs with
+# (libefiboot1: test-efi loads it as the agent does; efibootmgr makes its
+# reference bytes; ntfs-3g: the Windows fixture disk).
 run_pkgs="e2fsprogs dosfstools mtools fdisk util-linux grub-efi-amd64-bin grub-common
 	qemu-system-x86 ovmf debootstrap openssh-client xz-utils zstd gzip tar
 	python3 cpio busybox-static gpgv gpg nginx-light
-	xorriso isolinux syslinux-common grub-pc-bin python3-yaml"
+	xorriso isolinux syslinux-common grub-pc-bin python3-yaml
+	libefiboot1 efibootmgr ntfs-3g"
 # Benchmarks only.
 bench_pkgs="bc bmap-tools curl"
 # make lint.
