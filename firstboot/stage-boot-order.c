@@ -186,8 +186,10 @@ static int rig_entry(struct agent *a, const char *os_id, const char *label, uint
 	if (r < 0)
 		return agent_fail(a, r, "cannot find the ESP: %s", error ? error : strerror(-r));
 	r = find_loader(a, os_id, &loader);
+	if (r == -ENOENT)
+		return asprintf(ret_what, "no rig entry: the ESP has no loader (/" ESP_DIR "/EFI/BOOT/BOOTX64.EFI)") < 0 ? -ENOMEM : 0;
 	if (r < 0)
-		return r == -ENOENT ? (asprintf(ret_what, "no rig entry: the ESP has no loader (/" ESP_DIR "/EFI/BOOT/BOOTX64.EFI)") < 0 ? -ENOMEM : 0) : r;
+		return r;
 	r = efi_make_load_option(&esp, loader, label, &opt, &size, &error);
 	if (r == -ELIBACC)
 		return asprintf(ret_what, "skipped the rig's own boot entry: %s (install libefiboot1)", error) < 0 ? -ENOMEM : 0;
