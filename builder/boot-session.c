@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "boot-session.h"
@@ -166,6 +167,42 @@ static int boot_session_files(struct boot_session *s, char **ret_error) {
 	return 0;
 }
 
+const char *boot_vars_template(const struct boot_options *o) {
+	return o->secure_boot ? QEMU_OVMF_VARS_SECBOOT : QEMU_OVMF_VARS;
+}
+
+/* --efivars: made from the template the first time; a file from the other firmware (the 2 MiB
+ * store without Secure Boot, the 4 MiB one with it) is refused before QEMU says something obscure. */
+static int boot_session_efivars(struct boot_session *s, char **ret_error) {
+	const char *template = boot_vars_template(s->opts), *path = s->opts->efivars;
+	_cleanup_free_ char *data = NULL;
+	struct stat st, tst;
+	size_t size;
+	int r;
+
+	if (!path || s->opts->bios)
+		return 0;
+	if (stat(template, &tst) < 0)
+		return set_error(ret_error, negative_errno(), "Failed to access the UEFI variable template '%s': %m", template);
+	if (stat(path, &st) == 0) {
+		if (st.st_size != tst.st_size)
+			return set_error(ret_error, -EINVAL,
+					 "--efivars %s holds %jd bytes, the template %s %jd: it belongs to the firmware %s --secure-boot",
+					 path, (intmax_t)st.st_size, template, (intmax_t)tst.st_size,
+					 s->opts->secure_boot ? "without" : "with");
+		return 0;
+	}
+	if (errno != ENOENT)
+		return set_error(ret_error, negative_errno(), "Failed to access --efivars %s: %m", path);
+	r = read_full_file(template, &data, &size);
+	if (r >= 0)
+		r = write_file_atomic(path, data, size, 0644);
+	if (r < 0)
+		return set_error(ret_error, r, "Failed to create --efivars %s from %s: %m", path, template);
+	log_info("UEFI variables: created %s from %s.", path, template);
+	return 0;
+}
+
 static int boot_session_signals(struct boot_session *s, char **ret_error) {
 	sigset_t mask;
 
@@ -194,6 +231,8 @@ int boot_session_init(struct boot_session *s, const struct boot_options *o, char
 	s->deadline_ms = s->t0_ms + o->timeout_s * 1000;
 
 	r = boot_session_files(s, ret_error);
+	if (r >= 0)
+		r = boot_session_efivars(s, ret_error);
 	if (r < 0)
 		return r;
 
@@ -214,8 +253,11 @@ int boot_session_init(struct boot_session *s, const struct boot_options *o, char
 		.cdrom = o->cdrom,
 		.firmware = o->bios ? QEMU_FIRMWARE_BIOS : QEMU_FIRMWARE_OVMF,
 		.writable = o->writable,
-		.ovmf_code = QEMU_OVMF_CODE,
-		.ovmf_vars = s->vars_path,
+		.disks = o->disks,
+		.n_disks = o->n_disks,
+		.ovmf_code = o->secure_boot ? QEMU_OVMF_CODE_SECBOOT : QEMU_OVMF_CODE,
+		.ovmf_vars = o->efivars ? o->efivars : s->vars_path,
+		.secure_boot = o->secure_boot,
 		.memory_mib = o->memory_mib,
 		.cpus = ncpu >= 2 ? 2 : 1,
 		.serial_path = s->serial_path,
@@ -234,13 +276,14 @@ int boot_session_init(struct boot_session *s, const struct boot_options *o, char
 int boot_session_probe_kvm(struct boot_session *s, unsigned probe_ms, char **ret_reason) {
 	struct qemu_config probe = s->config;
 
-	/* the probe boots OVMF too, with its own writable vars file */
-	if (access(QEMU_OVMF_VARS, R_OK) < 0 || copy_file(QEMU_OVMF_VARS, s->vars_path) < 0)
-		probe.ovmf_vars = NULL;
-	if (access(QEMU_OVMF_CODE, R_OK) == 0 && probe.ovmf_vars) {
+	/* the probe boots plain OVMF too, with its own writable vars file, never the --efivars one */
+	probe.secure_boot = false;
+	probe.ovmf_code = QEMU_OVMF_CODE;
+	probe.ovmf_vars = NULL;
+	if (access(QEMU_OVMF_VARS, R_OK) == 0 && copy_file(QEMU_OVMF_VARS, s->vars_path) >= 0)
+		probe.ovmf_vars = s->vars_path;
+	if (access(QEMU_OVMF_CODE, R_OK) == 0 && probe.ovmf_vars)
 		probe.firmware = QEMU_FIRMWARE_OVMF;
-		probe.ovmf_code = QEMU_OVMF_CODE;
-	}
 	return qemu_probe_kvm(&probe, probe_ms, ret_reason);
 }
 
@@ -295,16 +338,18 @@ static int boot_reset_qemu_output(struct boot_session *s, char **ret_error) {
 	return fds[1];
 }
 
-/* Starts QEMU with s->config: a fresh serial log, a fresh copy of the UEFI variables, all checks from the first. */
+/* Starts QEMU with s->config: a fresh serial log, a fresh copy of the UEFI variables (unless they
+ * are kept with --efivars), all checks from the first. */
 static int boot_start(struct boot_session *s, char **ret_error) {
+	const char *template = boot_vars_template(s->opts);
 	_cleanup_strv_free_ char **argv = NULL;
 	_cleanup_close_ int wfd = -1;
 	int r;
 
-	if (s->config.firmware == QEMU_FIRMWARE_OVMF) {
-		r = copy_file(QEMU_OVMF_VARS, s->vars_path);
+	if (s->config.firmware == QEMU_FIRMWARE_OVMF && !s->opts->efivars) {
+		r = copy_file(template, s->vars_path);
 		if (r < 0)
-			return set_error(ret_error, r, "Failed to copy '%s' to '%s': %m", QEMU_OVMF_VARS, s->vars_path);
+			return set_error(ret_error, r, "Failed to copy '%s' to '%s': %m", template, s->vars_path);
 	}
 	r = boot_reset_serial(s, ret_error);
 	if (r < 0)

@@ -29,6 +29,11 @@ struct boot_options {
 	bool cdrom;
 	bool writable;
 	bool power_cut;          /* after the checks, SIGKILL QEMU at once */
+	const char *const *disks; /* more disks after the image (--disk) */
+	size_t n_disks;
+	const char *efivars;     /* UEFI variables kept across boots, made from the firmware's template when
+				  * absent; NULL: a fresh copy of the template for each boot */
+	bool secure_boot;        /* QEMU_OVMF_CODE_SECBOOT + QEMU_OVMF_VARS_SECBOOT */
 };
 
 /* The checks in the order they are made; a check not asked for is skipped. */
@@ -77,7 +82,7 @@ static inline double boot_seconds(uint64_t ms) {
 struct boot_session {
 	const struct boot_options *opts;
 	char *tmpdir;
-	char *vars_path;    /* this boot's copy of the UEFI variables */
+	char *vars_path;    /* this boot's copy of the UEFI variables (the KVM probe's, with --efivars) */
 	char *serial_path;
 	char *ssh_err_path; /* what the last ssh attempt said */
 	struct qemu_forward *forwards; /* [0] is ssh, then the user's */
@@ -114,7 +119,10 @@ struct boot_session {
 	char *failure;   /* why the boot failed (a check, not an error); NULL when out of memory */
 };
 
-/* Temporary directory and files, a free port for ssh, the QEMU configuration, and SIGINT,
+/* The UEFI variable template the options boot with: QEMU_OVMF_VARS or, for Secure Boot, QEMU_OVMF_VARS_SECBOOT. */
+const char *boot_vars_template(const struct boot_options *o);
+
+/* Temporary directory and files, --efivars made when absent, a free port for ssh, the QEMU configuration, and SIGINT,
  * SIGTERM, SIGHUP, SIGCHLD taken through a signalfd so that every way out goes through
  * boot_session_stop() and boot_session_release(). The deadline starts now. Call
  * boot_session_release() whatever it returns. */

@@ -19,23 +19,8 @@
 #include "macro.h"
 #include "parse-util.h"
 #include "process.h"
+#include "rootfs-boot.h"
 #include "template.h"
-
-/* KEY=value from an os-release text, unquoted; NULL when absent. */
-static char *os_release_value(const char *text, const char *key) {
-	size_t n = strlen(key);
-
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (strncmp(l, key, n) != 0 || l[n] != '=')
-			continue;
-		const char *v = l + n + 1;
-		size_t len = strcspn(v, "\n");
-		if (len >= 2 && (v[0] == '"' || v[0] == '\'') && v[len - 1] == v[0])
-			v++, len -= 2;
-		return strndup(v, len);
-	}
-	return NULL;
-}
 
 static int find_kernel(Ext4 *fs, struct rootfs_result *res, char **ret_error) {
 	_cleanup_strv_free_ char **names = NULL;
@@ -205,15 +190,19 @@ static int esp_loader(Ext4 *fs, struct rootfs_result *res, char **ret_error) {
 	size_t shim_size, grub_size;
 	int r;
 
-	if (ext4_read_file(fs, "/usr/lib/shim/shimx64.efi.signed", &shim, &shim_size) >= 0 &&
-	    ext4_read_file(fs, "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed", &grub, &grub_size) >= 0) {
+	res->boot.shim_signed = ext4_read_file(fs, ROOTFS_SHIM_SIGNED, &shim, &shim_size) >= 0;
+	res->boot.grub_signed = ext4_read_file(fs, ROOTFS_GRUB_SIGNED, &grub, &grub_size) >= 0;
+	if (res->boot.shim_signed && res->boot.grub_signed) {
 		res->efi_loader = "shim + GRUB, signed, from the rootfs";
 		r = esp_add(res, "EFI/BOOT/BOOTX64.EFI", shim, shim_size);
-		if (r >= 0)
-			r = esp_add(res, "EFI/BOOT/grubx64.efi", grub, grub_size);
-		return r;
+		if (r < 0) {
+			free(grub);
+			return r;
+		}
+		return esp_add(res, "EFI/BOOT/grubx64.efi", grub, grub_size);
 	}
 	free(shim);
+	free(grub);
 
 	_cleanup_(process_result_release) struct process_result log = {};
 	_cleanup_free_ char *dir = NULL, *out = NULL;
@@ -267,6 +256,8 @@ int rootfs_customise(Ext4 *fs, const struct rootfs_plan *plan, struct rootfs_res
 	r = find_kernel(fs, res, ret_error);
 	if (r < 0)
 		return r;
+	res->boot.update_grub = ext4_stat(fs, ROOTFS_UPDATE_GRUB, NULL) >= 0;
+	res->boot.os_prober = ext4_stat(fs, ROOTFS_OS_PROBER, NULL) >= 0;
 
 	if (asprintf(&cmdline, RIG_CONSOLE_ARGS "%s%s", p->kernel_command_line ? " " : "",
 		     p->kernel_command_line ? p->kernel_command_line : "") < 0 ||

@@ -9,6 +9,7 @@
 #include "packages.h"
 #include "payload.h"
 #include "profile.h"
+#include "rootfs-boot.h"
 
 struct rootfs_plan {
 	const Profile *profile;
@@ -24,7 +25,8 @@ struct rootfs_result {
 	char *os_id, *pretty_name;
 	char *kernel, *initrd;     /* names under /boot */
 	char *vendor_cfg;          /* "EFI/<os id>/grub.cfg" */
-	const char *efi_loader;    /* "shim+grub (signed, from the rootfs)" or "grub-mkimage" */
+	const char *efi_loader;    /* "shim + GRUB, signed, from the rootfs" or "GRUB from grub-mkimage" */
+	struct rootfs_boot boot;   /* what the rootfs brought for booting: signed pair, dual-boot tools */
 	struct esp_file esp[6];
 	void *esp_data[6];         /* owned buffers behind esp[].data */
 	unsigned n_esp;

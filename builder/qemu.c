@@ -154,17 +154,24 @@ static void argv_add_path_opt(struct argv_builder *b, const char *opt, const cha
 
 int qemu_build_argv(const struct qemu_config *c, char ***ret_argv) {
 	struct argv_builder b = {};
+	const char *virtio;
 
 	if (!c || c->memory_mib == 0)
 		return -EINVAL;
 	if (c->firmware == QEMU_FIRMWARE_OVMF && (!c->ovmf_code || !c->ovmf_vars))
 		return -EINVAL;
+	virtio = c->writable ? ",format=raw,if=virtio,cache=writeback" : ",format=raw,if=virtio,snapshot=on";
 
 	argv_add(&b, c->binary ? c->binary : QEMU_BINARY);
 	argv_add(&b, "-nodefaults");
 	argv_add(&b, "-no-user-config");
 	argv_add(&b, "-machine");
-	argv_add(&b, "q35");
+	/* Secure Boot: the variables are only writable from SMM, so the OS cannot change the keys */
+	argv_add(&b, c->secure_boot ? "q35,smm=on" : "q35");
+	if (c->secure_boot) {
+		argv_add(&b, "-global");
+		argv_add(&b, "driver=cfi.pflash01,property=secure,value=on");
+	}
 	argv_add(&b, "-accel");
 	argv_add(&b, qemu_accel_to_string(c->accel));
 	if (c->accel == QEMU_ACCEL_KVM) {
@@ -198,8 +205,9 @@ int qemu_build_argv(const struct qemu_config *c, char ***ret_argv) {
 	if (c->image && c->cdrom)
 		argv_add_path_opt(&b, "-drive", "file=", c->image, ",format=raw,if=ide,media=cdrom,readonly=on");
 	else if (c->image)
-		argv_add_path_opt(&b, "-drive", "file=", c->image,
-				  c->writable ? ",format=raw,if=virtio,cache=writeback" : ",format=raw,if=virtio,snapshot=on");
+		argv_add_path_opt(&b, "-drive", "file=", c->image, virtio);
+	for (size_t i = 0; i < c->n_disks; i++)
+		argv_add_path_opt(&b, "-drive", "file=", c->disks[i], virtio);
 
 	if (c->n_forwards > 0) {
 		_cleanup_free_ char *netdev = strdup("user,id=n0");
@@ -323,6 +331,7 @@ int qemu_probe_kvm(const struct qemu_config *c, unsigned probe_ms, char **ret_re
 	/* The firmware alone is enough to trip a KVM that cannot run guests; no disk, no network. */
 	probe.accel = QEMU_ACCEL_KVM;
 	probe.image = NULL;
+	probe.n_disks = 0;
 	probe.serial_path = NULL;
 	probe.n_forwards = 0;
 	probe.memory_mib = 128;

@@ -9,6 +9,10 @@
 #define QEMU_BINARY "qemu-system-x86_64"
 #define QEMU_OVMF_CODE "/usr/share/OVMF/OVMF_CODE.fd"
 #define QEMU_OVMF_VARS "/usr/share/OVMF/OVMF_VARS.fd"
+/* Debian's Secure Boot pair: the SMM build of the firmware, and variables with
+ * Microsoft's keys enrolled and Secure Boot on (what a Windows machine ships with). */
+#define QEMU_OVMF_CODE_SECBOOT "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+#define QEMU_OVMF_VARS_SECBOOT "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
 
 /* One hostfwd rule: 127.0.0.1:host on the host to guest in the guest, TCP. */
 struct qemu_forward {
@@ -29,11 +33,14 @@ enum qemu_firmware {
 struct qemu_config {
 	const char *binary;      /* NULL: QEMU_BINARY */
 	const char *image;       /* raw disk image, attached with snapshot=on unless writable */
-	bool writable;           /* guest writes reach the image (power-cut tests on a copy) */
+	bool writable;           /* guest writes reach the image and the disks (power-cut tests on a copy) */
 	bool cdrom;              /* attach image as a read-only CD-ROM (AHCI) instead of a virtio disk */
+	const char *const *disks; /* more raw disks, virtio, after the image, like it snapshot=on unless writable */
+	size_t n_disks;
 	enum qemu_firmware firmware;
 	const char *ovmf_code;   /* read-only pflash */
-	const char *ovmf_vars;   /* the private, writable copy */
+	const char *ovmf_vars;   /* writable pflash: a private copy, or the variables kept across boots */
+	bool secure_boot;        /* SMM and a secure pflash, which the Secure Boot firmware needs */
 	enum qemu_accel accel;
 	uint64_t memory_mib;
 	unsigned cpus;

@@ -39,6 +39,10 @@ static bool arg_bios;
 static bool arg_writable;
 static bool arg_power_cut;
 static bool arg_cdrom;
+static const char **arg_disks;
+static size_t arg_n_disks;
+static const char *arg_efivars;
+static bool arg_secure_boot;
 
 static void help(void) {
 	printf("Usage:\n"
@@ -60,9 +64,16 @@ static void help(void) {
 	       "                              file, kept only on failure)\n"
 	       "     --memory MiB             guest memory (default %d)\n"
 	       "     --bios                   boot with SeaBIOS instead of OVMF (UEFI)\n"
+	       "     --secure-boot            boot with OVMF's Secure Boot firmware, Microsoft's\n"
+	       "                              keys enrolled and Secure Boot on\n"
+	       "     --efivars FILE           keep the UEFI variables (boot entries, BootOrder) in\n"
+	       "                              FILE across boots; made from OVMF's template when\n"
+	       "                              absent (default: a fresh copy for each boot)\n"
 	       "     --cdrom                  attach IMAGE as a CD-ROM (an ISO) instead of a disk\n"
-	       "     --writable               let the guest write to IMAGE (default: a snapshot;\n"
-	       "                              use on a copy, e.g. for power-cut tests)\n"
+	       "     --disk FILE              attach FILE as one more disk, after IMAGE (repeatable)\n"
+	       "     --writable               let the guest write to IMAGE and the --disk files\n"
+	       "                              (default: snapshots; use on copies, e.g. for\n"
+	       "                              power-cut tests or boots that build on each other)\n"
 	       "     --power-cut              after the checks, kill QEMU with SIGKILL at once\n"
 	       " -h, --help                   display this help\n"
 	       "\n"
@@ -83,6 +94,11 @@ static void reset_args(void) {
 	arg_bios = false;
 	arg_writable = arg_power_cut = false;
 	arg_cdrom = false;
+	free(arg_disks);
+	arg_disks = NULL;
+	arg_n_disks = 0;
+	arg_efivars = NULL;
+	arg_secure_boot = false;
 }
 
 static int parse_argv(int argc, char **argv) {
@@ -99,6 +115,9 @@ static int parse_argv(int argc, char **argv) {
 		ARG_CDROM,
 		ARG_WRITABLE,
 		ARG_POWER_CUT,
+		ARG_DISK,
+		ARG_EFIVARS,
+		ARG_SECURE_BOOT,
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -114,6 +133,9 @@ static int parse_argv(int argc, char **argv) {
 		{ "cdrom", no_argument, NULL, ARG_CDROM },
 		{ "writable", no_argument, NULL, ARG_WRITABLE },
 		{ "power-cut", no_argument, NULL, ARG_POWER_CUT },
+		{ "disk", required_argument, NULL, ARG_DISK },
+		{ "efivars", required_argument, NULL, ARG_EFIVARS },
+		{ "secure-boot", no_argument, NULL, ARG_SECURE_BOOT },
 		{}
 	};
 	int c, r;
@@ -178,6 +200,26 @@ static int parse_argv(int argc, char **argv) {
 		case ARG_CDROM:
 			arg_cdrom = true;
 			break;
+		case ARG_DISK: {
+			const char **n;
+
+			if (!*optarg)
+				return cli_usage_error("boot", "--disk needs a file name");
+			n = realloc(arg_disks, (arg_n_disks + 1) * sizeof(*n));
+			if (!n)
+				return log_oom();
+			arg_disks = n;
+			arg_disks[arg_n_disks++] = optarg;
+			break;
+		}
+		case ARG_EFIVARS:
+			if (!*optarg)
+				return cli_usage_error("boot", "--efivars needs a file name");
+			arg_efivars = optarg;
+			break;
+		case ARG_SECURE_BOOT:
+			arg_secure_boot = true;
+			break;
 		default:
 			return cli_option_error("boot", c, argv);
 		}
@@ -191,6 +233,8 @@ static int parse_argv(int argc, char **argv) {
 		return cli_usage_error("boot", "--user needs --ssh");
 	if (arg_ssh_command && !arg_ssh_key)
 		return cli_usage_error("boot", "--ssh-command needs --ssh");
+	if (arg_bios && (arg_secure_boot || arg_efivars))
+		return cli_usage_error("boot", "%s needs UEFI (OVMF), not --bios", arg_secure_boot ? "--secure-boot" : "--efivars");
 	for (size_t i = 0; i < arg_n_forwards; i++)
 		for (size_t j = i + 1; j < arg_n_forwards; j++)
 			if (arg_forwards[i].host == arg_forwards[j].host)
@@ -288,17 +332,21 @@ static int check_ssh_key(const char *path) {
 
 /* What the boot needs on this machine, before anything starts. */
 static int check_inputs(void) {
+	const char *code = arg_secure_boot ? QEMU_OVMF_CODE_SECBOOT : QEMU_OVMF_CODE;
+	const char *vars = arg_secure_boot ? QEMU_OVMF_VARS_SECBOOT : QEMU_OVMF_VARS;
 	int r;
 
 	r = check_image(arg_image);
+	for (size_t i = 0; i < arg_n_disks && r >= 0; i++)
+		r = check_image(arg_disks[i]);
 	if (r < 0)
 		return r;
 	if (!have_program(QEMU_BINARY))
 		return log_error_errno(ENOENT, "%s not found in $PATH (Debian: apt install qemu-system-x86).",
 				       QEMU_BINARY);
-	if (!arg_bios && (access(QEMU_OVMF_CODE, R_OK) < 0 || access(QEMU_OVMF_VARS, R_OK) < 0))
+	if (!arg_bios && (access(code, R_OK) < 0 || access(vars, R_OK) < 0))
 		return log_error_errno(negative_errno(), "Failed to access OVMF firmware '%s': %m (Debian: apt install ovmf; or use --bios).",
-				       access(QEMU_OVMF_CODE, R_OK) < 0 ? QEMU_OVMF_CODE : QEMU_OVMF_VARS);
+				       access(code, R_OK) < 0 ? code : vars);
 	if (arg_ssh_key) {
 		r = check_ssh_key(arg_ssh_key);
 		if (r < 0)
@@ -354,7 +402,12 @@ static int choose_accel(struct boot_session *s) {
 
 static void announce(const struct boot_session *s) {
 	log_info("Booting '%s' (%s, %s, %" PRIu64 " MiB, timeout %" PRIu64 " s).", arg_image,
-		 arg_bios ? "SeaBIOS" : "OVMF", qemu_accel_to_string(s->config.accel), arg_memory_mib, arg_timeout_s);
+		 arg_bios ? "SeaBIOS" : arg_secure_boot ? "OVMF, Secure Boot on" : "OVMF",
+		 qemu_accel_to_string(s->config.accel), arg_memory_mib, arg_timeout_s);
+	for (size_t i = 0; i < arg_n_disks; i++)
+		log_info("Disk %zu: '%s'.", i + 2, arg_disks[i]);
+	if (arg_efivars)
+		log_info("UEFI variables: %s (kept).", arg_efivars);
 	log_info("Forwarding 127.0.0.1:%u to guest port 22 (ssh -p %u %s@127.0.0.1).", (unsigned)s->ssh_port,
 		 (unsigned)s->ssh_port, s->opts->user);
 	if (s->opts->ssh_key)
@@ -419,6 +472,10 @@ static int run(void) {
 		.cdrom = arg_cdrom,
 		.writable = arg_writable,
 		.power_cut = arg_power_cut,
+		.disks = arg_disks,
+		.n_disks = arg_n_disks,
+		.efivars = arg_efivars,
+		.secure_boot = arg_secure_boot,
 	};
 	_cleanup_free_ char *error = NULL;
 	struct boot_session s;

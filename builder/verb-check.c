@@ -1,35 +1,42 @@
 /* mlrig check: validate a profile and say what it would do that deserves a second look. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "profile.h"
+#include "rootfs-boot.h"
 #include "verbs.h"
 
 static const char *arg_profile;
+static const char *arg_rootfs;
 static bool arg_strict;
 
 static void help(void) {
 	printf("Usage:\n"
-	       " mlrig check -p PROFILE [--strict]\n"
+	       " mlrig check -p PROFILE [--rootfs TARBALL] [--strict]\n"
 	       "\n"
 	       "Validate a rig profile; print security warnings and the install storage mode.\n"
 	       "\n"
 	       "Options:\n"
 	       " -p, --profile FILE   rig profile (see mlrig-profile(5))\n"
+	       "     --rootfs FILE    also check the rootfs tarball mlrig image would use: the\n"
+	       "                      signed shim + GRUB Secure Boot needs, dual-boot tools\n"
 	       "     --strict         exit 1 when there are warnings\n"
 	       " -h, --help           display this help\n");
 }
 
 static int parse_argv(int argc, char **argv) {
-	enum { ARG_STRICT = 0x100 };
+	enum { ARG_STRICT = 0x100, ARG_ROOTFS };
 	static const struct option options[] = {
 		{ "profile", required_argument, NULL, 'p' },
+		{ "rootfs", required_argument, NULL, ARG_ROOTFS },
 		{ "strict", no_argument, NULL, ARG_STRICT },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -40,6 +47,7 @@ static int parse_argv(int argc, char **argv) {
 		switch (c) {
 		case 'p': arg_profile = optarg; break;
 		case ARG_STRICT: arg_strict = true; break;
+		case ARG_ROOTFS: arg_rootfs = optarg; break;
 		case 'h': help(); return 0;
 		default: return cli_option_error("check", c, argv);
 		}
@@ -88,6 +96,37 @@ static void check_secret_file(const char *what, const char *path) {
 		warn("%s %s is readable by others (mode %04o): chmod 600 %s", what, path, st.st_mode & 07777, path);
 }
 
+static bool listed(char *const *l, const char *name) {
+	for (; l && *l; l++)
+		if (strcmp(*l, name) == 0)
+			return true;
+	return false;
+}
+
+/* Booting: with --rootfs what the tarball lacks (the image builder's own warnings), else what
+ * an install from an ISO may lack. Returns -errno when the tarball cannot be read (said). */
+static int check_boot(const Profile *p) {
+	_cleanup_strv_free_ char **lacks = NULL;
+	_cleanup_free_ char *error = NULL;
+	struct rootfs_boot b;
+	int r;
+
+	if (!arg_rootfs) {
+		if (p->dual_boot && !listed(p->install, "os-prober"))
+			warn("[Boot] DualBoot=yes, but [Packages] Install= does not list os-prober: an Ubuntu server install has none, and then GRUB's menu does not list Windows (desktop has it). Add os-prober to Install=; for mlrig image, check the rootfs with --rootfs.");
+		return 0;
+	}
+	r = rootfs_boot_from_tarball(arg_rootfs, &b, &error);
+	if (r < 0)
+		return log_error_errno(r, "%s", error ? error : strerror(-r));
+	r = rootfs_boot_warnings(p, &b, &lacks);
+	if (r < 0)
+		return log_oom();
+	for (char **w = lacks; *w; w++)
+		warn("%s", *w);
+	return 0;
+}
+
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
 	_cleanup_free_ char *keys = NULL;
@@ -96,6 +135,8 @@ static int run(void) {
 	r = verb_load_profile(arg_profile, &p);
 	if (r != 0)
 		return r;
+	if (arg_rootfs && access(arg_rootfs, R_OK) < 0)
+		return cli_input_error_errno(errno, "Cannot use rootfs tarball '%s': %m", arg_rootfs);
 	if (p->password_authentication)
 		warn("[SSH] PasswordAuthentication=yes: password SSH login is enabled; anyone who reaches port %u can guess passwords. Use keys only.",
 		     p->ssh_port);
@@ -117,6 +158,9 @@ static int run(void) {
 		warn("[Router] PortForward= with [SSH] PasswordAuthentication=yes: password logins open to the internet.");
 	if (!p->firewall_enable)
 		warn("[Firewall] Enable=no: every port the rig listens on is open to its network, not only SSH.");
+	r = check_boot(p);
+	if (r < 0)
+		return r;
 
 	printf("profile: %s: ok (rig %s, user %s, ssh port %u, ddns %s, jupyter port %u)\n", p->path, p->hostname,
 	       p->user, p->ssh_port, ddns_provider_to_string(p->ddns_provider), p->jupyter_port);

@@ -253,6 +253,7 @@ static int write_manifest(const char *path, const struct plan *pl, const Profile
 	json_field_string(&w, "os", res->pretty_name);
 	json_field_string(&w, "kernel", res->kernel);
 	json_field_string(&w, "efi_loader", res->efi_loader);
+	json_field_bool(&w, "efi_loader_signed", res->boot.shim_signed && res->boot.grub_signed);
 	json_key(&w, "rootfs_entries");
 	json_object_begin(&w);
 	json_field_uint(&w, "files", st->files);
@@ -339,6 +340,18 @@ static int build(const Profile *p, const struct plan *pl, const struct packages_
 	return 0;
 }
 
+/* What the rootfs lacks for Secure Boot or dual boot: the image is fine, but the rig may not be. */
+static void warn_boot(const Profile *p, const struct rootfs_boot *b) {
+	_cleanup_strv_free_ char **warnings = NULL;
+
+	if (rootfs_boot_warnings(p, b, &warnings) < 0) {
+		log_oom();
+		return;
+	}
+	for (char **w = warnings; *w; w++)
+		log_warning("image: %s", *w);
+}
+
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
 	_cleanup_(packages_plan_release) struct packages_plan packages = {};
@@ -412,6 +425,7 @@ static int run(void) {
 	}
 	log_info("image: wrote %s (%llu MiB; %s, %s; boots with %s) in %.1f s", arg_output,
 		 (unsigned long long)(pl.size / MiB), res.pretty_name, res.kernel, res.efi_loader, now_seconds() - t0);
+	warn_boot(p, &res.boot);
 	rootfs_result_release(&res);
 	return EXIT_OK;
 

@@ -233,6 +233,23 @@ static void print_table(const struct disk_info *d) {
 	free(rows);
 }
 
+/* The loader mlrig image put on the ESP, from the manifest, and what Secure Boot makes of it. */
+static void print_loader(char *manifest) {
+	_cleanup_free_ char *loader = NULL;
+	bool is_signed;
+
+	if (!manifest)
+		return;
+	manifest = string_strip(manifest);
+	if (!json_valid(manifest) || json_read_string(json_member(manifest, "efi_loader"), &loader) < 0)
+		return;
+	if (json_read_bool(json_member(manifest, "efi_loader_signed"), &is_signed) < 0)
+		printf("EFI loader: %s\n", loader);
+	else
+		printf("EFI loader: %s (%s)\n", loader,
+		       is_signed ? "boots with Secure Boot on" : "unsigned: will not boot with Secure Boot on");
+}
+
 static void print_human(const struct disk_info *d, const char *manifest_path, char *manifest) {
 	char size[32];
 
@@ -245,6 +262,7 @@ static void print_human(const struct disk_info *d, const char *manifest_path, ch
 	if (d->fs.type)
 		printf("File system on the whole device: %s%s%s%s%s\n", d->fs.type, d->fs.label ? ", label " : "",
 		       d->fs.label ? d->fs.label : "", d->fs.uuid ? ", uuid " : "", d->fs.uuid ? d->fs.uuid : "");
+	print_loader(manifest);
 	if (d->n_parts > 0) {
 		putchar('\n');
 		print_table(d);

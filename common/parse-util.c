@@ -212,3 +212,18 @@ char *strv_join(char *const *v, size_t n, const char *sep) {
 	}
 	return text;
 }
+
+char *os_release_value(const char *text, const char *key) {
+	size_t n = strlen(key);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, key, n) != 0 || l[n] != '=')
+			continue;
+		const char *v = l + n + 1;
+		size_t len = strcspn(v, "\n");
+		if (len >= 2 && (v[0] == '"' || v[0] == '\'') && v[len - 1] == v[0])
+			v++, len -= 2;
+		return strndup(v, len);
+	}
+	return NULL;
+}

@@ -29,3 +29,6 @@ char *string_strip(char *s);
 char *strv_join(char *const *v, size_t n, const char *sep);
 /* Removes trailing white space in place; returns s. */
 char *string_trim_end(char *s);
+
+/* KEY=value from an os-release text, unquoted; NULL when absent (or out of memory). */
+char *os_release_value(const char *text, const char *key);

@@ -48,6 +48,7 @@ enum key_type {
 	T_PORT_FORWARD,
 	T_MAC,          /* a network card's MAC, stored as 52:54:00:12:34:56 */
 	T_JUPYTER_APP,
+	T_LABEL,        /* a name a firmware boot menu shows */
 };
 
 struct key_def {
@@ -72,6 +73,7 @@ static const struct key_def keys[] = {
 	{ "Boot", "Default", T_BOOT_DEFAULT, O(boot_default), 0, false },
 	{ "Boot", "Timeout", T_UINT32, O(timeout), 0, false },
 	{ "Boot", "KernelCommandLine", T_CMDLINE, O(kernel_command_line), 0, false },
+	{ "Boot", "EntryName", T_LABEL, O(boot_entry_name), 0, false },
 	{ "SSH", "Port", T_PORT, O(ssh_port), 0, false },
 	{ "SSH", "PasswordAuthentication", T_BOOL, O(password_authentication), 0, false },
 	{ "SSH", "PermitRootLogin", T_BOOL, O(permit_root_login), 0, false },
@@ -503,6 +505,14 @@ static int assign(struct parser *ps, Profile *p, const struct key_def *k, const 
 			return fail(ps, k, value, "unknown app (lab, notebook)");
 		*(enum jupyter_app *)field = r;
 		return 0;
+	case T_LABEL:
+		/* the firmware stores it as UCS-2 and menus are narrow */
+		if (!*value || strlen(value) > 64)
+			return fail(ps, k, value, "must be 1-64 characters");
+		for (const char *c = value; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				return fail(ps, k, value, "must not contain control characters");
+		break;
 	}
 	s = strdup(value);
 	if (!s)
@@ -796,7 +806,7 @@ static bool value_present(const Profile *p, const struct key_def *k) {
 	switch (k->type) {
 	case T_HOSTNAME: case T_FQDN: case T_USERNAME: case T_STRING: case T_FILE: case T_SECRET_FILE:
 	case T_DIR: case T_INTERFACE: case T_RIG_PATH: case T_DEVICE: case T_CMDLINE: case T_MAC:
-	case T_SERVER_URL: case T_CHECK_IP: case T_ZONE:
+	case T_SERVER_URL: case T_CHECK_IP: case T_ZONE: case T_LABEL:
 		return *(char *const *)field != NULL;
 	case T_LIST:
 		return *(char *const *const *)field != NULL;

@@ -38,6 +38,7 @@ typedef struct Profile {
 	enum boot_default boot_default;
 	uint32_t timeout;
 	char *kernel_command_line;
+	char *boot_entry_name;    /* the rig's EFI boot entry; NULL: os-release NAME */
 
 	/* [SSH] */
 	uint32_t ssh_port;

@@ -63,6 +63,25 @@ err=$("$MLRIG" check -p "$T/p/reach.conf" 2>&1)
 rc=$?
 check "DDNS over plain HTTP to a non-loopback server: refused, exit 2, file:line" eval \
 	'[ $rc -eq 2 ] && grep -q "reach.conf:9: \[DDNS\] Server=http://ddns.example.com: plain HTTP would send the credentials in the clear" <<<"$err"'
+# Booting: what a rootfs tarball brings (names only), what an ISO install may lack.
+mkdir -p "$T/fs/usr/lib/shim" "$T/fs/usr/lib/grub/x86_64-efi-signed" "$T/fs/usr/sbin" "$T/fs/usr/bin"
+touch "$T/fs/usr/lib/shim/shimx64.efi.signed" "$T/fs/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" \
+	"$T/fs/usr/sbin/update-grub" "$T/fs/usr/bin/os-prober"
+tar -C "$T/fs" -cf "$T/full.tar" .
+rm "$T/fs/usr/lib/shim/shimx64.efi.signed" "$T/fs/usr/bin/os-prober"
+tar -C "$T/fs" -cf "$T/lacking.tar" .
+printf '[Boot]\nDualBoot=yes\n' | cat "$T/p/demo.conf" - >"$T/p/dual.conf"
+out=$("$MLRIG" check -p "$T/p/dual.conf")
+check "dual boot from an ISO: os-prober not in [Packages] Install=" grep -q "DualBoot=yes, but \[Packages\] Install= does not list os-prober" <<<"$out"
+check "gpu-rig installs os-prober" eval '! "$MLRIG" check -p "$T/p/gpu-rig.conf" | grep -q os-prober'
+out=$("$MLRIG" check -p "$T/p/dual.conf" --rootfs "$T/full.tar")
+check "--rootfs with the signed pair and the dual-boot tools: no boot warning" grep -q "^0 warnings" <<<"$out"
+out=$("$MLRIG" check -p "$T/p/dual.conf" --rootfs "$T/lacking.tar")
+check "--rootfs without shim-signed: will not boot with Secure Boot on" \
+	grep -q "^warning: this image will not boot with Secure Boot on: the rootfs has no shim-signed (/usr/lib/shim/shimx64.efi.signed)" <<<"$out"
+check "--rootfs without os-prober: GRUB will not list Windows" grep -q "rootfs has no os-prober (/usr/bin/os-prober): GRUB's menu will not list Windows" <<<"$out"
+"$MLRIG" check -p "$T/p/dual.conf" --rootfs "$T/missing.tar" 2>/dev/null
+check "--rootfs that is not there: exit 2" test $? -eq 2
 
 printf '[Rig]\nHostname=x\nUser=u\nAuthorizedKeys=empty.pub\n[DDNS]\nProvider=foo\n' >"$T/p/bad.conf"
 err=$("$MLRIG" check -p "$T/p/bad.conf" 2>&1)

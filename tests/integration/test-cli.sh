@@ -75,6 +75,9 @@ run_cases "$AGENT" "${agent_cases[@]}"
 # missing positional arguments, each named
 usage_case "inspect: no file" "$MLRIG" inspect "missing FILE or DEVICE" inspect
 usage_case "boot: no image" "$MLRIG" boot "missing IMAGE" boot
+usage_case "boot: --secure-boot needs UEFI" "$MLRIG" boot "--secure-boot needs UEFI \(OVMF\), not --bios" \
+	boot disk.img --bios --secure-boot
+usage_case "boot: --disk needs a name" "$MLRIG" boot "--disk needs a file name" boot disk.img --disk ""
 usage_case "flash: no device" "$MLRIG" flash "missing DEVICE" flash disk.img
 usage_case "fetch: no URL" "$MLRIG" fetch "missing URL or NAME" fetch
 usage_case "check: no profile" "$MLRIG" check "needs -p PROFILE" check
@@ -93,6 +96,16 @@ usage_case "mlrig-firstboot: unknown global option" "$AGENT" "" "unrecognized op
 usage_case "mlrig-firstboot: no command" "$AGENT" "" "no command given.*" --root /
 usage_case "mlrig-firstboot: unknown command" "$AGENT" "" "unknown command 'frobnicate'" frobnicate
 usage_case "mlrig-firstboot: --root without its argument" "$AGENT" "" "option '--root' requires an argument" --root
+
+# --efivars made for the other firmware is refused before QEMU starts, and left as it was
+if command -v qemu-system-x86_64 >/dev/null && [ -r /usr/share/OVMF/OVMF_VARS.fd ] && [ -r /usr/share/OVMF/OVMF_VARS_4M.ms.fd ]; then
+	truncate -s 1M "$T/disk.img"
+	cp /usr/share/OVMF/OVMF_VARS.fd "$T/vars.fd"
+	"$MLRIG" boot "$T/disk.img" --secure-boot --efivars "$T/vars.fd" >"$T/out" 2>"$T/err"
+	rc=$?
+	check "boot --efivars of the other firmware: refused, says why, file kept" eval \
+		'[ $rc -eq 1 ] && grep -q "efivars $T/vars.fd holds 131072 bytes, the template /usr/share/OVMF/OVMF_VARS_4M.ms.fd 540672: it belongs to the firmware without --secure-boot" "$T/err" && cmp -s "$T/vars.fd" /usr/share/OVMF/OVMF_VARS.fd'
+fi
 
 # bad input (not usage) is exit 2 with a message naming the thing, and no Try line
 "$AGENT" --root /nonexistent status >"$T/out" 2>"$T/err"

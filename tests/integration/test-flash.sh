@@ -262,7 +262,7 @@ ramfs_device() {
 	local real map data size dsize roff esp_off esp_size r0 w0 r1 w1 rd wr out rc flip_at stale
 	real=$T/real/rig.img
 	cp -r "$REPO/images" "$T/real"
-	"$MLRIG" image -q -p "$T/real/demo.conf" --rootfs "$rootfs" --size 768M -o "$real" || { fail "build a real image"; return; }
+	"$MLRIG" image -q -p "$T/real/demo.conf" --rootfs "$rootfs" --size 1G -o "$real" || { fail "build a real image"; return; }
 	size=$(stat -c %s "$real")
 	map=$T/real/map
 	image_map "$real" >"$map"

@@ -86,6 +86,9 @@ script -qec "'$MLRIG' image -p '$T/a/demo.conf' --rootfs '$rootfs' -o '$T/a/tty.
 check "progress on a TTY: MiB, rate, ETA" grep -aEq 'rootfs: [0-9]+/[0-9]+ MiB, [0-9]+ MiB/s, ETA [0-9]+ s' "$T/tty.out"
 "$MLRIG" image -p "$T/a/demo.conf" --rootfs "$rootfs" -o "$T/a/notty.img" >"$T/notty.out" 2>&1
 check "no progress line without a TTY" eval '! grep -aq "MiB/s" "$T/notty.out"'
+check "the rootfs's signed pair: no Secure Boot warning" eval '! grep -q "Secure Boot" "$T/notty.out"'
+check "mlrig inspect: the loader boots with Secure Boot on" \
+	grep -qx "EFI loader: shim + GRUB, signed, from the rootfs (boots with Secure Boot on)" <("$MLRIG" inspect "$T/a/notty.img")
 rm -f "$T/a/tty.img" "$T/a/notty.img"
 
 # The manifest names its inputs: names with quotes, backslashes, control

@@ -1,11 +1,10 @@
-/* The agent's own pieces: the stage journal, root-relative writes, EFI variables and load options. */
+/* The agent's own pieces: the stage journal, atomic root-relative writes (EFI: test-efi.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
-#include "efi-util.h"
 #include "fileio.h"
 #include "fs-util.h"
 #include "journal.h"
@@ -89,89 +88,4 @@ TEST(agent_write_is_atomic_and_root_relative) {
 	ASSERT_EQ(agent_mkdir(&a, "etc/hostname", 0755, 0, 0), -ENOTDIR);
 	ASSERT_EQ(agent_exists(&a, "etc/nope"), -ENOENT);
 	close(a.root_fd);
-}
-
-/* An EFI_LOAD_OPTION: u32 attributes, u16 path list length, UCS-2 description, NUL, device path. */
-static size_t load_option(uint8_t *buf, const char *desc, bool terminate) {
-	static const uint8_t end_path[] = { 0x7f, 0xff, 0x04, 0x00 };
-	size_t o = 0;
-
-	buf[o++] = 1, buf[o++] = 0, buf[o++] = 0, buf[o++] = 0; /* LOAD_OPTION_ACTIVE */
-	buf[o++] = sizeof(end_path), buf[o++] = 0;
-	for (const char *c = desc; *c; c++)
-		buf[o++] = (uint8_t)*c, buf[o++] = 0;
-	if (terminate)
-		buf[o++] = 0, buf[o++] = 0;
-	memcpy(buf + o, end_path, sizeof(end_path));
-	return o + (terminate ? sizeof(end_path) : 0);
-}
-
-TEST(efi_load_options) {
-	uint8_t buf[1024];
-	struct efi_boot_entry e;
-	char longdesc[300];
-	size_t n;
-
-	n = load_option(buf, "debian", true);
-	ASSERT_OK(efi_parse_load_option(buf, n, &e));
-	ASSERT_STREQ(e.description, "debian");
-	n = load_option(buf, "Windows Boot Manager", true);
-	ASSERT_OK(efi_parse_load_option(buf, n, &e));
-	ASSERT_STREQ(e.description, "Windows Boot Manager");
-	/* a character outside ASCII is shown as '?' */
-	n = load_option(buf, "Ubuntu", true);
-	buf[6 + 2 * 2] = 0xe9, buf[6 + 2 * 2 + 1] = 0x00;
-	ASSERT_OK(efi_parse_load_option(buf, n, &e));
-	ASSERT_STREQ(e.description, "Ub?ntu");
-	/* a description longer than the field is cut, not overrun */
-	memset(longdesc, 'x', sizeof(longdesc) - 1);
-	longdesc[sizeof(longdesc) - 1] = 0;
-	n = load_option(buf, longdesc, true);
-	ASSERT_OK(efi_parse_load_option(buf, n, &e));
-	ASSERT_EQ(strlen(e.description), sizeof(e.description) - 1);
-	/* no NUL before the end, or too short to hold the header */
-	n = load_option(buf, "debian", false);
-	ASSERT_EQ(efi_parse_load_option(buf, n, &e), -EBADMSG);
-	ASSERT_EQ(efi_parse_load_option(buf, 7, &e), -EBADMSG);
-	ASSERT_EQ(efi_parse_load_option(buf, 0, &e), -EBADMSG);
-}
-
-/* efivarfs files: 4 attribute bytes, then the variable */
-static void put_var(const char *name, const void *data, size_t size) {
-	uint8_t buf[512] = { 7, 0, 0, 0 };
-	char path[256];
-
-	memcpy(buf + 4, data, size);
-	snprintf(path, sizeof(path), "efivars/%s-" EFI_GLOBAL_GUID, name);
-	ASSERT_OK(write_file_atomic(path, buf, size + 4, 0644));
-}
-
-TEST(efi_variables_in_a_tree) {
-	uint16_t order[] = { 0x0003, 0x0000, 0x0001 }, *got = NULL, swapped[] = { 0x0000, 0x0003, 0x0001 };
-	uint8_t opt[256];
-	struct efi_boot_entry e;
-	size_t n;
-
-	ASSERT_EQ(efi_available("efivars"), 0);
-	ASSERT_TRUE(mkdir("efivars", 0755) == 0);
-	ASSERT_EQ(efi_available("efivars"), 1);
-	ASSERT_EQ(efi_get_boot_order("efivars", &got, &n), -ENOENT);
-	put_var("BootOrder", order, sizeof(order));
-	ASSERT_OK(efi_get_boot_order("efivars", &got, &n));
-	ASSERT_EQ(n, 3);
-	ASSERT_EQ(got[0], 3);
-	ASSERT_EQ(got[2], 1);
-	free(got);
-	ASSERT_OK(efi_set_boot_order("efivars", swapped, 3));
-	ASSERT_OK(efi_get_boot_order("efivars", &got, &n));
-	ASSERT_EQ(got[0], 0);
-	ASSERT_EQ(got[1], 3);
-	free(got);
-	put_var("Boot0003", opt, load_option(opt, "mlrig rig", true));
-	ASSERT_OK(efi_get_boot_entry("efivars", 3, &e));
-	ASSERT_EQ(e.num, 3);
-	ASSERT_STREQ(e.description, "mlrig rig");
-	/* an odd-length BootOrder is corrupt */
-	put_var("BootOrder", order, 3);
-	ASSERT_EQ(efi_get_boot_order("efivars", &got, &n), -EBADMSG);
 }

@@ -164,3 +164,16 @@ TEST(managed_blocks) {
 	free(out);
 	free(again);
 }
+
+TEST(os_release_values) {
+	static const char text[] = "PRETTY_NAME=\"Debian GNU/Linux 11 (bullseye)\"\nNAME='Debian GNU/Linux'\n"
+				   "VERSION_ID=\"11\"\nID=debian\nID_LIKE=\n";
+	_cleanup_free_ char *pretty = os_release_value(text, "PRETTY_NAME"), *name = os_release_value(text, "NAME"),
+			    *id = os_release_value(text, "ID"), *like = os_release_value(text, "ID_LIKE");
+
+	ASSERT_STREQ(pretty, "Debian GNU/Linux 11 (bullseye)");
+	ASSERT_STREQ(name, "Debian GNU/Linux"); /* not PRETTY_NAME's line, which ends in NAME= too */
+	ASSERT_STREQ(id, "debian");             /* not ID_LIKE= */
+	ASSERT_STREQ(like, "");
+	ASSERT_TRUE(os_release_value(text, "VERSION") == NULL);
+}

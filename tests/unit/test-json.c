@@ -233,3 +233,21 @@ TEST(read_in_place) {
 	ASSERT_EQ(json_read_string(json_member(doc, "success"), &s), -EINVAL);
 	ASSERT_EQ(json_read_int(json_member(doc, "success"), &code), -EINVAL);
 }
+
+/* A manifest's top-level member, not a nested one of the same name (mlrig inspect's loader line). */
+TEST(read_top_level_member) {
+	static const char manifest[] = "{\n  \"image\": {\"efi_loader\": \"nested\"},\n"
+				       "  \"efi_loader\": \"GRUB from grub-mkimage\",\n  \"efi_loader_signed\": false,\n  \"n\": 1\n}\n";
+	char *s = NULL;
+	bool b = true;
+
+	ASSERT_TRUE(json_valid(manifest));
+	ASSERT_OK(json_read_string(json_member(manifest, "efi_loader"), &s));
+	ASSERT_STREQ(s, "GRUB from grub-mkimage");
+	free(s);
+	ASSERT_OK(json_read_bool(json_member(manifest, "efi_loader_signed"), &b));
+	ASSERT_EQ(b, false);
+	ASSERT_EQ(json_read_bool(json_member(manifest, "n"), &b), -EINVAL);
+	ASSERT_EQ(json_read_string(json_member(manifest, "n"), &s), -EINVAL);
+	ASSERT_EQ(json_read_string(json_member(manifest, "efi"), &s), -EINVAL);
+}

@@ -52,7 +52,7 @@ TEST(valid_full) {
 		   "# the classic rig\n" BASE
 		   "PasswordHash=$6$salt$abcdefghijklmnop./ABC\n"
 		   "[Packages]\nInstall=htop tmux\nInstall=git\n"
-		   "[Boot]\nDualBoot=yes\nDefault=windows\nTimeout=10\n"
+		   "[Boot]\nDualBoot=yes\nDefault=windows\nTimeout=10\nEntryName=ML rig (Ubuntu)\n"
 		   "[SSH]\nPort=2222\n ClientAliveInterval = 30 \n"
 		   "[WakeOnLan]\nInterface=00:11:22:aa:bb:cc\nMAC=00-11-22-AA-BB-CC\n"
 		   "[DDNS]\nProvider=noip\nHostname=mlgpu.ddns.net\nUsername=me\nPasswordFile=ddns.secret\n"
@@ -71,6 +71,7 @@ TEST(valid_full) {
 	ASSERT_EQ(p->dual_boot, 1);
 	ASSERT_EQ(p->boot_default, BOOT_DEFAULT_WINDOWS);
 	ASSERT_EQ(p->timeout, 10);
+	ASSERT_STREQ(p->boot_entry_name, "ML rig (Ubuntu)");
 	ASSERT_EQ(p->ssh_port, 2222);
 	ASSERT_EQ(p->client_alive_interval, 30);
 	ASSERT_STREQ(p->wol_interface, "00:11:22:aa:bb:cc");
@@ -102,6 +103,7 @@ TEST(defaults) {
 	ASSERT_EQ(p->password_authentication, 0);
 	ASSERT_EQ(p->permit_root_login, 0);
 	ASSERT_EQ(p->timeout, 5);
+	ASSERT_TRUE(p->boot_entry_name == NULL); /* the agent names the entry after os-release */
 	ASSERT_EQ(p->jupyter_port, 8888);
 	ASSERT_STREQ(p->wol_interface, "auto");
 	ASSERT_TRUE(p->wol_mac == NULL);
@@ -203,6 +205,10 @@ TEST(error_bad_values) {
 	ASSERT_PROFILE_ERROR(BASE "[Python]\nVenv=venv\n", "[Python] Venv=venv: must be an absolute path");
 	ASSERT_PROFILE_ERROR(BASE "[Install]\nDisk=sda\n", "[Install] Disk=sda: must be a device path");
 	ASSERT_PROFILE_ERROR(BASE "[Boot]\nKernelCommandLine=quiet\" $(reboot)\n", "[Boot] KernelCommandLine=quiet\" $(reboot): must not contain quotes");
+	ASSERT_PROFILE_ERROR(BASE "[Boot]\nEntryName=\n", "rig.conf:6: [Boot] EntryName=: must be 1-64 characters");
+	ASSERT_PROFILE_ERROR(BASE "[Boot]\nEntryName=" "0123456789012345678901234567890123456789012345678901234567890123X\n",
+			     "must be 1-64 characters");
+	ASSERT_PROFILE_ERROR(BASE "[Boot]\nEntryName=a\tb\n", "[Boot] EntryName=a\tb: must not contain control characters");
 }
 
 TEST(error_missing_referenced_file) {
@@ -250,9 +256,11 @@ TEST(render_roundtrip) {
 
 	setup();
 	write_text("rig.conf", BASE "[DDNS]\nProvider=noip\nHostname=x.ddns.net\nUsername=me\nPasswordFile=ddns.secret\n"
-				    "[Python]\nVenv=~/ml\nRequirements=a b\n[WakeOnLan]\nMAC=525400123456\n[Image]\nSeed=5a0f2b5e-35f1-4c6b-9d38-0f9a0c6f7e11\n");
+				    "[Python]\nVenv=~/ml\nRequirements=a b\n[WakeOnLan]\nMAC=525400123456\n[Image]\nSeed=5a0f2b5e-35f1-4c6b-9d38-0f9a0c6f7e11\n"
+				    "[Boot]\nEntryName=ML rig\n");
 	ASSERT_OK(profile_load("rig.conf", &p, &error));
 	ASSERT_OK(profile_render(p, &paths, &text));
+	ASSERT_CONTAINS(text, "\nEntryName=ML rig\n");
 	ASSERT_CONTAINS(text, "\nAuthorizedKeys=/etc/mlrig/authorized_keys\n");
 	ASSERT_CONTAINS(text, "\nPasswordFile=/etc/mlrig/ddns.password\n");
 	ASSERT_CONTAINS(text, "\nRequirements=a b\n");

@@ -249,6 +249,53 @@ TEST(argv_cdrom) {
 	ASSERT_STREQ(argv_value(argv, "-drive", 2), "file=/images/rig.img,format=raw,if=ide,media=cdrom,readonly=on");
 }
 
+TEST(argv_more_disks_follow_the_image) {
+	static const char *const disks[] = { "/images/windows.img", "/img/d,2.img" };
+	struct qemu_config c = base_config();
+	_cleanup_strv_free_ char **argv = NULL, **argv2 = NULL;
+
+	c.disks = disks;
+	c.n_disks = 2;
+	ASSERT_OK(qemu_build_argv(&c, &argv));
+	/* in order after the image, so the guest sees them as vdb, vdc; snapshots like the image */
+	ASSERT_STREQ(argv_value(argv, "-drive", 2), "file=/images/rig.img,format=raw,if=virtio,snapshot=on");
+	ASSERT_STREQ(argv_value(argv, "-drive", 3), "file=/images/windows.img,format=raw,if=virtio,snapshot=on");
+	ASSERT_STREQ(argv_value(argv, "-drive", 4), "file=/img/d,,2.img,format=raw,if=virtio,snapshot=on");
+	ASSERT_TRUE(argv_value(argv, "-drive", 5) == NULL);
+	/* --writable lets every disk keep what the guest wrote */
+	c.writable = true;
+	ASSERT_OK(qemu_build_argv(&c, &argv2));
+	ASSERT_STREQ(argv_value(argv2, "-drive", 3), "file=/images/windows.img,format=raw,if=virtio,cache=writeback");
+}
+
+TEST(argv_secure_boot) {
+	struct qemu_config c = base_config();
+	_cleanup_strv_free_ char **argv = NULL, **plain = NULL;
+
+	ASSERT_OK(qemu_build_argv(&c, &plain));
+	ASSERT_STREQ(argv_value(plain, "-machine", 0), "q35");
+	ASSERT_TRUE(!argv_has(plain, "-global"));
+	c.secure_boot = true;
+	c.ovmf_code = QEMU_OVMF_CODE_SECBOOT;
+	c.ovmf_vars = "/tmp/x/efivars.fd";
+	ASSERT_OK(qemu_build_argv(&c, &argv));
+	/* the SMM firmware aborts without SMM; the variable store is SMM-only */
+	ASSERT_STREQ(argv_value(argv, "-machine", 0), "q35,smm=on");
+	ASSERT_STREQ(argv_value(argv, "-global", 0), "driver=cfi.pflash01,property=secure,value=on");
+	ASSERT_STREQ(argv_value(argv, "-drive", 0),
+		     "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
+	ASSERT_STREQ(argv_value(argv, "-drive", 1), "if=pflash,format=raw,unit=1,file=/tmp/x/efivars.fd");
+}
+
+TEST(boot_vars_templates) {
+	struct boot_options o = {};
+
+	ASSERT_STREQ(boot_vars_template(&o), "/usr/share/OVMF/OVMF_VARS.fd");
+	o.secure_boot = true;
+	/* Microsoft's keys enrolled, Secure Boot on: what a machine that runs Windows ships with */
+	ASSERT_STREQ(boot_vars_template(&o), "/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
+}
+
 TEST(kvm_failure_markers) {
 	ASSERT_STREQ(qemu_find_kvm_failure("KVM internal error. Suberror: 1\nemulation failure\n"), "KVM internal error");
 	ASSERT_STREQ(qemu_find_kvm_failure("qemu-system-x86_64: failed to initialize kvm: Permission denied"),
