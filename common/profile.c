@@ -13,52 +13,7 @@
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
-#include "profile.h"
-#include "url-util.h"
-#include "wol.h"
-
-enum key_type {
-	T_HOSTNAME,     /* one DNS label */
-	T_FQDN,         /* dotted DNS name */
-	T_USERNAME,
-	T_STRING,
-	T_FILE,         /* path relative to the profile; must be a regular file */
-	T_SECRET_FILE,  /* same, and holds a secret */
-	T_DIR,
-	T_FILE_OR_NONE, /* T_FILE, or "none" */
-	T_STRING_OR_NONE,
-	T_PASSWORD_HASH,
-	T_BOOL,
-	T_PORT,
-	T_UINT32,
-	T_SIZE,
-	T_UUID,
-	T_EPOCH,
-	T_LIST,
-	T_BOOT_DEFAULT,
-	T_DDNS_PROVIDER,
-	T_INTERFACE,
-	T_RIG_PATH,     /* absolute path on the rig, or ~/... in the user's home */
-	T_DEVICE,
-	T_CMDLINE,      /* kernel arguments, also written into a shell-sourced GRUB file */
-	T_SERVER_URL,   /* https://host[:port], or http:// to a loopback address */
-	T_CHECK_IP,     /* a URL like T_SERVER_URL's with a path, or interface:NAME */
-	T_ZONE,         /* a DNS name, or a 32-hex-digit zone id */
-	T_MINUTES,      /* at least 1 */
-	T_PORT_FORWARD,
-	T_MAC,          /* a network card's MAC, stored as 52:54:00:12:34:56 */
-	T_JUPYTER_APP,
-	T_LABEL,        /* a name a firmware boot menu shows */
-};
-
-struct key_def {
-	const char *section;
-	const char *key;
-	enum key_type type;
-	size_t offset;
-	size_t offset_set; /* for values with a separate "was set" flag, else 0 */
-	bool required;
-};
+#include "profile-internal.h"
 
 #define O(f) offsetof(Profile, f)
 static const struct key_def keys[] = {
@@ -110,47 +65,6 @@ static const struct key_def keys[] = {
 };
 #undef O
 
-static const char *const boot_default_names[] = {
-	[BOOT_DEFAULT_LINUX] = "linux",
-	[BOOT_DEFAULT_WINDOWS] = "windows",
-	[BOOT_DEFAULT_SAVED] = "saved",
-};
-
-static const char *const ddns_provider_names[] = {
-	[DDNS_NONE] = "none",
-	[DDNS_NOIP] = "noip",
-	[DDNS_DYNDNS2] = "dyndns2",
-	[DDNS_DUCKDNS] = "duckdns",
-	[DDNS_CLOUDFLARE] = "cloudflare",
-};
-
-static const char *const port_forward_names[] = {
-	[PORT_FORWARD_NO] = "no",
-	[PORT_FORWARD_UPNP] = "upnp",
-	[PORT_FORWARD_NATPMP] = "natpmp",
-};
-
-const char *port_forward_to_string(enum port_forward f) {
-	return port_forward_names[f];
-}
-
-static const char *const jupyter_app_names[] = {
-	[JUPYTER_APP_LAB] = "lab",
-	[JUPYTER_APP_NOTEBOOK] = "notebook",
-};
-
-const char *jupyter_app_to_string(enum jupyter_app a) {
-	return jupyter_app_names[a];
-}
-
-const char *boot_default_to_string(enum boot_default d) {
-	return boot_default_names[d];
-}
-
-const char *ddns_provider_to_string(enum ddns_provider p) {
-	return ddns_provider_names[p];
-}
-
 static void strv_free(char **l) {
 	strv_freep(&l);
 }
@@ -177,18 +91,7 @@ Profile *profile_free(Profile *p) {
 	return NULL;
 }
 
-/* The parser state: where we are, for messages. */
-struct parser {
-	const char *path;
-	const char *root; /* absolute paths in the profile are inside this tree (the agent's --root) */
-	unsigned line;
-	char *error;
-};
-
-static int fail(struct parser *ps, const struct key_def *k, const char *value, const char *fmt, ...)
-	_printf_(4, 5);
-
-static int fail(struct parser *ps, const struct key_def *k, const char *value, const char *fmt, ...) {
+int profile_fail(struct parser *ps, const struct key_def *k, const char *value, const char *fmt, ...) {
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -201,323 +104,6 @@ static int fail(struct parser *ps, const struct key_def *k, const char *value, c
 	if (ps->line > 0)
 		return prefix_error(&ps->error, -EINVAL, "%s:%u", ps->path, ps->line);
 	return prefix_error(&ps->error, -EINVAL, "%s", ps->path);
-}
-
-static bool valid_label(const char *s, size_t n) {
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
-			return false;
-	return true;
-}
-
-static bool valid_fqdn(const char *s) {
-	if (strlen(s) > 253)
-		return false;
-	for (;;) {
-		const char *dot = strchr(s, '.');
-		size_t n = dot ? (size_t)(dot - s) : strlen(s);
-
-		if (!valid_label(s, n))
-			return false;
-		if (!dot)
-			return true;
-		s = dot + 1;
-	}
-}
-
-bool profile_valid_username(const char *s) {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 32 || !(islower((unsigned char)s[0]) || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
-			return false;
-	return true;
-}
-
-static bool valid_mac(const char *s) {
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
-
-static int parse_enum(const char *const *names, size_t n, const char *value) {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(names[i], value) == 0)
-			return (int)i;
-	return -EINVAL;
-}
-
-static char *enum_list(const char *const *names, size_t n) {
-	return strv_join((char *const *)names, n, ", ");
-}
-
-static int strv_extend_words(char ***l, const char *value) {
-	size_t n = 0;
-	char **list = *l;
-	const char *p = value;
-
-	while (list && list[n])
-		n++;
-	for (;;) {
-		size_t len;
-		char **nl;
-
-		while (isspace((unsigned char)*p))
-			p++;
-		if (!*p)
-			break;
-		len = strcspn(p, " \t");
-		nl = realloc(list, (n + 2) * sizeof(char *));
-		if (!nl)
-			return -ENOMEM;
-		list = nl;
-		list[n] = strndup(p, len);
-		if (!list[n])
-			return -ENOMEM;
-		list[++n] = NULL;
-		*l = list;
-		p += len;
-	}
-	if (!list) {
-		list = calloc(1, sizeof(char *));
-		if (!list)
-			return -ENOMEM;
-		*l = list;
-	}
-	return 0;
-}
-
-static int check_path(struct parser *ps, const struct key_def *k, const char *value, bool dir, char **ret) {
-	_cleanup_free_ char *full = NULL;
-	struct stat st;
-	int r;
-
-	if (ps->root && value[0] == '/')
-		r = asprintf(&full, "%s%s", ps->root, value) < 0 ? -ENOMEM : 0;
-	else
-		r = path_join_relative(ps->path, value, &full);
-	if (r < 0)
-		return r;
-	if (stat(full, &st) < 0)
-		return fail(ps, k, value, "cannot use '%s': %s", full, strerror(errno));
-	if (dir && !S_ISDIR(st.st_mode))
-		return fail(ps, k, value, "'%s' is not a directory", full);
-	if (!dir && !S_ISREG(st.st_mode))
-		return fail(ps, k, value, "'%s' is not a regular file", full);
-	*ret = TAKE_PTR(full);
-	return 0;
-}
-
-static int set_string(void *field, char *s) {
-	free(*(char **)field);
-	*(char **)field = s;
-	return 0;
-}
-
-/* Stored as mlrig writes MACs, whichever way the profile wrote it. */
-static int assign_mac(struct parser *ps, const struct key_def *k, const char *value, void *field) {
-	_cleanup_free_ char *reason = NULL;
-	uint8_t mac[WOL_MAC_SIZE];
-	char text[18], *s;
-
-	if (wol_parse_mac(value, mac, &reason, NULL) < 0)
-		return fail(ps, k, value, "not a MAC: %s", reason ? reason : "?");
-	wol_format_mac(mac, text);
-	s = strdup(text);
-	if (!s)
-		return -ENOMEM;
-	return set_string(field, s);
-}
-
-static int assign(struct parser *ps, Profile *p, const struct key_def *k, const char *value) {
-	void *field = (char *)p + k->offset;
-	uint64_t u64;
-	uint32_t u32;
-	char *s = NULL;
-	int r;
-
-	if (k->offset_set)
-		*(bool *)((char *)p + k->offset_set) = true;
-
-	switch (k->type) {
-	case T_HOSTNAME:
-		if (!valid_label(value, strlen(value)))
-			return fail(ps, k, value, "not a valid host name (letters, digits and '-', at most 63)");
-		break;
-	case T_FQDN:
-		if (!valid_fqdn(value))
-			return fail(ps, k, value, "not a valid DNS name");
-		break;
-	case T_USERNAME:
-		if (!profile_valid_username(value))
-			return fail(ps, k, value, "not a valid user name (lower case letters, digits, '_' and '-', at most 32)");
-		if (strcmp(value, "root") == 0)
-			return fail(ps, k, value, "the rig user must not be root");
-		break;
-	case T_STRING:
-		if (!*value)
-			return fail(ps, k, value, "must not be empty");
-		break;
-	case T_FILE:
-	case T_SECRET_FILE:
-		r = check_path(ps, k, value, false, &s);
-		if (r < 0)
-			return r;
-		return set_string(field, s);
-	case T_FILE_OR_NONE:
-		if (strcmp(value, "none") == 0)
-			return set_string(field, NULL);
-		r = check_path(ps, k, value, false, &s);
-		if (r < 0)
-			return r;
-		return set_string(field, s);
-	case T_DIR:
-		r = check_path(ps, k, value, true, &s);
-		if (r < 0)
-			return r;
-		return set_string(field, s);
-	case T_STRING_OR_NONE:
-		if (!*value)
-			return fail(ps, k, value, "must not be empty (use 'none')");
-		if (strcmp(value, "none") == 0)
-			return set_string(field, NULL);
-		break;
-	case T_PASSWORD_HASH:
-		if (strcmp(value, "locked") == 0 || strcmp(value, "!") == 0)
-			return set_string(field, NULL);
-		if (value[0] != '$' || strchr(value, ':') || strspn(value, "$./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=,-") != strlen(value))
-			return fail(ps, k, value, "not a crypt(3) hash (make one with 'mkpasswd -m sha-512'), or 'locked'");
-		break;
-	case T_BOOL:
-		r = parse_boolean(value);
-		if (r < 0)
-			return fail(ps, k, value, "not a boolean (yes, no)");
-		*(bool *)field = r;
-		return 0;
-	case T_PORT:
-		if (safe_atou32(value, &u32) < 0 || u32 == 0 || u32 > 65535)
-			return fail(ps, k, value, "not a port number (1-65535)");
-		*(uint32_t *)field = u32;
-		return 0;
-	case T_UINT32:
-		if (safe_atou32(value, &u32) < 0)
-			return fail(ps, k, value, "not a number");
-		*(uint32_t *)field = u32;
-		return 0;
-	case T_SIZE:
-		if (parse_size(value, &u64) < 0 || u64 == 0)
-			return fail(ps, k, value, "not a size (e.g. 4G, 512M)");
-		*(uint64_t *)field = u64;
-		return 0;
-	case T_UUID:
-		if (uuid_parse(value, field) < 0)
-			return fail(ps, k, value, "not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
-		return 0;
-	case T_EPOCH:
-		if (safe_atou64(value, &u64) < 0 || u64 > UINT32_MAX)
-			return fail(ps, k, value, "not a time in seconds since 1970");
-		*(uint64_t *)field = u64;
-		return 0;
-	case T_LIST:
-		if (!*value) { /* an empty assignment resets the list */
-			strv_free(*(char ***)field);
-			*(char ***)field = NULL;
-			return 0;
-		}
-		return strv_extend_words(field, value);
-	case T_BOOT_DEFAULT:
-		r = parse_enum(boot_default_names, ELEMENTSOF(boot_default_names), value);
-		if (r < 0) {
-			_cleanup_free_ char *l = enum_list(boot_default_names, ELEMENTSOF(boot_default_names));
-			return fail(ps, k, value, "unknown default (%s)", l ? l : "?");
-		}
-		*(enum boot_default *)field = r;
-		return 0;
-	case T_DDNS_PROVIDER:
-		r = parse_enum(ddns_provider_names, ELEMENTSOF(ddns_provider_names), value);
-		if (r < 0)
-			return fail(ps, k, value, "unknown provider (noip, dyndns2, duckdns, cloudflare, none)");
-		*(enum ddns_provider *)field = r;
-		return 0;
-	case T_INTERFACE:
-		if (strcmp(value, "auto") != 0 && !valid_mac(value) &&
-		    (!*value || strlen(value) > 15 || strpbrk(value, "/ \t:")))
-			return fail(ps, k, value, "not an interface (a name like enp3s0, a MAC like 00:11:22:33:44:55, or auto)");
-		break;
-	case T_RIG_PATH:
-		if (value[0] != '/' && !string_has_prefix(value, "~/"))
-			return fail(ps, k, value, "must be an absolute path on the rig or start with ~/ (the user's home)");
-		if (strstr(value, "/../") || string_has_suffix(value, "/.."))
-			return fail(ps, k, value, "must not contain '..'");
-		break;
-	case T_CMDLINE:
-		if (!*value)
-			return fail(ps, k, value, "must not be empty");
-		if (strpbrk(value, "\"'`$\\"))
-			return fail(ps, k, value, "must not contain quotes, '$', '`' or '\\' (it goes into /etc/default/grub.d)");
-		break;
-	case T_DEVICE:
-		if (!string_has_prefix(value, "/dev/"))
-			return fail(ps, k, value, "must be a device path on the rig (/dev/...)");
-		break;
-	case T_SERVER_URL:
-	case T_CHECK_IP:
-		if (k->type == T_CHECK_IP && string_has_prefix(value, "interface:")) {
-			const char *name = value + strlen("interface:");
-			if (!*name || strlen(name) > 15 || strpbrk(name, "/ \t:"))
-				return fail(ps, k, value, "not an interface name after 'interface:'");
-			break;
-		}
-		r = url_check(value, k->type == T_SERVER_URL ? URL_BASE : URL_FULL, &s);
-		if (r < 0) {
-			_cleanup_free_ char *why = s;
-			return fail(ps, k, value, "%s", why ? why : "not a URL");
-		}
-		break;
-	case T_ZONE:
-		if (!valid_fqdn(value))
-			return fail(ps, k, value, "not a zone name (example.com) or zone id");
-		break;
-	case T_MINUTES:
-		if (safe_atou32(value, &u32) < 0 || u32 == 0)
-			return fail(ps, k, value, "not a number of minutes (1 or more)");
-		*(uint32_t *)field = u32;
-		return 0;
-	case T_PORT_FORWARD:
-		r = parse_enum(port_forward_names, ELEMENTSOF(port_forward_names), value);
-		if (r < 0)
-			return fail(ps, k, value, "unknown port mapping (upnp, natpmp, no)");
-		*(enum port_forward *)field = r;
-		return 0;
-	case T_MAC:
-		return assign_mac(ps, k, value, field);
-	case T_JUPYTER_APP:
-		r = parse_enum(jupyter_app_names, ELEMENTSOF(jupyter_app_names), value);
-		if (r < 0)
-			return fail(ps, k, value, "unknown app (lab, notebook)");
-		*(enum jupyter_app *)field = r;
-		return 0;
-	case T_LABEL:
-		/* the firmware stores it as UCS-2 and menus are narrow */
-		if (!*value || strlen(value) > 64)
-			return fail(ps, k, value, "must be 1-64 characters");
-		for (const char *c = value; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				return fail(ps, k, value, "must not contain control characters");
-		break;
-	}
-	s = strdup(value);
-	if (!s)
-		return -ENOMEM;
-	return set_string(field, s);
 }
 
 static bool section_known(const char *name) {
@@ -635,30 +221,30 @@ static int validate(struct parser *ps, Profile *p) {
 		if (!keys[i].required)
 			continue;
 		if (!*(char **)((char *)p + keys[i].offset))
-			return fail(ps, &keys[i], NULL, "is required");
+			return profile_fail(ps, &keys[i], NULL, "is required");
 	}
 	if (p->ddns_provider != DDNS_NONE) {
 		const char *prov = ddns_provider_to_string(p->ddns_provider);
 
 		if (!p->ddns_hostname)
-			return fail(ps, NULL, NULL, "[DDNS] Provider=%s needs Hostname=", prov);
+			return profile_fail(ps, NULL, NULL, "[DDNS] Provider=%s needs Hostname=", prov);
 		if (!p->ddns_password_file)
-			return fail(ps, NULL, NULL, "[DDNS] Provider=%s needs PasswordFile= (the password or token, in a file)", prov);
+			return profile_fail(ps, NULL, NULL, "[DDNS] Provider=%s needs PasswordFile= (the password or token, in a file)", prov);
 		if ((p->ddns_provider == DDNS_NOIP || p->ddns_provider == DDNS_DYNDNS2) && !p->ddns_username)
-			return fail(ps, NULL, NULL, "[DDNS] Provider=%s needs Username=", prov);
+			return profile_fail(ps, NULL, NULL, "[DDNS] Provider=%s needs Username=", prov);
 		if (p->ddns_provider == DDNS_DYNDNS2 && !p->ddns_server)
-			return fail(ps, NULL, NULL, "[DDNS] Provider=dyndns2 needs Server=");
+			return profile_fail(ps, NULL, NULL, "[DDNS] Provider=dyndns2 needs Server=");
 		if (p->ddns_provider == DDNS_CLOUDFLARE && !p->ddns_zone)
-			return fail(ps, NULL, NULL, "[DDNS] Provider=cloudflare needs Zone= (the zone the record Hostname= is in)");
+			return profile_fail(ps, NULL, NULL, "[DDNS] Provider=cloudflare needs Zone= (the zone the record Hostname= is in)");
 	}
 	if (p->ddns_zone && p->ddns_provider != DDNS_CLOUDFLARE)
-		return fail(ps, NULL, NULL, "[DDNS] Zone= is for Provider=cloudflare only");
+		return profile_fail(ps, NULL, NULL, "[DDNS] Zone= is for Provider=cloudflare only");
 	if (p->install_wipe && !p->install_disk)
-		return fail(ps, NULL, NULL, "[Install] Wipe=yes needs Disk= (which disk to wipe)");
+		return profile_fail(ps, NULL, NULL, "[Install] Wipe=yes needs Disk= (which disk to wipe)");
 	if (p->gpu_cudnn && !p->gpu_cuda)
-		return fail(ps, NULL, NULL, "[GPU] CUDNN= needs CUDA=");
+		return profile_fail(ps, NULL, NULL, "[GPU] CUDNN= needs CUDA=");
 	if (p->requirements && p->requirements[0] && !p->venv)
-		return fail(ps, NULL, NULL, "[Python] Requirements= needs Venv=");
+		return profile_fail(ps, NULL, NULL, "[Python] Requirements= needs Venv=");
 	return 0;
 }
 
@@ -681,11 +267,11 @@ static int parse_text(struct parser *ps, Profile *p, char *text) {
 			size_t n = strlen(line);
 
 			if (line[n - 1] != ']')
-				return fail(ps, NULL, NULL, "'%s': a section header must end with ']'", line);
+				return profile_fail(ps, NULL, NULL, "'%s': a section header must end with ']'", line);
 			line[n - 1] = 0;
 			if (!section_known(line + 1)) {
 				_cleanup_free_ char *l = section_names();
-				return fail(ps, NULL, NULL, "unknown section [%s] (known: %s)", line + 1, l ? l : "?");
+				return profile_fail(ps, NULL, NULL, "unknown section [%s] (known: %s)", line + 1, l ? l : "?");
 			}
 			free(section);
 			section = strdup(line + 1);
@@ -695,20 +281,20 @@ static int parse_text(struct parser *ps, Profile *p, char *text) {
 		}
 		eq = strchr(line, '=');
 		if (!eq)
-			return fail(ps, NULL, NULL, "'%s': expected Key=Value or [Section]", line);
+			return profile_fail(ps, NULL, NULL, "'%s': expected Key=Value or [Section]", line);
 		*eq = 0;
 		key = string_strip(line);
 		value = string_strip(eq + 1);
 		if (!section)
-			return fail(ps, NULL, NULL, "%s= is outside any section", key);
+			return profile_fail(ps, NULL, NULL, "%s= is outside any section", key);
 		for (size_t i = 0; i < ELEMENTSOF(keys); i++)
 			if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
 				k = &keys[i];
 		if (!k) {
 			_cleanup_free_ char *l = keys_of(section);
-			return fail(ps, NULL, NULL, "[%s] %s=: unknown key (allowed: %s)", section, key, l ? l : "?");
+			return profile_fail(ps, NULL, NULL, "[%s] %s=: unknown key (allowed: %s)", section, key, l ? l : "?");
 		}
-		r = assign(ps, p, k, value);
+		r = profile_assign(ps, p, k, value);
 		if (r < 0)
 			return r;
 	}
