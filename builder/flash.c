@@ -224,6 +224,7 @@ struct flash_pass {
 	atomic_uint_fast64_t read;    /* bytes read back from the device, all passes */
 	atomic_uint_fast64_t bad;     /* verifying: the lowest differing offset found, UINT64_MAX if none */
 	atomic_bool stop;
+	atomic_bool drawing;          /* a worker is redrawing the progress line */
 	pthread_mutex_t lock;
 	int error;         /* the first failure, under lock */
 	char **ret_error;  /* its message, for the caller (may be NULL) */
@@ -373,7 +374,7 @@ struct flash_worker {
 	struct flash_pass *p;
 	chunk_fn fn;
 	uint8_t *buf, *buf2;
-	struct progress *prog; /* only the calling thread draws it */
+	struct progress *prog; /* shared; one worker at a time redraws it */
 	uint64_t total;
 	pthread_t thread;
 	bool started;
@@ -391,8 +392,11 @@ static void *worker_main(void *userdata) {
 			break;
 		if (w->fn(p, c, w->buf, w->buf2) < 0)
 			break;
-		if (w->prog)
+		/* whichever worker finishes a chunk redraws, so a pass the other threads finish alone still shows */
+		if (!atomic_exchange(&p->drawing, true)) {
 			progress_update(w->prog, atomic_load(&p->done), w->total);
+			atomic_store(&p->drawing, false);
+		}
 		if (p->delay_ms > 0)
 			sleep_ms(p->delay_ms);
 	}
@@ -413,7 +417,7 @@ static int run_pass(struct flash_pass *p, chunk_fn fn, uint64_t from, uint64_t t
 	atomic_store(&p->done, 0);
 	atomic_store(&p->stop, false);
 	for (size_t i = 0; i < ELEMENTSOF(w) && r == 0; i++) {
-		w[i] = (struct flash_worker){ .p = p, .fn = fn, .total = total };
+		w[i] = (struct flash_worker){ .p = p, .fn = fn, .total = total, .prog = &prog };
 		if (posix_memalign((void **)&w[i].buf, 2 * MiB, FLASH_CHUNK_SIZE) != 0 ||
 		    posix_memalign((void **)&w[i].buf2, 2 * MiB, FLASH_CHUNK_SIZE) != 0)
 			r = -ENOMEM;
@@ -424,7 +428,6 @@ static int run_pass(struct flash_pass *p, chunk_fn fn, uint64_t from, uint64_t t
 	}
 	if (r == 0) {
 		progress_init(&prog, what, quiet);
-		w[0].prog = &prog;
 		for (size_t i = 1; i < ELEMENTSOF(w); i++)
 			w[i].started = pthread_create(&w[i].thread, NULL, worker_main, &w[i]) == 0;
 		worker_main(&w[0]);
