@@ -23,6 +23,9 @@ void progress_update(struct progress *p, uint64_t done, uint64_t total) {
 		fprintf(stderr, "\r%s: %llu/%llu MiB, %.0f MiB/s, ETA %.0f s\033[K", p->what,
 			(unsigned long long)(done >> 20), (unsigned long long)(total >> 20), rate / 1048576.0,
 			(double)(total - done) / rate);
+	else if (total > 0 && done <= total) /* nothing done yet: no rate to give */
+		fprintf(stderr, "\r%s: %llu/%llu MiB\033[K", p->what, (unsigned long long)(done >> 20),
+			(unsigned long long)(total >> 20));
 	else
 		fprintf(stderr, "\r%s: %llu MiB, %.0f MiB/s\033[K", p->what, (unsigned long long)(done >> 20),
 			rate / 1048576.0);
