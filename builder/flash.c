@@ -630,6 +630,30 @@ static int write_head(const struct flash_pass *p, uint64_t *sent) {
 	return fsync(p->fd) < 0 ? negative_errno() : 0;
 }
 
+/* A medium that claims more than it holds (a fake-capacity stick) often wraps at a
+ * power of two: what is written at 2^k lands at 0. The data past the first MiB was
+ * read back before the first MiB was written over such a place, so now one block of
+ * data in each window [2^k, 2^k + 1 MiB) is read again (a few KiB in all). */
+static int verify_wrap(struct flash_pass *p, struct flash_stats *stats) {
+	for (uint64_t w = FLASH_HEAD_SIZE; w < p->span && p->head_len == FLASH_HEAD_SIZE; w *= 2) {
+		for (size_t i = extent_at(p->ext, p->n_ext, w); i < p->n_ext && p->ext[i].offset < w + FLASH_HEAD_SIZE; i++) {
+			uint64_t a = MAX(p->ext[i].offset, w) / FLASH_IO_ALIGN * FLASH_IO_ALIGN;
+			uint64_t b = MIN(a + FLASH_IO_ALIGN, p->ext[i].offset + p->ext[i].length);
+			int r;
+
+			if (!p->ext[i].data || a >= b)
+				continue;
+			r = verify_range(p, a, b, true, stats);
+			if (r == -EBADMSG)
+				stats->wraps = true;
+			if (r < 0)
+				return r;
+			break;
+		}
+	}
+	return 0;
+}
+
 int flash_write(int image_fd, int fd, const struct flash_target *t, const struct flash_options *opts,
 		struct flash_stats *stats, char **ret_error) {
 	_cleanup_free_ struct flash_extent *ext = NULL;
@@ -693,6 +717,8 @@ int flash_write(int image_fd, int fd, const struct flash_target *t, const struct
 	if (!opts->verify)
 		return 0;
 	r = verify_range(&p, 0, p.head_len, true, stats);
+	if (r >= 0)
+		r = verify_wrap(&p, stats);
 	if (r < 0)
 		return r;
 	stats->verified = true;

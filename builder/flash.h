@@ -72,6 +72,7 @@ struct flash_stats {
 	bool zero_holes;     /* holes were zeroed, and are read back */
 	bool verified;
 	uint64_t bad_offset; /* first differing byte, when verification failed (-EBADMSG) */
+	bool wraps;          /* that byte changed when the first MiB was written: the medium wraps onto it */
 };
 
 /* Writes image_fd to device_fd (opened O_RDWR, O_EXCL for a block device): the

@@ -114,6 +114,12 @@ static int confirm(const struct flash_target *t) {
 }
 
 static int report_difference(const struct flash_stats *stats) {
+	if (stats->wraps)
+		return log_error_errno(EBADMSG,
+				       "Verification failed: %s differs from %s at offset %" PRIu64 " (0x%" PRIx64 "), which "
+				       "changed when the first MiB was written: the device holds less than it claims "
+				       "(a fake-capacity stick). Use another one.",
+				       arg_device, arg_image, stats->bad_offset, stats->bad_offset);
 	return log_error_errno(EBADMSG, "Verification failed: %s differs from %s at offset %" PRIu64 " (0x%" PRIx64 ").",
 			       arg_device, arg_image, stats->bad_offset, stats->bad_offset);
 }

@@ -1,11 +1,12 @@
 #!/bin/bash
-# mlrig flash: byte-identical on a loop device over a file (holes zeroed for free); over ramfs (as a USB stick) only the data written and read back, a real image's fsck clean over old bytes; refusals; a failing write said once; interrupted, no first MiB.
-# shellcheck disable=SC2154 # dev, kdev, odev, pdev, idev, sdev, dev2, rdev are set by loop() through printf -v
+# mlrig flash: byte-identical on a loop device over a file (holes zeroed for free); over ramfs (as a USB stick) only the data written and read back, a real image's fsck clean over old bytes; refusals; a failing write said once; interrupted, no first MiB; a fake-capacity stick that wraps onto the first MiB caught.
+# shellcheck disable=SC2154 # dev, kdev, odev, pdev, idev, sdev, dev2, rdev, wdev are set by loop() through printf -v
 . "$(dirname "$0")/../lib.sh"
 need_root "loop devices"
 need losetup sfdisk mkfs.ext4 partx cmp python3 e2fsck fsck.vfat filefrag
-loops=() nodes=() mnt='' full='' ramfs=''
+loops=() nodes=() mnt='' full='' ramfs='' fuse=''
 _flash_cleanup() {
+	[ -n "$fuse" ] && umount "$fuse" 2>/dev/null
 	[ -n "$mnt" ] && umount "$mnt" 2>/dev/null
 	[ -n "$full" ] && umount "$full" 2>/dev/null
 	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null; done
@@ -333,6 +334,32 @@ ramfs_device() {
 	check "ramfs: --zero-holes: the zeros were written, and read back" test "$wr" -ge "$size" -a "$rd" -ge "$size"
 	check "ramfs: --zero-holes: the summary says so" grep -q "zeroed .* MiB of holes, read back $(mib "$rd") MiB" <<<"$out"
 }
+# A fake-capacity stick (tests/fixtures/wrapping-stick.py, FUSE): 320 MiB claimed, 256 MiB
+# real, what is written past 256 MiB lands at 0. The image's data there reads back right
+# until the first MiB is written over it.
+wrapping_device() {
+	local wimg=$T/wrap.img out rc
+	if [ ! -c /dev/fuse ] || ! /usr/bin/python3 -c 'import fusepy' 2>/dev/null; then
+		echo "SKIP the fake-capacity stick: needs /dev/fuse and python3-fusepy (make deps)"
+		return
+	fi
+	truncate -s 300M "$wimg"
+	head -c 1M /dev/urandom | dd of="$wimg" conv=notrunc status=none
+	head -c 512K /dev/urandom | dd of="$wimg" bs=1M seek=256 conv=notrunc status=none
+	fuse=$T/fuse
+	mkdir -p "$fuse"
+	/usr/bin/python3 "$REPO/tests/fixtures/wrapping-stick.py" "$fuse" $((320 * 1024 * 1024)) $((256 * 1024 * 1024)) &
+	for _ in $(seq 50); do [ -e "$fuse/stick" ] && break; sleep 0.1; done
+	out=$("$MLRIG" flash -q --yes --force --no-zero-holes "$wimg" "$fuse/stick" 2>&1)
+	rc=$?
+	check "fake-capacity stick: flash fails (exit 1)" test $rc -eq 1
+	check "fake-capacity stick: the offset that wrapped is named, and why" \
+		grep -q "at offset $((256 * 1024 * 1024)) .*holds less than it claims" <<<"$out"
+	[ $rc -eq 1 ] || echo "$out"
+	umount "$fuse" && fuse=''
+}
+wrapping_device
+
 if rootfs=$(rootfs_fixture); then
 	ramfs_device
 else
