@@ -1,5 +1,5 @@
 #!/bin/bash
-# make lint: STYLE.md's banned functions, cppcheck (with the _cleanup_ false
+# make lint: STYLE.md's banned functions, file and function sizes, cppcheck (with the _cleanup_ false
 # positives told apart from real leaks), shellcheck on every shell script.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -13,7 +13,31 @@ if grep -nE "$banned" "${c_files[@]}"; then
 	status=1
 fi
 
-# 2. cppcheck. It does not know __attribute__((cleanup)), so it calls every
+# 2. sizes (STYLE.md's one file per concern): a source file over 800 lines, or a
+# function over 150, is two concerns or two steps that want a name each
+sizes=$(python3 - "${c_files[@]}" <<'PY'
+import re, sys
+for path in sys.argv[1:]:
+    src = open(path, errors="replace").read().splitlines()
+    if len(src) > 800 and not path.startswith("tests/"):
+        print(f"{path}: {len(src)} lines (at most 800)")
+    start = None
+    for i, line in enumerate(src):
+        if start is None and re.match(r"^[A-Za-z_].*\)\s*\{\s*$", line):
+            start = i
+        elif start is not None and line == "}":
+            if i - start + 1 > 150:
+                print(f"{path}:{start + 1}: function of {i - start + 1} lines (at most 150)")
+            start = None
+PY
+)
+if [ -n "$sizes" ]; then
+	echo "$sizes"
+	echo "lint: split the files and functions above" >&2
+	status=1
+fi
+
+# 3. cppcheck. It does not know __attribute__((cleanup)), so it calls every
 # _cleanup_ variable leaked on an early return. A "leak" report stays an error
 # unless the variable it names is declared with a _cleanup_ attribute in the
 # function the report points into.
@@ -57,7 +81,7 @@ else
 	status=1
 fi
 
-# 3. every shell script: syntax and shellcheck
+# 4. every shell script: syntax and shellcheck
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run tools/sysroot.sh 2>/dev/null | sort -u)
 for f in "${scripts[@]}"; do
 	bash -n "$f" || status=1

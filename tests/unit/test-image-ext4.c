@@ -259,6 +259,84 @@ static int stream_into(const char *img, const char *tarball, struct ext4_stream_
 
 /* ---- tests ---- */
 
+/* stream_keeps_metadata's image: devices, FIFOs and clamped times */
+static void check_special_files(void) {
+	char *o;
+
+	o = debugfs("root.img", "stat %s", "/dev/null");
+	ASSERT_CONTAINS(o, "Type: character special");
+	ASSERT_CONTAINS(o, "Device major/minor number: 01:03");
+	ASSERT_EQ(field(o, "Mode:", 8), 0666);
+	free(o);
+	o = debugfs("root.img", "stat %s", "/dev/sda");
+	ASSERT_CONTAINS(o, "Type: block special");
+	ASSERT_CONTAINS(o, "Device major/minor number: 08:00");
+	ASSERT_EQ(field(o, "Group:", 10), 6);
+	free(o);
+	o = debugfs("root.img", "stat %s", "/dev/nvme");
+	ASSERT_CONTAINS(o, "Device major/minor number: 259:300");
+	free(o);
+	o = debugfs("root.img", "stat %s", "/run/fifo");
+	ASSERT_CONTAINS(o, "Type: FIFO");
+	free(o);
+
+	/* times: clamped to the epoch, ctime = mtime, nanoseconds kept below the epoch */
+	o = debugfs("root.img", "stat %s", "/data/future");
+	ASSERT_EQ(time_field(o, "mtime"), (long) EPOCH);
+	ASSERT_EQ(time_field(o, "atime"), (long) EPOCH);
+	ASSERT_EQ(time_field(o, " ctime"), (long) EPOCH);
+	ASSERT_EQ(time_field(o, "crtime"), (long) EPOCH);
+	free(o);
+	o = debugfs("root.img", "stat %s", "/data/past");
+	ASSERT_EQ(time_field(o, "mtime"), 1400000000);
+	ASSERT_EQ(time_field(o, " ctime"), 1400000000);
+	ASSERT_CONTAINS(o, "mtime: 0x53724e00:1d6f3454"); /* 123456789 ns << 2 */
+	free(o);
+}
+
+/* stream_keeps_metadata's image: what image hygiene leaves out, and a superblock without the clock */
+static void check_hygiene_and_superblock(void) {
+	char *o;
+
+	/* hygiene */
+	o = debugfs("root.img", "cat %s", "/etc/machine-id");
+	ASSERT_STREQ(o, "uninitialized\n");
+	free(o);
+	o = debugfs("root.img", "stat %s", "/etc/machine-id");
+	ASSERT_EQ(field(o, "Mode:", 8), 0444);
+	free(o);
+	o = debugfs("root.img", "ls -l %s", "/etc/ssh");
+	ASSERT_CONTAINS(o, "sshd_config");
+	ASSERT_TRUE(!strstr(o, "ssh_host_"));
+	free(o);
+	o = debugfs("root.img", "ls -l %s", "/var/log");
+	ASSERT_CONTAINS(o, "apt");
+	ASSERT_TRUE(!strstr(o, "syslog"));
+	free(o);
+	o = debugfs("root.img", "ls -l %s", "/var/log/apt");
+	ASSERT_TRUE(!strstr(o, "history.log"));
+	free(o);
+	o = debugfs("root.img", "ls -l %s", "/var/lib/apt/lists");
+	ASSERT_CONTAINS(o, "partial");
+	ASSERT_TRUE(!strstr(o, "InRelease"));
+	free(o);
+	o = debugfs("root.img", "ls -l %s", "/var/cache/debconf");
+	ASSERT_CONTAINS(o, "config.dat");
+	ASSERT_TRUE(!strstr(o, "config.dat-old"));
+	free(o);
+
+	/* superblock times are the epoch, not the clock */
+	{
+		char *argv[] = { (char *) tool("dumpe2fs"), "-h", "root.img", NULL };
+		ASSERT_EQ(run(argv, &o, false), 0);
+		ASSERT_CONTAINS(o, "Filesystem volume name:   rigroot");
+		ASSERT_CONTAINS(o, "metadata_csum");
+		ASSERT_TRUE(!strstr(o, "orphan_file"));
+		ASSERT_TRUE(!strstr(o, "metadata_csum_seed"));
+		free(o);
+	}
+}
+
 TEST(stream_keeps_metadata) {
 	struct ext4_stream_stats st = {};
 	char *err = NULL, *o;
@@ -353,73 +431,8 @@ TEST(stream_keeps_metadata) {
 	ASSERT_CONTAINS(o, "security.capability (20)");
 	free(o);
 
-	o = debugfs("root.img", "stat %s", "/dev/null");
-	ASSERT_CONTAINS(o, "Type: character special");
-	ASSERT_CONTAINS(o, "Device major/minor number: 01:03");
-	ASSERT_EQ(field(o, "Mode:", 8), 0666);
-	free(o);
-	o = debugfs("root.img", "stat %s", "/dev/sda");
-	ASSERT_CONTAINS(o, "Type: block special");
-	ASSERT_CONTAINS(o, "Device major/minor number: 08:00");
-	ASSERT_EQ(field(o, "Group:", 10), 6);
-	free(o);
-	o = debugfs("root.img", "stat %s", "/dev/nvme");
-	ASSERT_CONTAINS(o, "Device major/minor number: 259:300");
-	free(o);
-	o = debugfs("root.img", "stat %s", "/run/fifo");
-	ASSERT_CONTAINS(o, "Type: FIFO");
-	free(o);
-
-	/* times: clamped to the epoch, ctime = mtime, nanoseconds kept below the epoch */
-	o = debugfs("root.img", "stat %s", "/data/future");
-	ASSERT_EQ(time_field(o, "mtime"), (long) EPOCH);
-	ASSERT_EQ(time_field(o, "atime"), (long) EPOCH);
-	ASSERT_EQ(time_field(o, " ctime"), (long) EPOCH);
-	ASSERT_EQ(time_field(o, "crtime"), (long) EPOCH);
-	free(o);
-	o = debugfs("root.img", "stat %s", "/data/past");
-	ASSERT_EQ(time_field(o, "mtime"), 1400000000);
-	ASSERT_EQ(time_field(o, " ctime"), 1400000000);
-	ASSERT_CONTAINS(o, "mtime: 0x53724e00:1d6f3454"); /* 123456789 ns << 2 */
-	free(o);
-
-	/* hygiene */
-	o = debugfs("root.img", "cat %s", "/etc/machine-id");
-	ASSERT_STREQ(o, "uninitialized\n");
-	free(o);
-	o = debugfs("root.img", "stat %s", "/etc/machine-id");
-	ASSERT_EQ(field(o, "Mode:", 8), 0444);
-	free(o);
-	o = debugfs("root.img", "ls -l %s", "/etc/ssh");
-	ASSERT_CONTAINS(o, "sshd_config");
-	ASSERT_TRUE(!strstr(o, "ssh_host_"));
-	free(o);
-	o = debugfs("root.img", "ls -l %s", "/var/log");
-	ASSERT_CONTAINS(o, "apt");
-	ASSERT_TRUE(!strstr(o, "syslog"));
-	free(o);
-	o = debugfs("root.img", "ls -l %s", "/var/log/apt");
-	ASSERT_TRUE(!strstr(o, "history.log"));
-	free(o);
-	o = debugfs("root.img", "ls -l %s", "/var/lib/apt/lists");
-	ASSERT_CONTAINS(o, "partial");
-	ASSERT_TRUE(!strstr(o, "InRelease"));
-	free(o);
-	o = debugfs("root.img", "ls -l %s", "/var/cache/debconf");
-	ASSERT_CONTAINS(o, "config.dat");
-	ASSERT_TRUE(!strstr(o, "config.dat-old"));
-	free(o);
-
-	/* superblock times are the epoch, not the clock */
-	{
-		char *argv[] = { (char *) tool("dumpe2fs"), "-h", "root.img", NULL };
-		ASSERT_EQ(run(argv, &o, false), 0);
-		ASSERT_CONTAINS(o, "Filesystem volume name:   rigroot");
-		ASSERT_CONTAINS(o, "metadata_csum");
-		ASSERT_TRUE(!strstr(o, "orphan_file"));
-		ASSERT_TRUE(!strstr(o, "metadata_csum_seed"));
-		free(o);
-	}
+	check_special_files();
+	check_hygiene_and_superblock();
 	free(err);
 }
 
