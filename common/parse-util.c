@@ -9,7 +9,8 @@
 #include "parse-util.h"
 #include "sha256.h"
 
-int safe_atou64(const char *s, uint64_t *ret) {
+/* The leading decimal digits of s (at least one, no sign or space); *ret_end past them. */
+static int parse_digits(const char *s, uint64_t *ret, const char **ret_end) {
 	char *end;
 	unsigned long long v;
 
@@ -19,6 +20,18 @@ int safe_atou64(const char *s, uint64_t *ret) {
 	v = strtoull(s, &end, 10);
 	if (errno == ERANGE)
 		return -ERANGE;
+	*ret = v;
+	*ret_end = end;
+	return 0;
+}
+
+int safe_atou64(const char *s, uint64_t *ret) {
+	const char *end;
+	uint64_t v;
+	int r = parse_digits(s, &v, &end);
+
+	if (r < 0)
+		return r;
 	if (*end != 0)
 		return -EINVAL;
 	*ret = v;
@@ -42,16 +55,13 @@ int parse_size(const char *s, uint64_t *ret) {
 		char c;
 		unsigned shift;
 	} suffixes[] = { { 'K', 10 }, { 'M', 20 }, { 'G', 30 }, { 'T', 40 } };
-	char *end;
-	unsigned long long v;
+	const char *end;
+	uint64_t v;
 	unsigned shift = 0;
+	int r = parse_digits(s, &v, &end);
 
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
+	if (r < 0)
+		return r;
 	if (*end) {
 		size_t i;
 
@@ -67,7 +77,7 @@ int parse_size(const char *s, uint64_t *ret) {
 	}
 	if (shift && v > (UINT64_MAX >> shift))
 		return -ERANGE;
-	*ret = (uint64_t)v << shift;
+	*ret = v << shift;
 	return 0;
 }
 

@@ -15,6 +15,7 @@ expect_failure() {
 	rc=$?
 	if [ $rc -ne "$want" ]; then fail "$name: exit $rc, expected $want"; cat "$T/log"; return; fi
 	if ! grep -Eq -- "$msg" "$T/log"; then fail "$name: message"; echo "got: $(cat "$T/log")"; return; fi
+	if grep -q -- '%m' "$T/log"; then fail "$name: a literal %m in the message"; cat "$T/log"; return; fi
 	if [ -n "$(ls -A "$T/out")" ]; then fail "$name: left files: $(ls -A "$T/out")"; return; fi
 	pass "$name"
 }
