@@ -40,7 +40,6 @@ Username=rig
 PasswordFile=ddns.secret
 Server=http://127.0.0.1:$port
 CheckIP=http://localhost:$port/ip
-Interval=5
 CONF
 "$MLRIG" image -q -p "$T/p/ddns.conf" --rootfs "$rootfs" -o "$T/rig.img" || { fail "build the image"; finish; }
 off=$(( $(sfdisk --json "$T/rig.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"])') * 512 ))
@@ -49,8 +48,20 @@ mkdir -p "$R"
 debugfs -R "rdump /etc $R" "$T/rig.img?offset=$off" 2>/dev/null
 check "image: the secret is root's alone (0600)" test "$(stat -c '%a %u' "$R/etc/mlrig/ddns.password")" = "600 0"
 check "image: rig.conf points at it" grep -qx "PasswordFile=/etc/mlrig/ddns.password" "$R/etc/mlrig/rig.conf"
-check "image: mlrig-ddns.timer every 5 minutes" grep -qx "OnUnitActiveSec=5min" "$R/etc/systemd/system/mlrig-ddns.timer"
+check "image: no Interval=: mlrig-ddns.timer every 5 minutes" grep -qx "OnUnitActiveSec=5min" "$R/etc/systemd/system/mlrig-ddns.timer"
 check "image: the timer is enabled" test -L "$R/etc/systemd/system/timers.target.wants/mlrig-ddns.timer"
+# Interval=15 reaches the timer
+sed 's/^\[DDNS\]$/[DDNS]\nInterval=15/' "$T/p/ddns.conf" >"$T/p/ddns15.conf"
+if "$MLRIG" image -q -p "$T/p/ddns15.conf" --rootfs "$rootfs" -o "$T/rig15.img"; then
+	off15=$(( $(sfdisk --json "$T/rig15.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"])') * 512 ))
+	mkdir -p "$T/root15"
+	debugfs -R "rdump /etc/systemd/system/mlrig-ddns.timer $T/root15" "$T/rig15.img?offset=$off15" 2>/dev/null
+	check "image: Interval=15: mlrig-ddns.timer every 15 minutes" grep -qx "OnUnitActiveSec=15min" "$T/root15/mlrig-ddns.timer"
+	check "image: Interval=15: no 5-minute line left" test "$(grep -c '^OnUnitActiveSec=' "$T/root15/mlrig-ddns.timer")" -eq 1
+	rm -f "$T/rig15.img"
+else
+	fail "build the Interval=15 image"
+fi
 # the fake checks credentials against the rig's copy from now on
 cp "$R/etc/mlrig/ddns.password" "$T/p/ddns.secret"
 
@@ -78,6 +89,8 @@ mode good
 ip 203.0.113.10
 agent 0 stage ddns
 check "first run: the stage succeeds" grep -q "stage ddns ok" "$T/last"
+check "first run: the stage notes No-IP's 30-day confirmation" grep -q "No-IP free host names expire unless confirmed by hand every 30 days" "$T/last"
+check "first run: the stage names the timer's default interval" grep -q "mlrig-ddns.timer checks every 5 min" "$T/last"
 check "first run: one update" test "$(updates)" -eq 1
 check "the update names host and address, with basic auth" grep -q "^GET /nic/update hostname=localhost myip=203.0.113.10 auth=ok " "$F/requests.log"
 check "User-Agent as providers require" grep -Eq "ua='mlrig mlrig-firstboot/[0-9.]+ [^ ]+'" "$F/requests.log"
