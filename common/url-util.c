@@ -82,7 +82,7 @@ int url_check(const char *url, enum url_shape shape, char **ret_reason) {
 		return set_error(ret_reason, -EINVAL, "white space, quotes or backslashes in the URL");
 	if (!https && !url_host_is_loopback(rest, host_len))
 		return set_error(ret_reason, -EINVAL,
-				 "plain HTTP would send the credentials in the clear: use https:// (http:// only to a loopback address, 127.0.0.0/8 or ::1)");
+				 "plain HTTP would send the credentials in the clear: use https:// (http:// only to loopback: 127.0.0.0/8, [::1] or the name localhost)");
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-/* The URLs a profile may name for DDNS: HTTPS anywhere, plain HTTP only to a loopback address. */
+/* The URLs a profile may name for DDNS: HTTPS anywhere, plain HTTP only to loopback (127.0.0.0/8, [::1], the name localhost). */
 #pragma once
 
 #include <stdbool.h>

@@ -5,7 +5,8 @@
 # repair; badauth and the other fatal answers stop all requests until the config changes;
 # 911 and 5xx hold for 30 minutes or Retry-After; a failure never touches the state file;
 # malformed, empty, binary and 10 MB answers are errors without a crash or a storm; DuckDNS
-# and Cloudflare subsets; the password in no file but its own, nor in any output.
+# and Cloudflare subsets; dyndns2 at Server=; CheckIP=interface:NAME on a veth or dummy
+# interface made here; the password in no file but its own, nor in any output.
 . "$(dirname "$0")/../lib.sh"
 need_root "the agent writes root-owned 0600 files into the tree"
 need debugfs python3 sfdisk
@@ -40,7 +41,6 @@ Username=rig
 PasswordFile=ddns.secret
 Server=http://127.0.0.1:$port
 CheckIP=http://localhost:$port/ip
-Interval=5
 CONF
 "$MLRIG" image -q -p "$T/p/ddns.conf" --rootfs "$rootfs" -o "$T/rig.img" || { fail "build the image"; finish; }
 off=$(( $(sfdisk --json "$T/rig.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"])') * 512 ))
@@ -49,8 +49,20 @@ mkdir -p "$R"
 debugfs -R "rdump /etc $R" "$T/rig.img?offset=$off" 2>/dev/null
 check "image: the secret is root's alone (0600)" test "$(stat -c '%a %u' "$R/etc/mlrig/ddns.password")" = "600 0"
 check "image: rig.conf points at it" grep -qx "PasswordFile=/etc/mlrig/ddns.password" "$R/etc/mlrig/rig.conf"
-check "image: mlrig-ddns.timer every 5 minutes" grep -qx "OnUnitActiveSec=5min" "$R/etc/systemd/system/mlrig-ddns.timer"
+check "image: no Interval=: mlrig-ddns.timer every 5 minutes" grep -qx "OnUnitActiveSec=5min" "$R/etc/systemd/system/mlrig-ddns.timer"
 check "image: the timer is enabled" test -L "$R/etc/systemd/system/timers.target.wants/mlrig-ddns.timer"
+# Interval=15 reaches the timer
+sed 's/^\[DDNS\]$/[DDNS]\nInterval=15/' "$T/p/ddns.conf" >"$T/p/ddns15.conf"
+if "$MLRIG" image -q -p "$T/p/ddns15.conf" --rootfs "$rootfs" -o "$T/rig15.img"; then
+	off15=$(( $(sfdisk --json "$T/rig15.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"])') * 512 ))
+	mkdir -p "$T/root15"
+	debugfs -R "rdump /etc/systemd/system/mlrig-ddns.timer $T/root15" "$T/rig15.img?offset=$off15" 2>/dev/null
+	check "image: Interval=15: mlrig-ddns.timer every 15 minutes" grep -qx "OnUnitActiveSec=15min" "$T/root15/mlrig-ddns.timer"
+	check "image: Interval=15: no 5-minute line left" test "$(grep -c '^OnUnitActiveSec=' "$T/root15/mlrig-ddns.timer")" -eq 1
+	rm -f "$T/rig15.img"
+else
+	fail "build the Interval=15 image"
+fi
 # the fake checks credentials against the rig's copy from now on
 cp "$R/etc/mlrig/ddns.password" "$T/p/ddns.secret"
 
@@ -78,6 +90,8 @@ mode good
 ip 203.0.113.10
 agent 0 stage ddns
 check "first run: the stage succeeds" grep -q "stage ddns ok" "$T/last"
+check "first run: the stage notes No-IP's 30-day confirmation" grep -q "No-IP free host names expire unless confirmed by hand every 30 days" "$T/last"
+check "first run: the stage names the timer's default interval" grep -q "mlrig-ddns.timer checks every 5 min" "$T/last"
 check "first run: one update" test "$(updates)" -eq 1
 check "the update names host and address, with basic auth" grep -q "^GET /nic/update hostname=localhost myip=203.0.113.10 auth=ok " "$F/requests.log"
 check "User-Agent as providers require" grep -Eq "ua='mlrig mlrig-firstboot/[0-9.]+ [^ ]+'" "$F/requests.log"
@@ -238,6 +252,77 @@ before=$(provider_requests)
 for i in $(seq 1 10); do agent $((now + 86400 + 180 + i * 3600)) ddns >/dev/null; done
 check "cloudflare auth error: no request in ten runs" test "$(provider_requests)" -eq "$before"
 agent $((now + 3 * 86400)) status >/dev/null
+
+# --- dyndns2: any dyndns2 server, at Server= with the protocol's own /nic/update ---
+now=$((now + 4 * 86400))
+sed -i 's/^Provider=cloudflare$/Provider=dyndns2/; /^Zone=/d' "$R/etc/mlrig/rig.conf"   # a config change: the hold is lifted
+ip 203.0.113.60
+agent $now ddns
+rc=$?
+check "dyndns2: exit 0, updated (good)" eval '[ $rc -eq 0 ] && grep -q "updated (good)" "$T/last"'
+check "dyndns2: one update at Server='s /nic/update, with basic auth" \
+	test "$(grep -c "^GET /nic/update hostname=localhost myip=203.0.113.60 auth=ok " "$F/requests.log")" -eq 1
+check "dyndns2: its own state entry" grep -q "provider=dyndns2 host=localhost family=ipv4 .*address=203.0.113.60 " "$R/var/lib/mlrig/ddns.state"
+agent $((now + 300)) ddns
+check "dyndns2: unchanged, no update" test "$(grep -c "myip=203.0.113.60 " "$F/requests.log")" -eq 1
+cp "$R/etc/mlrig/rig.conf" "$T/rig.conf.keep"
+sed -i '/^Server=/d' "$R/etc/mlrig/rig.conf"
+before=$(wc -l <"$F/requests.log")
+agent $((now + 600)) ddns
+rc=$?
+check "dyndns2 without Server=: refused" eval '[ $rc -ne 0 ] && grep -q "Provider=dyndns2 needs Server=" "$T/last"'
+check "dyndns2 without Server=: no request at all" test "$(wc -l <"$F/requests.log")" -eq "$before"
+cp "$T/rig.conf.keep" "$R/etc/mlrig/rig.conf"
+
+# --- CheckIP=interface:NAME: the address of a real interface, no CheckIP request ---
+# A dummy interface, or a veth pair where the kernel has no dummy module (containers); both
+# ends go with the one 'ip link del'. Only documentation addresses (203.0.113.0/24, 2001:db8::/32).
+# (command ip: ip() above sets the fake's address)
+IFACE=mlrddns$$
+if command ip link add "$IFACE" type dummy 2>/dev/null ||
+	{ command ip link add "$IFACE" type veth peer name "mlrddnsp$$" 2>/dev/null && command ip link set "mlrddnsp$$" up; }; then
+	trap 'command ip link del "$IFACE" 2>/dev/null; kill $fake_pid 2>/dev/null; _cleanup' EXIT
+	command ip addr add 203.0.113.77/32 dev "$IFACE"
+	v6=no
+	if command ip -6 addr add 2001:db8::77/128 dev "$IFACE" nodad 2>/dev/null; then v6=yes; fi
+	command ip link set "$IFACE" up
+	for _ in $(seq 20); do command ip -6 addr show dev "$IFACE" | grep -q "inet6 fe80:" && break; sleep 0.1; done
+	sed -i "s|^CheckIP=.*|CheckIP=interface:$IFACE|; s/^IPv6=no$/IPv6=$v6/" "$R/etc/mlrig/rig.conf"
+	checkips=$(grep -c '^GET /ip ' "$F/requests.log")
+	agent $((now + 900)) ddns
+	rc=$?
+	check "interface:$IFACE: exit 0" test $rc -eq 0
+	check "interface:$IFACE: its IPv4 address sent" grep -q "^GET /nic/update hostname=localhost myip=203.0.113.77 auth=ok " "$F/requests.log"
+	if [ $v6 = yes ]; then
+		check "interface:$IFACE: its IPv6 address sent" grep -q "^GET /nic/update hostname=localhost myip=2001:db8::77 auth=ok " "$F/requests.log"
+		# left with its fe80:: address only (the kernel lists those last): that one is never the public one
+		if command ip -6 addr show dev "$IFACE" | grep -q "inet6 fe80:"; then
+			command ip -6 addr del 2001:db8::77/128 dev "$IFACE"
+			before=$(wc -l <"$F/requests.log")
+			agent $((now + 1000)) ddns
+			rc=$?
+			check "interface:$IFACE with a link-local IPv6 address only: exit 1, 'no ipv6 address'" \
+				eval '[ $rc -eq 1 ] && grep -q "interface:$IFACE has no ipv6 address" "$T/last"'
+			check "...and no request (IPv4 unchanged, fe80:: never sent)" test "$(wc -l <"$F/requests.log")" -eq "$before"
+		else
+			echo "SKIP link-local case: $IFACE got no fe80:: address"
+		fi
+	else
+		echo "SKIP interface IPv6 case: no IPv6 address could be added to $IFACE"
+	fi
+	check "interface:$IFACE: no CheckIP request" test "$(grep -c '^GET /ip ' "$F/requests.log")" -eq "$checkips"
+	sed -i "s|^CheckIP=.*|CheckIP=interface:mlrnone$$|; s/^IPv6=yes$/IPv6=no/" "$R/etc/mlrig/rig.conf"
+	before=$(wc -l <"$F/requests.log")
+	agent $((now + 1200)) ddns
+	rc=$?
+	check "a missing interface: exit 1" test $rc -eq 1
+	check "a missing interface: said so" grep -q "interface:mlrnone$$ has no ipv4 address" "$T/last"
+	check "a missing interface: no request sent" test "$(wc -l <"$F/requests.log")" -eq "$before"
+	command ip link del "$IFACE"
+	check "the test interface is gone" eval '! command ip link show "$IFACE" >/dev/null 2>&1'
+else
+	echo "SKIP CheckIP=interface: cases: cannot add a dummy or veth interface here (no CAP_NET_ADMIN?)"
+fi
 
 # --- the password: only in its own file ---
 leaks=$(grep -rlF -- "$PASSWORD" "$R" "$F" "$OUT" "$T/last" 2>/dev/null | grep -v -x -e "$R/etc/mlrig/ddns.password")

@@ -2,7 +2,8 @@
 # The router side, in two network namespaces this test makes (a "router" running Debian's
 # miniupnpd, a "rig" behind it): the port-forward stage maps the SSH port by UPnP and by
 # NAT-PMP, miniupnpc's own `upnpc -l` sees the mapping, a renewal keeps one, and
-# PortForward=no removes it. Then the firewall stage's nftables table, loaded in the rig's
+# PortForward=no removes it; without ExternalPort= the router's port is the SSH port; a rig
+# without libminiupnpc or libnatpmp finalises and says what it skipped. Then the firewall stage's nftables table, loaded in the rig's
 # namespace: SSH reachable from the router's side, another listening port not.
 . "$(dirname "$0")/../lib.sh"
 need_root "network namespaces, miniupnpd"
@@ -99,10 +100,12 @@ set_mode() { sed -i "s/^PortForward=.*/PortForward=$1/" "$R/etc/mlrig/rig.conf";
 
 # --- UPnP ---
 stage
+upnp_ok=no
 if grep -q "UPnP error" "$T/last"; then
 	echo "SKIP UPnP: miniupnpd refused the mapping here ($(grep -o 'UPnP error.*' "$T/last")); its log:"
 	tail -5 "$T/miniupnpd.log"
 else
+	upnp_ok=yes
 	check "upnp: the stage maps the SSH port" grep -q "stage port-forward ok.*upnp: router port 2222 -> 192.168.77.2 port 22, lease 24 h" "$T/last"
 	check "upnp: upnpc -l shows 2222 -> the rig's 22" mapped
 	check "upnp: a lease of one day" eval 'ing upnpc -l | grep -E "TCP +2222->192\.168\.77\.2:22 " | grep -Eq " (86[34][0-9][0-9]|86400)$"'
@@ -127,6 +130,38 @@ else
 	check "natpmp: PortForward=no removes it" eval '! mapped && grep -q "removed the natpmp mapping of port 2222" "$T/last"'
 fi
 
+# --- no ExternalPort=: the router's port is the SSH port ([SSH] Port=2200 here, so not 22 by chance) ---
+if [ $upnp_ok = yes ]; then
+	cp "$R/etc/mlrig/rig.conf" "$T/rig.conf.keep"
+	{ sed '/^ExternalPort=/d' "$T/p/router.conf"; printf '[SSH]\nPort=2200\n'; } >"$T/p/router-default.conf"
+	if "$MLRIG" image -q -p "$T/p/router-default.conf" --rootfs "$rootfs" -o "$T/rig2.img"; then
+		off2=$(( $(sfdisk --json "$T/rig2.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"])') * 512 ))
+		mkdir -p "$T/root2"
+		debugfs -R "rdump /etc/mlrig/rig.conf $T/root2" "$T/rig2.img?offset=$off2" 2>/dev/null
+		rm -f "$T/rig2.img"
+		cp "$T/root2/rig.conf" "$R/etc/mlrig/rig.conf"
+		stage
+		mapped2200() { ing upnpc -l 2>&1 | grep -E "TCP +2200->192\.168\.77\.2:2200 "; }
+		check "no ExternalPort=: the stage maps router port 2200 to the SSH port 2200" \
+			grep -q "stage port-forward ok.*upnp: router port 2200 -> 192.168.77.2 port 2200, lease 24 h" "$T/last"
+		check "no ExternalPort=: upnpc -l shows 2200 -> the rig's 2200, nothing else" \
+			eval 'mapped2200 && [ "$(ing upnpc -l | grep -cE "^ *[0-9]+ (TCP|UDP) ")" -eq 1 ]'
+		# the agent's own default too, for a rig.conf that lacks the line
+		sed -i '/^ExternalPort=/d' "$R/etc/mlrig/rig.conf"
+		stage
+		check "rig.conf without ExternalPort=: the same one mapping" \
+			eval 'grep -q "upnp: router port 2200 -> 192.168.77.2 port 2200" "$T/last" && [ "$(ing upnpc -l | grep -cE "^ *[0-9]+ (TCP|UDP) ")" -eq 1 ]'
+		set_mode no
+		stage
+		check "no ExternalPort=: PortForward=no removes it" eval '! mapped2200 && grep -q "removed the upnp mapping of port 2200" "$T/last"'
+	else
+		fail "build the image without ExternalPort="
+	fi
+	cp "$T/rig.conf.keep" "$R/etc/mlrig/rig.conf"
+else
+	echo "SKIP ExternalPort default case: miniupnpd refused UPnP mappings here (see above)"
+fi
+
 # --- a rig without the library still finalises, and says what it skipped ---
 set_mode upnp
 # the loader finds libminiupnpc in the system paths; an unshare'd mount namespace hides it
@@ -136,6 +171,21 @@ if [ -n "$lib" ] && command -v unshare >/dev/null; then
 	check "no libminiupnpc: the stage succeeds and says what it skipped" grep -q "stage port-forward ok.*skipped: libminiupnpc.so.17 not found: install libminiupnpc17" "$T/last"
 else
 	echo "SKIP no-library case: no libminiupnpc.so.17 in ldconfig's cache, or no unshare"
+fi
+set_mode natpmp
+lib=$(ldconfig -p | sed -n 's/.*libnatpmp\.so\.1 .*=> //p' | head -1)
+if [ -n "$lib" ] && command -v unshare >/dev/null; then
+	ing unshare -m sh -c "mount --bind /dev/null '$lib' && '$AGENT' --root '$R' stage port-forward" >"$T/last" 2>&1
+	check "no libnatpmp: the stage succeeds and says what it skipped" grep -q "stage port-forward ok.*skipped: libnatpmp.so.1 not found: install libnatpmp1" "$T/last"
+	check "no libnatpmp: nothing mapped, nothing recorded" \
+		eval '[ "$(ing upnpc -l | grep -cE "^ *[0-9]+ (TCP|UDP) ")" -eq 0 ] && [ ! -e "$R/var/lib/mlrig/portmap.state" ]'
+	# the same stage with the library there maps it: the check above is about the library
+	stage
+	check "libnatpmp back: the stage maps again" grep -q "stage port-forward ok.*natpmp: router port 2222 -> port 22" "$T/last"
+	set_mode no
+	stage
+else
+	echo "SKIP no-libnatpmp case: no libnatpmp.so.1 in ldconfig's cache, or no unshare"
 fi
 
 # --- the firewall stage's nftables table, loaded in the rig's namespace ---

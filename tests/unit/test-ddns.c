@@ -1,5 +1,7 @@
 /* DDNS answers and state: what each provider's reply means, and the state file read back. */
 #include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "ddns.h"
@@ -42,6 +44,38 @@ TEST(dyndns2_answers) {
 	ASSERT_EQ(verdict_of(ddns_answer_dyndns2, 200, BODY("goodness"), 0, NULL), DDNS_RETRY);
 	ASSERT_EQ(verdict_of(ddns_answer_dyndns2, 404, BODY("good"), 0, NULL), DDNS_RETRY);
 	ASSERT_EQ(verdict_of(ddns_answer_dyndns2, 200, "\0good", 5, 0, NULL), DDNS_RETRY);
+}
+
+/* Every fatal dyndns2 code: the body alone decides (HTTP 200), the verdict is fatal, the reason
+ * names the code and there is something for the user to change. */
+TEST(dyndns2_fatal_answers) {
+	static const char *const codes[] = { "badauth", "nohost", "notfqdn", "badagent", "abuse",
+					     "!donator", "numhost", "!yours", "badsys" };
+
+	for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
+		struct ddns_answer a = {};
+
+		ASSERT_OK(ddns_answer_dyndns2(200, codes[i], strlen(codes[i]), 0, &a));
+		ASSERT_EQ(a.verdict, DDNS_FATAL);
+		ASSERT_EQ(a.retry_after, 0);
+		ASSERT_TRUE(a.reason != NULL);
+		ASSERT_TRUE(strncmp(a.reason, codes[i], strlen(codes[i])) == 0);
+		ASSERT_TRUE(a.fix != NULL);
+		ASSERT_TRUE(strlen(a.fix) > 10);
+		ddns_answer_release(&a);
+		/* the same code with a trailing newline, as servers send it, and with HTTP 401 */
+		{
+			char body[32];
+			int n = snprintf(body, sizeof(body), "%s\n", codes[i]);
+
+			ASSERT_OK(ddns_answer_dyndns2(401, body, (size_t)n, 0, &a));
+			ASSERT_EQ(a.verdict, DDNS_FATAL);
+			ASSERT_TRUE(a.fix != NULL);
+			ddns_answer_release(&a);
+		}
+	}
+	/* a word that only begins like a fatal code is not one */
+	ASSERT_EQ(verdict_of(ddns_answer_dyndns2, 200, BODY("nohosts"), 0, NULL), DDNS_RETRY);
 }
 
 TEST(duckdns_answers) {

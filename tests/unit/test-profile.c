@@ -348,4 +348,10 @@ TEST(error_reach_keys) {
 	/* loopback in every spelling the tests use is plain HTTP's one exception */
 	ASSERT_TRUE(load_error(BASE "[DDNS]\nServer=http://127.0.0.2:8080\nCheckIP=http://[::1]:8080/ip\n") == NULL);
 	ASSERT_TRUE(load_error(BASE "[DDNS]\nServer=http://localhost/\n") == NULL);
+	ASSERT_TRUE(load_error(BASE "[DDNS]\nCheckIP=http://LocalHost:8080/ip\n") == NULL);
+	/* the name localhost itself, not names that merely begin or end with it, nor other loopback-looking hosts */
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=http://localhost.example.com\n", "plain HTTP");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=http://rig.localhost\n", "plain HTTP");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=http://128.0.0.1\n", "plain HTTP");
+	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=http://[::2]\n", "plain HTTP");
 }
