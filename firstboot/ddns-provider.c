@@ -210,6 +210,37 @@ int ddns_cloudflare_lookup(struct ddns_request_ctx *c, char **ret, struct ddns_a
 	return r < 0 ? r : r == 0 ? 0 : 1;
 }
 
+/* A record's JSON for Cloudflare's API: only its content (PATCH), or a whole new record (type set: POST). */
+static int cloudflare_body(const char *type, const char *name, const char *content, char **ret) {
+	_cleanup_free_ char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+	JsonWriter w;
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	json_init(&w, f);
+	json_object_begin(&w);
+	if (type) {
+		json_field_string(&w, "type", type);
+		json_field_string(&w, "name", name);
+	}
+	json_field_string(&w, "content", content);
+	if (type) {
+		json_field_uint(&w, "ttl", 1); /* "automatic" */
+		json_field_bool(&w, "proxied", false);
+	}
+	json_object_end(&w);
+	r = json_finish(&w);
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(text);
+	return 0;
+}
+
 static int update_cloudflare(struct ddns_request_ctx *c, struct ddns_answer *ret) {
 	_cleanup_free_ char *zone = NULL, *id = NULL, *content = NULL, *path = NULL, *body = NULL;
 	_cleanup_(curl_reply_release) struct curl_reply reply = {};
@@ -223,15 +254,19 @@ static int update_cloudflare(struct ddns_request_ctx *c, struct ddns_answer *ret
 		return answer_bad(ret, DDNS_OK, NULL, "the record has the address already");
 	if (id) {
 		/* PATCH keeps what the user set on the record (proxied, TTL, comment) */
-		if (asprintf(&path, "/client/v4/zones/%s/dns_records/%s", zone, id) < 0 ||
-		    asprintf(&body, "{\"content\":\"%s\"}", c->address) < 0)
+		if (asprintf(&path, "/client/v4/zones/%s/dns_records/%s", zone, id) < 0)
 			return -ENOMEM;
+		r = cloudflare_body(NULL, NULL, c->address, &body);
+		if (r < 0)
+			return r;
 		r = cloudflare_call(c, "PATCH", path, body, &reply, ret);
 	} else {
-		if (asprintf(&path, "/client/v4/zones/%s/dns_records", zone) < 0 ||
-		    asprintf(&body, "{\"type\":\"%s\",\"name\":\"%s\",\"content\":\"%s\",\"ttl\":1,\"proxied\":false}",
-			     strcmp(c->family, "ipv6") == 0 ? "AAAA" : "A", c->a->p->ddns_hostname, c->address) < 0)
+		if (asprintf(&path, "/client/v4/zones/%s/dns_records", zone) < 0)
 			return -ENOMEM;
+		r = cloudflare_body(strcmp(c->family, "ipv6") == 0 ? "AAAA" : "A", c->a->p->ddns_hostname, c->address,
+				    &body);
+		if (r < 0)
+			return r;
 		r = cloudflare_call(c, "POST", path, body, &reply, ret);
 	}
 	return r < 0 ? r : 0;
