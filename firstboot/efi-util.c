@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -53,6 +55,7 @@ static int write_var(const char *dir, const char *name, const void *data, size_t
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ uint8_t *buf = malloc(4 + size);
 	_cleanup_close_ int fd = -1;
+	struct statfs sfs;
 	uint32_t attrs = EFI_VARIABLE_NON_VOLATILE | EFI_VARIABLE_BOOTSERVICE_ACCESS | EFI_VARIABLE_RUNTIME_ACCESS;
 	int flags;
 
@@ -74,6 +77,10 @@ static int write_var(const char *dir, const char *name, const void *data, size_t
 	errno = 0;
 	if (write(fd, buf, 4 + size) != (ssize_t)(4 + size))
 		return errno ? negative_errno() : -EIO;
+	/* efivarfs replaces the whole variable; a plain file (a tree in tests, as libefivar's
+	 * EFIVARFS_PATH reads) keeps the old tail of a longer value unless cut */
+	if (fstatfs(fd, &sfs) == 0 && sfs.f_type != EFIVARFS_MAGIC && ftruncate(fd, (off_t)(4 + size)) < 0)
+		return negative_errno();
 	return 0;
 }
 
