@@ -87,7 +87,8 @@ static int grub_stage(struct agent *a) {
 		agent_say("warning: [Boot] DualBoot=yes but os-prober is not installed: GRUB's menu lists no other OS (apt install os-prober)");
 	if ((r = agent_mkdir(a, "etc/default/grub.d", 0755, 0, 0)) < 0 || (r = grub_defaults(a, NULL, &text)) < 0)
 		return agent_fail(a, r, "cannot prepare /%s: %s", GRUB_DEFAULTS, strerror(-r));
-	if (a->p->boot_default == BOOT_DEFAULT_WINDOWS && a->live && (win = windows_entry(a))) {
+	/* the Windows entry of the menu update-grub last wrote (with --root, the tree's grub.cfg) */
+	if (a->p->boot_default == BOOT_DEFAULT_WINDOWS && (win = windows_entry(a))) {
 		free(text), text = NULL;
 		if (grub_defaults(a, win, &text) < 0)
 			return -ENOMEM;
