@@ -88,7 +88,7 @@ struct rig {
 
 /* A rig tree (os-release, the ESP's removable-path loader) in the test's directory, an empty
  * efivarfs beside it, and the ESP of a disk libfdisk wrote. Skips without libefiboot. */
-static void rig_init(struct rig *r) {
+static void rig_init_full(struct rig *r, bool need_efiboot) {
 	_cleanup_free_ uint8_t *opt = NULL;
 	_cleanup_free_ char *error = NULL;
 	_cleanup_close_ int fd = -1;
@@ -104,14 +104,18 @@ static void rig_init(struct rig *r) {
 	ASSERT_TRUE(fd >= 0);
 	ASSERT_OK(efi_gpt_partition(fd, 512, 1, &r->esp));
 	k = efi_make_load_option(&r->esp, "\\EFI\\BOOT\\BOOTX64.EFI", "x", &opt, &size, &error);
-	if (k == -ELIBACC)
+	if (k == -ELIBACC && need_efiboot)
 		test_skip("%s (apt install libefiboot1)", error);
-	ASSERT_OK(k);
+	ASSERT_TRUE(need_efiboot ? k >= 0 : k == -ELIBACC);
 	ASSERT_OK(agent_mkdir(&r->a, "etc", 0755, 0, 0));
 	ASSERT_OK(agent_write(&r->a, "etc/os-release", "ID=debian\nNAME=\"Debian GNU/Linux\"\n", 34, 0644, 0, 0));
 	ASSERT_OK(mkdir_p("boot/efi/EFI/BOOT", 0755));
 	ASSERT_OK(write_file_atomic("boot/efi/EFI/BOOT/BOOTX64.EFI", "MZ", 2, 0644));
 	ASSERT_TRUE(mkdir(VARS, 0755) == 0);
+}
+
+static void rig_init(struct rig *r) {
+	rig_init_full(r, true);
 }
 
 static void rig_release(struct rig *r) {
@@ -376,5 +380,49 @@ TEST(efibootmgr_reads_what_the_stage_wrote) {
 	ASSERT_CONTAINS(res.out, "Boot0001* Debian GNU/Linux\tHD(1,GPT," ESP_GUID ",0x800,0x10000)/File(\\EFI\\BOOT\\BOOTX64.EFI)");
 	ASSERT_CONTAINS(res.out, "Boot0000* Windows Boot Manager\t");
 	process_result_release(&res);
+	rig_release(&r);
+}
+
+/* A rig without libefiboot1: the stage makes no entry of its own, says what it skipped, and
+ * moves an entry that names the OS first, as before. It runs in a child of this binary whose
+ * LD_LIBRARY_PATH finds an empty libefiboot.so.1 first, so that dlopen() fails as there. */
+#define NO_EFIBOOT_ENV "MLRIG_TEST_NO_LIBEFIBOOT"
+TEST(without_libefiboot_the_stage_says_what_it_skipped) {
+	_cleanup_free_ char *w1 = NULL, *w2 = NULL, *o = NULL, *env = NULL, *self = NULL;
+	struct process_result res = {};
+	struct rig r;
+
+	if (!getenv(NO_EFIBOOT_ENV)) {
+		self = realpath("/proc/self/exe", NULL);
+		ASSERT_TRUE(self);
+		ASSERT_OK(mkdir_p("lib", 0755));
+		ASSERT_OK(write_file_atomic("lib/libefiboot.so.1", "", 0, 0644));
+		ASSERT_TRUE(asprintf(&env, "LD_LIBRARY_PATH=%s/lib", test_dir()) > 0);
+		ASSERT_EQ(process_run(&(struct process_options){
+					      .argv = (char *[]){ self, "without_libefiboot_the_stage_says_what_it_skipped", NULL },
+					      .env_set = (char *[]){ env, NO_EFIBOOT_ENV "=1", NULL },
+					      .stdout_mode = PROCESS_CAPTURE,
+					      .stderr_mode = PROCESS_TO_STDOUT },
+				      &res),
+			  0);
+		ASSERT_CONTAINS(res.out, "1 passed, 0 failed, 0 skipped");
+		process_result_release(&res);
+		return;
+	}
+	rig_init_full(&r, false);
+	put_boot(0x0000, "Windows Boot Manager");
+	put_order((uint16_t[]){ 0x0000 }, 1);
+	w1 = run(&r);
+	ASSERT_CONTAINS(w1, "EFI: skipped the rig's own boot entry: ");
+	ASSERT_CONTAINS(w1, "libefiboot.so.1");
+	ASSERT_CONTAINS(w1, "(install libefiboot1); no boot entry names debian: the firmware boots the removable path");
+	ASSERT_EQ(n_entries(), 1);
+	put_boot(0x0003, "debian");
+	put_order((uint16_t[]){ 0x0000, 0x0003 }, 2);
+	w2 = run(&r);
+	ASSERT_CONTAINS(w2, "(install libefiboot1); Boot0003 (names debian) moved first in BootOrder (was 0000,0003, now 0003,0000)");
+	o = order_now();
+	ASSERT_STREQ(o, "0003,0000");
+	ASSERT_EQ(n_entries(), 2);
 	rig_release(&r);
 }
