@@ -182,7 +182,10 @@ static int rig_entry(struct agent *a, const char *efivars, const struct efi_part
 	uint16_t num = 0;
 	int i, r;
 
-	r = found_esp ? (esp = *found_esp, 0) : efi_find_esp("/" ESP_DIR, &esp, &error);
+	if (found_esp)
+		esp = *found_esp, r = 0;
+	else
+		r = efi_find_esp("/" ESP_DIR, &esp, &error);
 	if (r == -ENOENT || r == -ENODEV)
 		return asprintf(ret_what, "no rig entry: %s", error) < 0 ? -ENOMEM : 0;
 	if (r < 0)
