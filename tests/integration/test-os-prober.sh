@@ -10,7 +10,8 @@
 #
 # This host boots without UEFI and runs no udevd, and os-prober's ESP probe
 # needs both: it runs in a mount namespace whose /sys/firmware holds an empty
-# efi/ directory, with a udevadm stand-in on PATH that answers the two queries
+# efi/ directory and whose /sys/block lists only the fixture's loop device
+# (so it probes nothing else on the host), with a udevadm stand-in on PATH that answers the two queries
 # os-prober and grub-probe make ('info -q property': blkid -p's udev export,
 # what udev's blkid builtin records; 'info -q path': sysfs's /dev/block/MAJ:MIN
 # alias, so os-prober's skip of virtual devices, which a loop device is, keeps
@@ -62,22 +63,25 @@ esac
 EOF
 chmod +x "$T/shim/udevadm"
 
-# in_efi_ns COMMAND...: runs it where /sys/firmware/efi exists and the stand-in is on PATH
+# in_efi_ns COMMAND...: runs it where /sys/firmware/efi exists, the stand-in is on PATH and
+# /sys/block lists only the fixture's loop device (os-prober probes every partition there: not
+# this host's disks, nor another test's loop devices)
+sys_loop=$(readlink -f "/sys/block/${loop#/dev/}")
 in_efi_ns() {
 	PATH=$T/shim:$PATH unshare -m sh -c '
 		[ -d /sys/firmware/efi ] || { mount -t tmpfs -o size=64k mlrig-test /sys/firmware && mkdir /sys/firmware/efi; } || exit 99
-		exec "$@"' sh "$@"
+		mount -t tmpfs -o size=64k mlrig-test /sys/block && ln -s "$0" "/sys/block/${0##*/}" || exit 99
+		exec "$@"' "$sys_loop" "$@"
 }
 
 # --- os-prober itself
 in_efi_ns os-prober >"$T/probed" 2>"$T/probed.err"
 rc=$?
-[ $rc -ne 99 ] || skip "cannot mount a tmpfs over /sys/firmware in a mount namespace (unshare -m)"
+[ $rc -ne 99 ] || skip "cannot mount a tmpfs over /sys/firmware and /sys/block in a mount namespace (unshare -m)"
 echo "os-prober: $(grep -F "$loop" "$T/probed")"
 check "os-prober finds the fixture's Windows Boot Manager on its ESP" \
 	grep -qx "$esp@/efi/Microsoft/Boot/bootmgfw.efi:Windows Boot Manager:Windows:efi" "$T/probed"
-check "and nothing else on the fixture (the NTFS partition holds no loader)" \
-	test "$(grep -c "^$loop" "$T/probed")" -eq 1
+check "and nothing else (the NTFS partition holds no loader)" test "$(grep -c . "$T/probed")" -eq 1
 
 # --- a rig tree, and the GRUB defaults the stage writes into it
 R=$T/root
