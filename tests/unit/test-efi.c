@@ -3,6 +3,8 @@
  * with libefiboot compared with the bytes efibootmgr wrote for the same ESP. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,4 +207,35 @@ TEST(boot_entries_listed_and_written) {
 	ASSERT_EQ(size, len);
 	ASSERT_TRUE(memcmp(back, opt, len) == 0);
 	free(back);
+}
+
+/* efivarfs makes files immutable so that a stray write cannot brick the firmware; the writer
+ * clears the flag of a variable it replaces, which must happen before the file is opened for
+ * writing, and sets it again (here on the test directory's file system, which has the flag). */
+TEST(immutable_variable_replaced) {
+	uint8_t opt[256], *back = NULL;
+	size_t size, len = load_option(opt, "rig", true);
+	_cleanup_close_ int fd = -1;
+	int flags = 0;
+
+	ASSERT_TRUE(mkdir("efivars", 0755) == 0);
+	put_var("Boot0001", opt, len);
+	fd = open("efivars/Boot0001-" EFI_GLOBAL_GUID, O_RDONLY | O_CLOEXEC);
+	ASSERT_TRUE(fd >= 0);
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+		test_skip("the test directory's file system has no inode flags (FS_IOC_GETFLAGS: %m)");
+	flags |= FS_IMMUTABLE_FL;
+	if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
+		test_skip("cannot make a file immutable here (FS_IOC_SETFLAGS: %m)");
+	ASSERT_TRUE(open("efivars/Boot0001-" EFI_GLOBAL_GUID, O_WRONLY | O_CLOEXEC) < 0 && errno == EPERM);
+	len = load_option(opt, "rig, repaired", true);
+	ASSERT_OK(efi_set_boot_option("efivars", 0x0001, opt, len));
+	ASSERT_OK(efi_get_boot_option("efivars", 0x0001, &back, &size));
+	ASSERT_EQ(size, len);
+	ASSERT_TRUE(memcmp(back, opt, len) == 0);
+	free(back);
+	/* and made immutable again; cleared here so that the test directory can be removed */
+	ASSERT_TRUE(ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL));
+	flags &= ~FS_IMMUTABLE_FL;
+	ASSERT_TRUE(ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0);
 }
