@@ -259,25 +259,21 @@ int ext4_stat(Ext4 *e, const char *path, uint32_t *ret_mode) {
 	return 0;
 }
 
-int ext4_read_file(Ext4 *e, const char *path, char **ret_data, size_t *ret_size) {
+static int read_inode_data(Ext4 *e, ext2_ino_t ino, const struct ext2_inode_large *inode, char **ret_data,
+			   size_t *ret_size) {
 	_cleanup_free_ char *buf = NULL;
-	struct ext2_inode_large in;
 	ext2_file_t f = NULL;
 	unsigned int got = 0;
 	uint64_t size;
-	ext2_ino_t ino;
 	int r;
 
-	r = lookup_path(e, path, &ino, &in);
-	if (r < 0)
-		return r;
-	if (LINUX_S_ISDIR(in.i_mode))
+	if (LINUX_S_ISDIR(inode->i_mode))
 		return -EISDIR;
-	if (LINUX_S_ISLNK(in.i_mode))
+	if (LINUX_S_ISLNK(inode->i_mode))
 		return -ELOOP;
-	if (!LINUX_S_ISREG(in.i_mode))
+	if (!LINUX_S_ISREG(inode->i_mode))
 		return -EINVAL;
-	size = EXT2_I_SIZE(&in);
+	size = EXT2_I_SIZE(inode);
 	if (size > 1 * GiB)
 		return -EFBIG;
 	/* the data may still be in our write buffer */
@@ -301,6 +297,44 @@ int ext4_read_file(Ext4 *e, const char *path, char **ret_data, size_t *ret_size)
 	if (ret_size)
 		*ret_size = (size_t) size;
 	return 0;
+}
+
+int ext4_read_file(Ext4 *e, const char *path, char **ret_data, size_t *ret_size) {
+	struct ext2_inode_large in;
+	ext2_ino_t ino;
+	int r;
+
+	r = lookup_path(e, path, &ino, &in);
+	if (r < 0)
+		return r;
+	return read_inode_data(e, ino, &in, ret_data, ret_size);
+}
+
+int ext4_read_file_follow(Ext4 *e, const char *path, char **ret_data, size_t *ret_size) {
+	_cleanup_free_ char *norm = NULL;
+	struct ext2_inode_large in;
+	ext2_ino_t ino;
+	errcode_t err;
+	int r;
+
+	r = helper_path(path, &norm);
+	if (r < 0)
+		return r;
+	if (norm[0] == 0)
+		return -EISDIR;
+	/* the image's root is the root a link resolves against, as on the booted rig */
+	err = ext2fs_namei_follow(e->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, norm, &ino);
+	if (err == EXT2_ET_FILE_NOT_FOUND)
+		return -ENOENT;
+	if (err == EXT2_ET_SYMLINK_LOOP)
+		return -ELOOP;
+	r = ext2_errno(err, "resolve path");
+	if (r < 0)
+		return r;
+	r = ext4_read_inode(e, ino, &in);
+	if (r < 0)
+		return r;
+	return read_inode_data(e, ino, &in, ret_data, ret_size);
 }
 
 int ext4_unlink(Ext4 *e, const char *path) {

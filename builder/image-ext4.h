@@ -68,6 +68,9 @@ int ext4_mkdir_p(Ext4 *fs, const char *path, uint32_t mode, uint32_t uid, uint32
 int ext4_symlink(Ext4 *fs, const char *path, const char *target);
 /* Reads a regular file; NUL-terminated. -ENOENT when missing, -ELOOP for a symlink, -EISDIR for a directory. */
 int ext4_read_file(Ext4 *fs, const char *path, char **ret_data, size_t *ret_size);
+/* The same, with a symlink at path followed inside the image (a rootfs's signed shim may be a
+ * link to shimx64.efi.signed.latest); -ENOENT also for a link to nothing, -ELOOP for a loop. */
+int ext4_read_file_follow(Ext4 *fs, const char *path, char **ret_data, size_t *ret_size);
 /* -ENOENT when missing; the mode includes the type bits (S_IFREG...); ret_mode may be NULL (an existence test). */
 int ext4_stat(Ext4 *fs, const char *path, uint32_t *ret_mode);
 /* Removes a file, symlink or special file; -ENOENT when missing, -EISDIR for a directory. */

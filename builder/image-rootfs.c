@@ -190,8 +190,8 @@ static int esp_loader(Ext4 *fs, struct rootfs_result *res, char **ret_error) {
 	size_t shim_size, grub_size;
 	int r;
 
-	res->boot.shim_signed = ext4_read_file(fs, ROOTFS_SHIM_SIGNED, &shim, &shim_size) >= 0;
-	res->boot.grub_signed = ext4_read_file(fs, ROOTFS_GRUB_SIGNED, &grub, &grub_size) >= 0;
+	res->boot.shim_signed = ext4_read_file_follow(fs, ROOTFS_SHIM_SIGNED, &shim, &shim_size) >= 0;
+	res->boot.grub_signed = ext4_read_file_follow(fs, ROOTFS_GRUB_SIGNED, &grub, &grub_size) >= 0;
 	if (res->boot.shim_signed && res->boot.grub_signed) {
 		res->efi_loader = "shim + GRUB, signed, from the rootfs";
 		r = esp_add(res, "EFI/BOOT/BOOTX64.EFI", shim, shim_size);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "archive-util.h"
@@ -20,10 +21,74 @@ static const struct {
 	{ ROOTFS_OS_PROBER, offsetof(struct rootfs_boot, os_prober) },
 };
 
+/* A file or symlink of the tarball: its name without "./" or "/", a link's target. */
+struct tar_name {
+	char *name, *link;
+};
+
+static int cmp_name(const void *x, const void *y) {
+	return strcmp(((const struct tar_name *)x)->name, ((const struct tar_name *)y)->name);
+}
+
+static void tar_names_free(struct tar_name *v, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name), free(v[i].link);
+	free(v);
+}
+
+/* Where the link at name points, "." and ".." resolved: "usr/lib/shim" + "x.latest". */
+static char *link_target(const char *name, const char *target) {
+	_cleanup_free_ char *buf = NULL;
+	const char *slash = strrchr(name, '/');
+	int dir = target[0] == '/' || !slash ? 0 : (int)(slash - name);
+	size_t len = 0;
+	char *out;
+
+	if (asprintf(&buf, "%.*s/%s", dir, name, target) < 0 || !(out = calloc(1, strlen(buf) + 1)))
+		return NULL;
+	for (const char *c = buf; *c;) {
+		size_t k = strcspn(c, "/");
+
+		if (k == 2 && c[0] == '.' && c[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			len = len > 0 ? len - 1 : 0;
+		} else if (k > 0 && !(k == 1 && c[0] == '.')) {
+			if (len)
+				out[len++] = '/';
+			memcpy(out + len, c, k);
+			len += k;
+		}
+		out[len] = 0;
+		c += k + (c[k] == '/');
+	}
+	return out;
+}
+
+/* Whether path is a file of the tarball, symlinks to a file followed (Ubuntu's shim-signed
+ * links shimx64.efi.signed to shimx64.efi.signed.latest): the image builder reads it so too. */
+static bool tar_has_file(const struct tar_name *v, size_t n, const char *path) {
+	_cleanup_free_ char *cur = strdup(path);
+
+	for (int hops = 0; cur && hops < 16; hops++) {
+		const struct tar_name key = { .name = cur }, *e = bsearch(&key, v, n, sizeof(*v), cmp_name);
+		char *next;
+
+		if (!e || !e->link)
+			return e != NULL;
+		next = link_target(e->name, e->link);
+		free(cur);
+		cur = next;
+	}
+	return false;
+}
+
 int rootfs_boot_from_tarball(const char *tarball, struct rootfs_boot *ret, char **ret_error) {
 	_cleanup_(archive_read_freep) struct archive *a = NULL;
 	const struct archive_input *input;
 	struct rootfs_boot b = {};
+	struct tar_name *v = NULL;
+	size_t n = 0, cap = 0;
 	int r;
 
 	r = archive_open_tar_file(tarball, 64 * 1024, &a, &input);
@@ -31,23 +96,46 @@ int rootfs_boot_from_tarball(const char *tarball, struct rootfs_boot *ret, char 
 		return set_error(ret_error, r, "cannot open %s: %m", tarball);
 	for (;;) {
 		struct archive_entry *entry;
-		const char *name;
+		const char *name, *link;
 
 		r = archive_read_next_header(a, &entry);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN)
-			return set_error(ret_error, archive_status_to_errno(a, r), "%s: %s", tarball, archive_error_string(a));
+		if (r < ARCHIVE_WARN) {
+			r = set_error(ret_error, archive_status_to_errno(a, r), "%s: %s", tarball, archive_error_string(a));
+			tar_names_free(v, n);
+			return r;
+		}
 		name = archive_entry_pathname(entry);
+		link = archive_entry_filetype(entry) == AE_IFLNK ? archive_entry_symlink(entry) : NULL;
+		if (!name || (archive_entry_filetype(entry) != AE_IFREG && !archive_entry_hardlink(entry) && !link))
+			continue;
 		/* tar writes "./usr/lib/...": compared without the "./" or "/" */
-		if (name && name[0] == '.' && name[1] == '/')
+		if (name[0] == '.' && name[1] == '/')
 			name += 2;
-		while (name && *name == '/')
+		while (*name == '/')
 			name++;
-		for (size_t i = 0; name && i < ELEMENTSOF(wanted); i++)
-			if (strcmp(name, wanted[i].path + 1) == 0)
-				*(bool *)((char *)&b + wanted[i].field) = true;
+		if (n == cap) {
+			struct tar_name *nv = realloc(v, (cap = cap ? 2 * cap : 4096) * sizeof(*v));
+
+			if (!nv) {
+				tar_names_free(v, n);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[n] = (struct tar_name){ strdup(name), link ? strdup(link) : NULL };
+		if (!v[n].name || (link && !v[n].link)) {
+			tar_names_free(v, n + 1);
+			return -ENOMEM;
+		}
+		n++;
 	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_name);
+	for (size_t i = 0; i < ELEMENTSOF(wanted); i++)
+		*(bool *)((char *)&b + wanted[i].field) = tar_has_file(v, n, wanted[i].path + 1);
+	tar_names_free(v, n);
 	*ret = b;
 	return 0;
 }

@@ -18,7 +18,8 @@ struct rootfs_boot {
 	bool shim_signed, grub_signed, update_grub, os_prober;
 };
 
-/* Looks for the paths above among the tarball's entries (names only, no data read). */
+/* Looks for the paths above among the tarball's files, a symlink followed to the file it names
+ * among them (names only, no data read). */
 int rootfs_boot_from_tarball(const char *tarball, struct rootfs_boot *ret, char **ret_error);
 
 /* The builder's warnings for this profile and rootfs, a NULL-terminated list (possibly empty);

@@ -1,16 +1,18 @@
 /* EFI boot variables through efivarfs, the ESP's GPT entry, and the rig's load
  * option from libefiboot. A variable file is 4 attribute bytes then the data;
- * files are immutable until FS_IMMUTABLE_FL is cleared, so a stray write cannot
- * brick firmware. */
+ * efivarfs makes files immutable (FS_IMMUTABLE_FL) so that a stray write cannot
+ * brick firmware: a write clears the flag, and sets it again after. */
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -52,29 +54,41 @@ static int read_var(const char *dir, const char *name, uint8_t **ret, size_t *re
 static int write_var(const char *dir, const char *name, const void *data, size_t size) {
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ uint8_t *buf = malloc(4 + size);
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = -1, rfd = -1;
+	struct statfs sfs;
 	uint32_t attrs = EFI_VARIABLE_NON_VOLATILE | EFI_VARIABLE_BOOTSERVICE_ACCESS | EFI_VARIABLE_RUNTIME_ACCESS;
-	int flags;
+	int flags = 0, r = 0;
+	bool immutable = false;
 
 	if (!buf || asprintf(&path, "%s/%s-" EFI_GLOBAL_GUID, dir, name) < 0)
 		return -ENOMEM;
 	memcpy(buf, &attrs, 4);
 	memcpy(buf + 4, data, size);
+	/* an immutable file cannot even be opened for writing: the flag is cleared through a
+	 * read-only descriptor first (as libefivar does), and set again afterwards */
+	rfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (rfd >= 0 && ioctl(rfd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
+		flags &= ~FS_IMMUTABLE_FL;
+		if (ioctl(rfd, FS_IOC_SETFLAGS, &flags) < 0)
+			return negative_errno();
+		immutable = true;
+	}
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return negative_errno();
-	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
-		flags &= ~FS_IMMUTABLE_FL;
-		if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
-			return negative_errno();
-	}
 	/* efivarfs takes the whole variable in one write */
 	errno = 0;
-	if (write(fd, buf, 4 + size) != (ssize_t)(4 + size))
-		return errno ? negative_errno() : -EIO;
-	return 0;
+	if (fd < 0 || write(fd, buf, 4 + size) != (ssize_t)(4 + size))
+		r = errno ? negative_errno() : -EIO;
+	/* efivarfs replaces the whole variable; a plain file (a tree in tests, as libefivar's
+	 * EFIVARFS_PATH reads) keeps the old tail of a longer value unless cut */
+	else if (fstatfs(fd, &sfs) == 0 && sfs.f_type != EFIVARFS_MAGIC && ftruncate(fd, (off_t)(4 + size)) < 0)
+		r = negative_errno();
+	if (immutable) {
+		flags |= FS_IMMUTABLE_FL;
+		(void)ioctl(rfd, FS_IOC_SETFLAGS, &flags);
+	}
+	return r;
 }
 
 int efi_get_boot_order(const char *dir, uint16_t **ret, size_t *ret_n) {

@@ -87,7 +87,8 @@ static int grub_stage(struct agent *a) {
 		agent_say("warning: [Boot] DualBoot=yes but os-prober is not installed: GRUB's menu lists no other OS (apt install os-prober)");
 	if ((r = agent_mkdir(a, "etc/default/grub.d", 0755, 0, 0)) < 0 || (r = grub_defaults(a, NULL, &text)) < 0)
 		return agent_fail(a, r, "cannot prepare /%s: %s", GRUB_DEFAULTS, strerror(-r));
-	if (a->p->boot_default == BOOT_DEFAULT_WINDOWS && a->live && (win = windows_entry(a))) {
+	/* the Windows entry of the menu update-grub last wrote (with --root, the tree's grub.cfg) */
+	if (a->p->boot_default == BOOT_DEFAULT_WINDOWS && (win = windows_entry(a))) {
 		free(text), text = NULL;
 		if (grub_defaults(a, win, &text) < 0)
 			return -ENOMEM;
@@ -142,8 +143,8 @@ static int find_loader(struct agent *a, const char *os_id, char **ret) {
 
 /* Which Boot#### is the rig's: the one with our device path, else one with our label (an
  * older entry of ours whose path changed); -1 for none. */
-static int find_rig_entry(const uint16_t *nums, size_t n, const uint8_t *opt, const struct efi_boot_entry *mine,
-			  uint8_t **ret_old, size_t *ret_old_size) {
+static int find_rig_entry(const char *efivars, const uint16_t *nums, size_t n, const uint8_t *opt,
+			  const struct efi_boot_entry *mine, uint8_t **ret_old, size_t *ret_old_size) {
 	int by_label = -1, found = -1;
 
 	for (size_t i = 0; i < n && found < 0; i++) {
@@ -151,7 +152,7 @@ static int find_rig_entry(const uint16_t *nums, size_t n, const uint8_t *opt, co
 		struct efi_boot_entry e;
 		size_t size;
 
-		if (efi_get_boot_option(EFIVARS, nums[i], &data, &size) < 0 || efi_parse_load_option(data, size, &e) < 0)
+		if (efi_get_boot_option(efivars, nums[i], &data, &size) < 0 || efi_parse_load_option(data, size, &e) < 0)
 			continue;
 		if (e.path_size == mine->path_size && memcmp(data + e.path_offset, opt + mine->path_offset, e.path_size) == 0)
 			found = (int)i;
@@ -169,7 +170,8 @@ static int find_rig_entry(const uint16_t *nums, size_t n, const uint8_t *opt, co
 /* Creates or repairs the rig's own Boot#### for the ESP it booted from. Returns 1 with its
  * number, or 0 when it was skipped (a rig without libefiboot, no ESP mounted): *ret_what says
  * what was done or skipped. */
-static int rig_entry(struct agent *a, const char *os_id, const char *label, uint16_t *ret_num, char **ret_what) {
+static int rig_entry(struct agent *a, const char *efivars, const struct efi_partition *found_esp, const char *os_id,
+		     const char *label, uint16_t *ret_num, char **ret_what) {
 	_cleanup_free_ uint8_t *opt = NULL, *old = NULL;
 	_cleanup_free_ uint16_t *nums = NULL;
 	_cleanup_free_ char *loader = NULL, *error = NULL, *path = NULL;
@@ -180,7 +182,10 @@ static int rig_entry(struct agent *a, const char *os_id, const char *label, uint
 	uint16_t num = 0;
 	int i, r;
 
-	r = efi_find_esp("/" ESP_DIR, &esp, &error);
+	if (found_esp)
+		esp = *found_esp, r = 0;
+	else
+		r = efi_find_esp("/" ESP_DIR, &esp, &error);
 	if (r == -ENOENT || r == -ENODEV)
 		return asprintf(ret_what, "no rig entry: %s", error) < 0 ? -ENOMEM : 0;
 	if (r < 0)
@@ -197,11 +202,11 @@ static int rig_entry(struct agent *a, const char *os_id, const char *label, uint
 		r = efi_parse_load_option(opt, size, &mine);
 	if (r < 0)
 		return agent_fail(a, r, "cannot build the rig's EFI boot entry: %s", error ? error : strerror(-r));
-	r = efi_list_boot_entries(EFIVARS, &nums, &n);
+	r = efi_list_boot_entries(efivars, &nums, &n);
 	if (r < 0)
 		return agent_fail(a, r, "cannot list the EFI boot entries: %s", strerror(-r));
 
-	i = find_rig_entry(nums, n, opt, &mine, &old, &old_size);
+	i = find_rig_entry(efivars, nums, n, opt, &mine, &old, &old_size);
 	if (i >= 0)
 		num = nums[i];
 	else /* the first free number; nums is sorted */
@@ -211,7 +216,7 @@ static int rig_entry(struct agent *a, const char *os_id, const char *label, uint
 	if (i >= 0 && old_size == size && memcmp(old, opt, size) == 0)
 		done = "kept";
 	else {
-		r = efi_set_boot_option(EFIVARS, num, opt, size);
+		r = efi_set_boot_option(efivars, num, opt, size);
 		if (r < 0)
 			return agent_fail(a, r, "cannot write EFI Boot%04X: %s", num, strerror(-r));
 		done = i >= 0 ? "repaired" : "created";
@@ -223,11 +228,11 @@ static int rig_entry(struct agent *a, const char *os_id, const char *label, uint
 
 /* Without libefiboot: the first BootOrder entry whose description names the OS, as an
  * installer's entry does ("ubuntu"); -1 for none. */
-static int find_named(const uint16_t *order, size_t n, const char *os_id, uint16_t *ret_num) {
+static int find_named(const char *efivars, const uint16_t *order, size_t n, const char *os_id, uint16_t *ret_num) {
 	for (size_t i = 0; i < n; i++) {
 		struct efi_boot_entry e;
 
-		if (efi_get_boot_entry(EFIVARS, order[i], &e) >= 0 && contains_ci(e.description, os_id)) {
+		if (efi_get_boot_entry(efivars, order[i], &e) >= 0 && contains_ci(e.description, os_id)) {
 			*ret_num = e.num;
 			return (int)i;
 		}
@@ -252,14 +257,14 @@ static char *order_text(const uint16_t *order, size_t n) {
 /* The rig's entry first in BootOrder, every other entry kept in its order: always on the first
  * run (GRUB's menu then decides), and on every later boot unless [Boot] Default=windows, where
  * a Windows update may leave Windows Boot Manager first. */
-static int place_entry(struct agent *a, uint16_t num, bool first_run, char **ret_what) {
+static int place_entry(struct agent *a, const char *efivars, uint16_t num, bool first_run, char **ret_what) {
 	_cleanup_free_ uint16_t *order = NULL, *next = NULL;
 	_cleanup_free_ char *was = NULL, *now = NULL;
 	bool reassert = first_run || a->p->boot_default != BOOT_DEFAULT_WINDOWS;
 	size_t n = 0, m = 0;
 	int pos = -1, r;
 
-	r = efi_get_boot_order(EFIVARS, &order, &n);
+	r = efi_get_boot_order(efivars, &order, &n);
 	if (r < 0 && r != -ENOENT)
 		return agent_fail(a, r, "cannot read the EFI BootOrder: %s", strerror(-r));
 	for (size_t i = 0; i < n && pos < 0; i++)
@@ -279,7 +284,7 @@ static int place_entry(struct agent *a, uint16_t num, bool first_run, char **ret
 			next[m++] = order[i];
 	if (!reassert)
 		next[m++] = num; /* new: last, the order of the others left alone */
-	r = efi_set_boot_order(EFIVARS, next, m);
+	r = efi_set_boot_order(efivars, next, m);
 	if (r < 0)
 		return agent_fail(a, r, "cannot write the EFI BootOrder: %s", strerror(-r));
 	was = order_text(order, n);
@@ -288,7 +293,7 @@ static int place_entry(struct agent *a, uint16_t num, bool first_run, char **ret
 			was ? was : "?", now ? now : "?") < 0 ? -ENOMEM : 0;
 }
 
-static int efi_stage(struct agent *a, char **ret_what) {
+int stage_boot_order_efi(struct agent *a, const char *efivars, const struct efi_partition *esp, char **ret_what) {
 	_cleanup_free_ char *osr = NULL, *id = NULL, *name = NULL, *entry = NULL, *placed = NULL;
 	_cleanup_free_ uint16_t *order = NULL;
 	struct stage_record rec = {};
@@ -297,10 +302,6 @@ static int efi_stage(struct agent *a, char **ret_what) {
 	size_t n = 0;
 	int r;
 
-	if (!a->live || !efi_available(EFIVARS)) {
-		*ret_what = strdup("no EFI variables (BIOS boot or not the running system)");
-		return 0;
-	}
 	if (agent_read(a, "etc/os-release", &osr, NULL) < 0 && agent_read(a, "usr/lib/os-release", &osr, NULL) < 0)
 		return agent_fail(a, -ENOENT, "no os-release to name this OS's EFI boot entry");
 	id = os_release_value(osr, "ID");
@@ -312,24 +313,32 @@ static int efi_stage(struct agent *a, char **ret_what) {
 	first_run = rec.state != STAGE_DONE;
 	stage_record_release(&rec);
 
-	r = rig_entry(a, id, a->p->boot_entry_name ? a->p->boot_entry_name : name && *name ? name : id, &num, &entry);
+	r = rig_entry(a, efivars, esp, id, a->p->boot_entry_name ? a->p->boot_entry_name : name && *name ? name : id, &num, &entry);
 	if (r < 0)
 		return r;
 	own = r > 0;
 	if (!own) {
-		r = efi_get_boot_order(EFIVARS, &order, &n);
+		r = efi_get_boot_order(efivars, &order, &n);
 		if (r < 0 && r != -ENOENT)
 			return agent_fail(a, r, "cannot read the EFI BootOrder: %s", strerror(-r));
-		if (find_named(order, n, id, &num) < 0)
+		if (find_named(efivars, order, n, id, &num) < 0)
 			return asprintf(ret_what, "EFI: %s; no boot entry names %s: the firmware boots the removable path",
 					entry, id) < 0 ? -ENOMEM : 0;
 	}
-	r = place_entry(a, num, first_run, &placed);
+	r = place_entry(a, efivars, num, first_run, &placed);
 	if (r < 0)
 		return r;
 	if (own)
 		return asprintf(ret_what, "EFI: %s, %s", entry, placed) < 0 ? -ENOMEM : 0;
 	return asprintf(ret_what, "EFI: %s; Boot%04X (names %s) %s", entry, num, id, placed) < 0 ? -ENOMEM : 0;
+}
+
+static int efi_stage(struct agent *a, char **ret_what) {
+	if (!a->live || !efi_available(EFIVARS)) {
+		*ret_what = strdup("no EFI variables (BIOS boot or not the running system)");
+		return *ret_what ? 0 : -ENOMEM;
+	}
+	return stage_boot_order_efi(a, EFIVARS, NULL, ret_what);
 }
 
 int stage_boot_order(struct agent *a) {

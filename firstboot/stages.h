@@ -26,4 +26,9 @@ int stage_gpu(struct agent *a);
 int stage_python(struct agent *a);
 int stage_jupyter(struct agent *a);
 int stage_boot_order(struct agent *a);
+/* boot-order's EFI half: the rig's own Boot#### created or repaired and placed in BootOrder, over
+ * the efivarfs directory efivars and the ESP esp (NULL: the one mounted at /boot/efi). The stage
+ * runs it on a live UEFI system; tests point it at a tree. *ret_what says what it did. */
+struct efi_partition;
+int stage_boot_order_efi(struct agent *a, const char *efivars, const struct efi_partition *esp, char **ret_what);
 int stage_summary(struct agent *a);

@@ -80,6 +80,22 @@ out=$("$MLRIG" check -p "$T/p/dual.conf" --rootfs "$T/lacking.tar")
 check "--rootfs without shim-signed: will not boot with Secure Boot on" \
 	grep -q "^warning: this image will not boot with Secure Boot on: the rootfs has no shim-signed (/usr/lib/shim/shimx64.efi.signed)" <<<"$out"
 check "--rootfs without os-prober: GRUB will not list Windows" grep -q "rootfs has no os-prober (/usr/bin/os-prober): GRUB's menu will not list Windows" <<<"$out"
+# Ubuntu's shim-signed: shimx64.efi.signed is a link to shimx64.efi.signed.latest; what the link names counts
+touch "$T/fs/usr/bin/os-prober" "$T/fs/usr/lib/shim/shimx64.efi.signed.latest"
+ln -s shimx64.efi.signed.latest "$T/fs/usr/lib/shim/shimx64.efi.signed"
+tar -C "$T/fs" -cf "$T/linked.tar" .
+out=$("$MLRIG" check -p "$T/p/dual.conf" --rootfs "$T/linked.tar")
+check "--rootfs whose signed shim is a link to the .latest file: no boot warning" grep -q "^0 warnings" <<<"$out"
+rm "$T/fs/usr/lib/shim/shimx64.efi.signed.latest"
+ln -s /usr/lib/shim/shimx64.efi.signed.previous "$T/fs/usr/lib/shim/shimx64.efi.signed.latest"
+tar -C "$T/fs" -cf "$T/dangling.tar" .
+out=$("$MLRIG" check -p "$T/p/dual.conf" --rootfs "$T/dangling.tar")
+check "--rootfs whose signed shim links (through a link) to nothing: will not boot with Secure Boot on" \
+	grep -q "^warning: this image will not boot with Secure Boot on: the rootfs has no shim-signed (/usr/lib/shim/shimx64.efi.signed)" <<<"$out"
+touch "$T/fs/usr/lib/shim/shimx64.efi.signed.previous"
+tar -C "$T/fs" -cf "$T/chain.tar" .
+out=$("$MLRIG" check -p "$T/p/dual.conf" --rootfs "$T/chain.tar")
+check "--rootfs whose signed shim reaches a file through two links (one absolute): no boot warning" grep -q "^0 warnings" <<<"$out"
 "$MLRIG" check -p "$T/p/dual.conf" --rootfs "$T/missing.tar" 2>/dev/null
 check "--rootfs that is not there: exit 2" test $? -eq 2
 

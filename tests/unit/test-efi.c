@@ -3,14 +3,15 @@
  * with libefiboot compared with the bytes efibootmgr wrote for the same ESP. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "efi-util.h"
 #include "fileio.h"
-#include "image-gpt.h"
 #include "macro.h"
-#include "parse-util.h"
+#include "test-efi.h"
 #include "test.h"
 
 /* An EFI_LOAD_OPTION: u32 attributes, u16 path list length, UCS-2 description, NUL, device path. */
@@ -96,44 +97,6 @@ TEST(efi_variables_in_a_tree) {
 	/* an odd-length BootOrder is corrupt */
 	put_var("BootOrder", order, 3);
 	ASSERT_EQ(efi_get_boot_order("efivars", &got, &n), -EBADMSG);
-}
-
-/* Made by tests/unit/efibootmgr-capture.sh: efibootmgr 17, libefiboot 37-6:
- * efibootmgr -c -d DISK -p 1 -l '\EFI\BOOT\BOOTX64.EFI' -L 'Debian GNU/Linux' (efivarfs file without its 4 attribute bytes) */
-static const uint8_t efibootmgr_boot0000[] = {
-	0x01, 0x00, 0x00, 0x00, 0x5e, 0x00, 0x44, 0x00, 0x65, 0x00, 0x62, 0x00, 0x69, 0x00, 0x61, 0x00,
-	0x6e, 0x00, 0x20, 0x00, 0x47, 0x00, 0x4e, 0x00, 0x55, 0x00, 0x2f, 0x00, 0x4c, 0x00, 0x69, 0x00,
-	0x6e, 0x00, 0x75, 0x00, 0x78, 0x00, 0x00, 0x00, 0x04, 0x01, 0x2a, 0x00, 0x01, 0x00, 0x00, 0x00,
-	0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x3d, 0x2c, 0x1b, 0x0a, 0x5f, 0x4e, 0x07, 0x46, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
-	0x02, 0x02, 0x04, 0x04, 0x30, 0x00, 0x5c, 0x00, 0x45, 0x00, 0x46, 0x00, 0x49, 0x00, 0x5c, 0x00,
-	0x42, 0x00, 0x4f, 0x00, 0x4f, 0x00, 0x54, 0x00, 0x5c, 0x00, 0x42, 0x00, 0x4f, 0x00, 0x4f, 0x00,
-	0x54, 0x00, 0x58, 0x00, 0x36, 0x00, 0x34, 0x00, 0x2e, 0x00, 0x45, 0x00, 0x46, 0x00, 0x49, 0x00,
-	0x00, 0x00, 0x7f, 0xff, 0x04, 0x00,
-};
-
-/* The ESP that efibootmgr saw (efibootmgr-capture.sh's sfdisk script): partition 1 of a 64 MiB
- * GPT disk, sectors 2048-67583, this unique GUID. */
-#define ESP_GUID "0a1b2c3d-4e5f-4607-8899-aabbccddeeff"
-#define ESP_START 2048
-#define ESP_SECTORS 65536
-
-/* The same layout written by libfdisk (the builder's GPT code), so the partition read back
- * from it comes from a GPT mlrig did not hand-assemble. */
-static void write_esp_disk(const char *path) {
-	struct gpt_part parts[2] = {
-		{ .name = "EFI System", .type = GPT_TYPE_ESP, .start = ESP_START * 512ull, .size = ESP_SECTORS * 512ull },
-		{ .name = "rig root", .type = GPT_TYPE_ROOT_X86_64, .start = 67584 * 512ull, .size = 61440 * 512ull },
-	};
-	uint8_t disk[16];
-	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	ASSERT_TRUE(fd >= 0);
-	ASSERT_TRUE(ftruncate(fd, 64 << 20) == 0);
-	ASSERT_OK(uuid_parse("6d6c7269-6700-4566-8900-000000000001", disk));
-	ASSERT_OK(uuid_parse(ESP_GUID, parts[0].uuid));
-	ASSERT_OK(uuid_parse("6d6c7269-6700-4566-8900-000000000002", parts[1].uuid));
-	ASSERT_OK(gpt_write(path, disk, parts, 2));
 }
 
 TEST(gpt_partition_of_a_libfdisk_disk) {
@@ -244,4 +207,35 @@ TEST(boot_entries_listed_and_written) {
 	ASSERT_EQ(size, len);
 	ASSERT_TRUE(memcmp(back, opt, len) == 0);
 	free(back);
+}
+
+/* efivarfs makes files immutable so that a stray write cannot brick the firmware; the writer
+ * clears the flag of a variable it replaces, which must happen before the file is opened for
+ * writing, and sets it again (here on the test directory's file system, which has the flag). */
+TEST(immutable_variable_replaced) {
+	uint8_t opt[256], *back = NULL;
+	size_t size, len = load_option(opt, "rig", true);
+	_cleanup_close_ int fd = -1;
+	int flags = 0;
+
+	ASSERT_TRUE(mkdir("efivars", 0755) == 0);
+	put_var("Boot0001", opt, len);
+	fd = open("efivars/Boot0001-" EFI_GLOBAL_GUID, O_RDONLY | O_CLOEXEC);
+	ASSERT_TRUE(fd >= 0);
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+		test_skip("the test directory's file system has no inode flags (FS_IOC_GETFLAGS: %m)");
+	flags |= FS_IMMUTABLE_FL;
+	if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
+		test_skip("cannot make a file immutable here (FS_IOC_SETFLAGS: %m)");
+	ASSERT_TRUE(open("efivars/Boot0001-" EFI_GLOBAL_GUID, O_WRONLY | O_CLOEXEC) < 0 && errno == EPERM);
+	len = load_option(opt, "rig, repaired", true);
+	ASSERT_OK(efi_set_boot_option("efivars", 0x0001, opt, len));
+	ASSERT_OK(efi_get_boot_option("efivars", 0x0001, &back, &size));
+	ASSERT_EQ(size, len);
+	ASSERT_TRUE(memcmp(back, opt, len) == 0);
+	free(back);
+	/* and made immutable again; cleared here so that the test directory can be removed */
+	ASSERT_TRUE(ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL));
+	flags &= ~FS_IMMUTABLE_FL;
+	ASSERT_TRUE(ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0);
 }

@@ -605,6 +605,27 @@ TEST(helpers) {
 	ASSERT_OK(ext4_stat(fs, "/etc/localtime", &mode));
 	ASSERT_EQ(mode, S_IFLNK | 0777);
 	ASSERT_EQ(ext4_read_file(fs, "/etc/localtime", &data, &size), -ELOOP);
+	/* followed inside the image: relative, absolute, through a link to a link; to nothing, a loop */
+	ASSERT_OK(ext4_mkdir_p(fs, "/usr/lib/shim", 0755, 0, 0));
+	ASSERT_OK(ext4_write_file(fs, "/usr/lib/shim/shimx64.efi.signed.latest", "MZ shim", 7, 0644, 0, 0));
+	ASSERT_OK(ext4_symlink(fs, "/usr/lib/shim/shimx64.efi.signed", "shimx64.efi.signed.latest"));
+	ASSERT_OK(ext4_symlink(fs, "/usr/lib/shim/abs", "/usr/lib/shim/shimx64.efi.signed"));
+	ASSERT_OK(ext4_symlink(fs, "/usr/lib/shim/up", "../../lib/shim/abs"));
+	ASSERT_EQ(ext4_read_file(fs, "/usr/lib/shim/shimx64.efi.signed", &data, &size), -ELOOP);
+	for (const char *const *l = (const char *const[]){ "/usr/lib/shim/shimx64.efi.signed", "/usr/lib/shim/abs", "/usr/lib/shim/up", NULL }; *l; l++) {
+		ASSERT_OK(ext4_read_file_follow(fs, *l, &data, &size));
+		ASSERT_STREQ(data, "MZ shim");
+		ASSERT_EQ(size, 7);
+		free(data);
+	}
+	ASSERT_OK(ext4_read_file_follow(fs, "/etc/hostname", &data, &size)); /* no link: as ext4_read_file */
+	ASSERT_STREQ(data, "gpu-rig\n");
+	free(data);
+	ASSERT_OK(ext4_symlink(fs, "/usr/lib/shim/gone", "shimx64.efi.signed.previous"));
+	ASSERT_EQ(ext4_read_file_follow(fs, "/usr/lib/shim/gone", &data, &size), -ENOENT);
+	ASSERT_OK(ext4_symlink(fs, "/usr/lib/shim/loop", "loop"));
+	ASSERT_EQ(ext4_read_file_follow(fs, "/usr/lib/shim/loop", &data, &size), -ELOOP);
+	ASSERT_EQ(ext4_read_file_follow(fs, "/usr/lib", &data, &size), -EISDIR);
 
 	ASSERT_EQ(ext4_stat(fs, "/etc/none", &mode), -ENOENT);
 	ASSERT_EQ(ext4_read_file(fs, "/etc/none", &data, &size), -ENOENT);
