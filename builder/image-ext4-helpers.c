@@ -82,8 +82,10 @@ static int remove_non_directory(Ext4 *e, ext2_ino_t dir, const char *name) {
 	return ext4_remove_entry(e, dir, name, old);
 }
 
-/* resolve_parent() for a new file or symlink: a non-directory of that name goes first. */
-static int make_room(Ext4 *e, const char *path, char **ret_norm, ext2_ino_t *ret_dir, const char **ret_name) {
+/* resolve_parent() for a new file or symlink: a non-directory of that name goes first
+ * (-ENOENT when there was none, unless missing_ok). */
+static int make_room(Ext4 *e, const char *path, bool missing_ok, char **ret_norm, ext2_ino_t *ret_dir,
+		     const char **ret_name) {
 	_cleanup_free_ char *norm = NULL;
 	const char *name;
 	ext2_ino_t dir;
@@ -93,7 +95,7 @@ static int make_room(Ext4 *e, const char *path, char **ret_norm, ext2_ino_t *ret
 	if (r < 0)
 		return r;
 	r = remove_non_directory(e, dir, name);
-	if (r < 0 && r != -ENOENT)
+	if (r < 0 && !(r == -ENOENT && missing_ok))
 		return r;
 	*ret_name = name;
 	*ret_dir = dir;
@@ -109,7 +111,7 @@ int ext4_write_file(Ext4 *e, const char *path, const void *data, size_t size, ui
 	struct meta m;
 	int r;
 
-	r = make_room(e, path, &norm, &dir, &name);
+	r = make_room(e, path, true, &norm, &dir, &name);
 	if (r < 0)
 		return r;
 	ext4_meta_epoch(e, &m, LINUX_S_IFREG | (mode & 07777), uid, gid);
@@ -163,7 +165,7 @@ int ext4_copy_file(Ext4 *e, const char *path, const char *host_path, uint32_t mo
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
 	h.size = (uint64_t)st.st_size;
-	r = make_room(e, path, &norm, &dir, &name);
+	r = make_room(e, path, true, &norm, &dir, &name);
 	if (r < 0)
 		return r;
 	ext4_meta_epoch(e, &m, LINUX_S_IFREG | (mode & 07777), uid, gid);
@@ -225,7 +227,7 @@ int ext4_symlink(Ext4 *e, const char *path, const char *target) {
 
 	if (!target || !target[0] || strlen(target) >= e->blocksize)
 		return -EINVAL;
-	r = make_room(e, path, &norm, &dir, &name);
+	r = make_room(e, path, true, &norm, &dir, &name);
 	if (r < 0)
 		return r;
 	ext4_meta_epoch(e, &m, LINUX_S_IFLNK | 0777, 0, 0);
@@ -341,12 +343,8 @@ int ext4_unlink(Ext4 *e, const char *path) {
 	_cleanup_free_ char *norm = NULL;
 	const char *name;
 	ext2_ino_t dir;
-	int r;
 
-	r = resolve_parent(e, path, &norm, &dir, &name);
-	if (r < 0)
-		return r;
-	return remove_non_directory(e, dir, name);
+	return make_room(e, path, false, &norm, &dir, &name);
 }
 
 struct list_ctx {
