@@ -24,6 +24,16 @@ bool profile_valid_driver_package(const char *s) {
 	       strcmp(v + n, "-server-open") == 0;
 }
 
+unsigned profile_driver_branch(const char *s) {
+	unsigned v = 0;
+
+	if (!profile_valid_driver_package(s))
+		return 0;
+	for (const char *c = s + strlen("nvidia-driver-"); *c >= '0' && *c <= '9' && v < 100000; c++)
+		v = v * 10 + (unsigned)(*c - '0');
+	return v;
+}
+
 /* "11.4", "12": what CUDA= used to take */
 static bool looks_like_version(const char *s) {
 	if (!isdigit((unsigned char)*s))

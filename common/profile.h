@@ -147,6 +147,8 @@ bool profile_requires(const Profile *p, const char *package);
 /* [GPU] values: whether s is an nvidia-driver-NNN[-server|-open] name; the pinned
  * hash (64 hex digits) for a payload file, by its name, or NULL. */
 bool profile_valid_driver_package(const char *s);
+/* NNN of nvidia-driver-NNN..., 0 when s is not a driver package. */
+unsigned profile_driver_branch(const char *s);
 const char *profile_sha256_pin(const Profile *p, const char *path);
 /* Whether CUDA=/CUDNN= name a file (not ubuntu, debs or none). */
 static inline bool profile_cuda_is_file(const Profile *p) {

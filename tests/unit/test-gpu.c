@@ -47,3 +47,52 @@ TEST(verdict) {
 	r.cuda_ok = false, r.tf_present = false;
 	ASSERT_TRUE(!gpu_check_ok(&p, &r));
 }
+
+#include <sys/stat.h>
+
+#include "tar-safety.h"
+
+static int entry(const char *path, mode_t mode, const char *link) {
+	enum tar_kind kind;
+	char *norm = NULL, *reason = NULL;
+	int r = tar_entry_check(path, mode, (mode & S_IFMT) == S_IFLNK ? link : NULL, NULL, &kind, &norm, &reason);
+
+	free(norm);
+	free(reason);
+	return r;
+}
+
+TEST(tar_entry_rules) {
+	enum tar_kind kind;
+	char *norm = NULL, *reason = NULL;
+
+	ASSERT_OK(tar_entry_check("./cuda//lib64/./libcudnn.so.8", S_IFREG | 0755, NULL, NULL, &kind, &norm, &reason));
+	ASSERT_STREQ(norm, "cuda/lib64/libcudnn.so.8");
+	ASSERT_EQ(kind, TAR_FILE);
+	free(norm);
+	ASSERT_OK(entry("cuda/lib64/libcudnn.so", S_IFLNK | 0777, "libcudnn.so.8"));
+	ASSERT_OK(entry("cuda/lib64/x", S_IFLNK | 0777, "../include/cudnn.h"));
+	ASSERT_EQ(entry("cuda/lib64/x", S_IFLNK | 0777, "../../etc/passwd"), -EPERM);
+	ASSERT_EQ(entry("cuda/lib64/x", S_IFLNK | 0777, "/etc/passwd"), -EPERM);
+	ASSERT_EQ(entry("cuda/x", S_IFLNK | 0777, "a/../../b"), -EPERM);
+	ASSERT_EQ(entry("link", S_IFLNK | 0777, "cuda"), -EPERM); /* a top-level link points beside the tree */
+	ASSERT_EQ(entry("/etc/passwd", S_IFREG | 0644, NULL), -EPERM);
+	ASSERT_EQ(entry("cuda/../x", S_IFREG | 0644, NULL), -EPERM);
+	ASSERT_EQ(entry("cuda/..", S_IFDIR | 0755, NULL), -EPERM);
+	ASSERT_EQ(entry("cuda/null", S_IFCHR | 0644, NULL), -EPERM);
+	ASSERT_EQ(entry("cuda/fifo", S_IFIFO | 0644, NULL), -EPERM);
+	ASSERT_EQ(entry("cuda/suid", S_IFREG | 04755, NULL), -EPERM);
+	ASSERT_EQ(entry("cuda/sgid", S_IFDIR | 02755, NULL), -EPERM);
+	ASSERT_OK(entry("cuda/..x", S_IFREG | 0644, NULL)); /* a name, not a component */
+	ASSERT_EQ(tar_entry_check("cuda/h", S_IFREG | 0644, NULL, "../etc/shadow", &kind, NULL, &reason), -EPERM);
+	ASSERT_CONTAINS(reason, "a hardlink");
+	free(reason);
+}
+
+TEST(driver_branch) {
+	ASSERT_EQ(profile_driver_branch("nvidia-driver-470"), 470);
+	ASSERT_EQ(profile_driver_branch("nvidia-driver-535-server"), 535);
+	ASSERT_EQ(profile_driver_branch("nvidia-driver-47"), 0);
+	ASSERT_EQ(profile_driver_branch("nvidia-driver-470-foo"), 0);
+	ASSERT_EQ(profile_driver_branch("libnvidia-compute-470"), 0);
+}
