@@ -192,3 +192,45 @@ int gpu_plan_make(const Profile *p, const struct deb_repo *debs, struct gpu_plan
 	pl = (struct gpu_plan){};
 	return 0;
 }
+
+int gpu_plan_for_profile(const Profile *p, struct gpu_plan *ret, char **ret_error) {
+	_cleanup_(deb_repo_release) struct deb_repo debs = {};
+	int r;
+
+	*ret = (struct gpu_plan){};
+	if (!p->gpu_driver && !p->gpu_cuda && !p->gpu_cudnn && !(p->gpu_sha256 && p->gpu_sha256[0]))
+		return 0;
+	if (p->debs) {
+		r = deb_repo_build(p->debs, &debs, ret_error);
+		if (r < 0)
+			return prefix_error(ret_error, r, "%s: [Packages] Debs=%s", p->path, p->debs);
+	}
+	return gpu_plan_make(p, p->debs ? &debs : NULL, ret, ret_error);
+}
+
+int gpu_install_names(const Profile *p, const struct gpu_plan *pl, char ***ret) {
+	size_t n = 0, k = 0;
+	char **l;
+
+	while (p->install && p->install[n])
+		n++;
+	l = calloc(n + pl->n_extra_install + 1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!(l[k++] = strdup(p->install[i])))
+			goto oom;
+	for (size_t i = 0; i < pl->n_extra_install; i++) {
+		bool dup = false;
+
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = strcmp(p->install[j], pl->extra_install[i]) == 0;
+		if (!dup && !(l[k++] = strdup(pl->extra_install[i])))
+			goto oom;
+	}
+	*ret = l;
+	return 0;
+oom:
+	strv_freep(&l);
+	return -ENOMEM;
+}

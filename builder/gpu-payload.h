@@ -63,6 +63,11 @@ void gpu_plan_release(struct gpu_plan *pl);
  * -EINVAL with a message naming the profile, the key and the file. */
 int gpu_plan_make(const Profile *p, const struct deb_repo *debs, struct gpu_plan *ret, char **ret_error);
 
+/* [Packages] Debs= read and gpu_plan_make(), for the builders; an empty plan without [GPU]. */
+int gpu_plan_for_profile(const Profile *p, struct gpu_plan *ret, char **ret_error);
+/* [Packages] Install= and what the plan adds (once each), NULL-terminated; free with strv_freep(). */
+int gpu_install_names(const Profile *p, const struct gpu_plan *pl, char ***ret);
+
 /* The compatibility warnings, one a line (NULL when none): the TensorFlow
  * of [Python] Requirements= against TensorFlow's tested CUDA/cuDNN table and
  * python_version ("3.8", the rootfs's; NULL when not known: Ubuntu 20.04's 3.8

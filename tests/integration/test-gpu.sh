@@ -116,4 +116,26 @@ CUDA=$CUDA"
 mcheck d390
 check "driver 390 with CUDA 11.4: warned (needs 450.80.02)" grep -q "CUDA 11.4.4 needs 450.80.02 or newer" "$T/d390.out"
 check "driver 470 with CUDA 11.4: no driver warning" eval '! grep -q "needs 450" "$T/auto.out"'
+
+# mlrig image: the payload goes into the image; a refused one leaves no output file
+if [ "$(id -u)" -eq 0 ] && rootfs=$(bash "$REPO/tests/fixtures/rootfs.sh" 2>/dev/null) && command -v debugfs >/dev/null; then
+	"$MLRIG" image -q -p "$T/h-devnode.conf" --rootfs "$rootfs" -o "$T/bad.img" >"$T/bad.out" 2>&1; rc=$?
+	check "image with a hostile cuDNN tarball: exit 2, named, no output file" \
+		eval "[ $rc -eq 2 ] && grep -q 'a device node' '$T/bad.out' && [ ! -e '$T/bad.img' ]"
+	"$MLRIG" image -q -p "$T/pins.conf" --rootfs "$rootfs" -o "$T/rig.img" >"$T/img.out" 2>&1; rc=$?
+	check "image with the payload: built" test $rc -eq 0
+	off=$(( $(sfdisk --json "$T/rig.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"])') * 512 ))
+	debugfs -R "cat /etc/mlrig/rig.conf" "$T/rig.img?offset=$off" >"$T/rig.conf" 2>/dev/null
+	for f in "$CUDA" "$OLD"; do
+		debugfs -R "dump /usr/share/mlrig/payload/$(basename "$f") $T/got" "$T/rig.img?offset=$off" 2>/dev/null
+		check "image carries $(basename "$f") byte for byte" cmp -s "$f" "$T/got"
+		check "rig.conf names it where it is" grep -qx "C[A-Z]*=/usr/share/mlrig/payload/$(basename "$f")" "$T/rig.conf"
+	done
+	debugfs -R "cat /var/lib/mlrig/repo/Packages" "$T/rig.img?offset=$off" >"$T/Packages" 2>/dev/null
+	check "the rig's repo has the driver and the library it depends on" eval \
+		'grep -qx "Package: nvidia-driver-470" "$T/Packages" && grep -qx "Package: libnvidia-compute-470" "$T/Packages"'
+	rm -f "$T/rig.img"
+else
+	echo "(not root, or no rootfs fixture: the image cases are not tried)"
+fi
 finish
