@@ -304,6 +304,10 @@ static int scan_entry(struct cudnn_scan *s, struct archive *a, struct archive_en
 		problem(s, "%s", reason);
 		return 0;
 	}
+	if (kind == TAR_HARDLINK) { /* the agent refuses them too: cuDNN tarballs have none */
+		problem(s, "'%s': a hardlink", norm);
+		return 0;
+	}
 	if (!*norm)
 		return 0;
 	slash = strchr(norm, '/');

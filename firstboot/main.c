@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "json.h"
 #include "log.h"
+#include "process.h"
 #include "stages.h"
 #include "time-util.h"
 
@@ -165,6 +166,21 @@ static int run_stage(struct agent *a, const struct stage *s) {
 	return r < 0 ? r : k;
 }
 
+/* A stage asked for it (once at most: it keeps its own marker); the next boot runs the stages after it. */
+static int reboot_now(struct agent *a, const char *stage) {
+	char *argv[] = { "systemctl", "--no-block", "reboot", NULL };
+	struct process_options o = { .argv = argv, .stdin_mode = PROCESS_NULL };
+	int r;
+
+	agent_say("rebooting once, as stage %s asked; the next boot runs the stages after it", stage);
+	if (!a->live)
+		return 0;
+	r = process_run(&o, NULL);
+	if (r != 0)
+		return log_error_errno(r < 0 ? r : -EIO, "Cannot reboot (systemctl reboot); reboot by hand to go on");
+	return 0;
+}
+
 static int parse_none(int argc, char **argv) {
 	return parse_verb(argc, argv, 0, NULL, 0);
 }
@@ -195,6 +211,8 @@ static int run_run(void) {
 			r = run_stage(a, &agent_stages[i]);
 			if (r < 0)
 				return r;
+			if (a->reboot)
+				return reboot_now(a, agent_stages[i].name);
 			(void)journal_get(a, agent_stages[i].name, &rec);
 		}
 		total += rec.seconds;

@@ -109,7 +109,10 @@ CONF
 cp "$REPO/images/keys/demo_ed25519.pub" "$T/rig/etc/mlrig/authorized_keys"
 env -u VIRTUAL_ENV "$AGENT" --root "$T/rig" gpu-check >"$T/rig.txt" 2>&1; rc=$?
 check "rig without [GPU]: exit 0 with no driver here" test $rc -eq 0
+mkdir -p "$T/rig/var/lib/mlrig/repo"
 cat >>"$T/rig/etc/mlrig/rig.conf" <<'CONF'
+[Packages]
+Debs=/var/lib/mlrig/repo
 [GPU]
 Driver=nvidia-driver-470
 CONF
