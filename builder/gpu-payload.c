@@ -176,7 +176,8 @@ int gpu_plan_make(const Profile *p, const struct deb_repo *debs, struct gpu_plan
 		r = cudnn_tarball_read(p->gpu_cudnn, &pl.cudnn, ret_error);
 		if (r < 0)
 			return prefix_error(ret_error, r, "%s: [GPU] CUDNN=", p->path);
-		if (!(pl.cudnn_version = strdup(pl.cudnn.version)))
+		/* the agent unpacks it with libarchive, loaded at run time: the rig must have it */
+		if (!(pl.cudnn_version = strdup(pl.cudnn.version)) || add_install(&pl, "libarchive13") < 0)
 			return -ENOMEM;
 	} else if (p->gpu_cudnn) {
 		d = debs_find(debs, "libcudnn8");

@@ -54,7 +54,8 @@ struct gpu_plan {
 	char *cudnn_version;
 	struct cuda_repo_info cuda;    /* CUDA= a local repo */
 	struct cudnn_tarball_info cudnn; /* CUDNN= a tarball */
-	char **extra_install;          /* what [Packages] Install= gains from Debs=: the driver, nvidia-cuda-toolkit, libcudnn8 */
+	char **extra_install;          /* what [Packages] Install= gains: the driver, nvidia-cuda-toolkit, libcudnn8 from
+					* Debs=; libarchive13 (the agent unpacks the cuDNN tarball with it) */
 	size_t n_extra_install;
 };
 void gpu_plan_release(struct gpu_plan *pl);

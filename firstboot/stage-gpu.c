@@ -319,6 +319,9 @@ int stage_gpu(struct agent *a) {
 		return r;
 	if ((r = add_name(&s, s.driver)) < 0 || (r = add_name(&s, s.signed_modules)) < 0 || (r = add_name(&s, s.toolkit)) < 0)
 		return r;
+	/* the tarball is unpacked with libarchive: the builder put it in the rig's repository */
+	if (profile_cudnn_is_file(p) && (r = add_name(&s, "libarchive13")) < 0)
+		return r;
 	if (p->gpu_cudnn && !profile_cudnn_is_file(p)) {
 		if ((r = add_name(&s, "libcudnn8")) < 0)
 			return r;

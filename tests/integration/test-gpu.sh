@@ -123,7 +123,13 @@ if [ "$(id -u)" -eq 0 ] && rootfs=$(bash "$REPO/tests/fixtures/rootfs.sh" 2>/dev
 	check "image with a hostile cuDNN tarball: exit 2, named, no output file" \
 		eval "[ $rc -eq 2 ] && grep -q 'a device node' '$T/bad.out' && [ ! -e '$T/bad.img' ]"
 	"$MLRIG" image -q -p "$T/pins.conf" --rootfs "$rootfs" -o "$T/rig.img" >"$T/img.out" 2>&1; rc=$?
-	check "image with the payload: built" test $rc -eq 0
+	check "image with a cuDNN tarball and no libarchive13 for the agent: exit 2, named, no output" \
+		eval "[ $rc -eq 2 ] && grep -q libarchive13 '$T/img.out' && [ ! -e '$T/rig.img' ]"
+	la=$(bash "$REPO/tests/fixtures/debs.sh" libarchive13 2>/dev/null) || la=
+	mkdir -p "$T/debs" && cp "$F"/debs/*.deb ${la:+"$la"/*.deb} "$T/debs/"
+	sed -i "s#^Debs=.*#Debs=$T/debs#" "$T/pins.conf"
+	"$MLRIG" image -q -p "$T/pins.conf" --rootfs "$rootfs" -o "$T/rig.img" >"$T/img.out" 2>&1; rc=$?
+	check "image with the payload (and libarchive13's debs): built" test $rc -eq 0
 	off=$(( $(sfdisk --json "$T/rig.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"])') * 512 ))
 	debugfs -R "cat /etc/mlrig/rig.conf" "$T/rig.img?offset=$off" >"$T/rig.conf" 2>/dev/null
 	for f in "$CUDA" "$OLD"; do
@@ -132,8 +138,8 @@ if [ "$(id -u)" -eq 0 ] && rootfs=$(bash "$REPO/tests/fixtures/rootfs.sh" 2>/dev
 		check "rig.conf names it where it is" grep -qx "C[A-Z]*=/usr/share/mlrig/payload/$(basename "$f")" "$T/rig.conf"
 	done
 	debugfs -R "cat /var/lib/mlrig/repo/Packages" "$T/rig.img?offset=$off" >"$T/Packages" 2>/dev/null
-	check "the rig's repo has the driver and the library it depends on" eval \
-		'grep -qx "Package: nvidia-driver-470" "$T/Packages" && grep -qx "Package: libnvidia-compute-470" "$T/Packages"'
+	check "the rig's repo has the driver, the library it depends on, libarchive13" eval \
+		'grep -qx "Package: nvidia-driver-470" "$T/Packages" && grep -qx "Package: libnvidia-compute-470" "$T/Packages" && grep -qx "Package: libarchive13" "$T/Packages"'
 	rm -f "$T/rig.img"
 else
 	echo "(not root, or no rootfs fixture: the image cases are not tried)"
