@@ -158,7 +158,17 @@ static int register_cuda_repo(struct agent *a, struct gpu_stage *s) {
 	if (asprintf(&packages_path, "%s/Packages", s->repo_dir) < 0)
 		return -ENOMEM;
 	r = agent_read(a, packages_path, &s->repo_packages, NULL);
-	if (r < 0)
+	if (r == -ENOENT) { /* some local repos carry only Packages.gz: gzip is on every rig */
+		_cleanup_free_ char *gz = agent_host_path(a, packages_path);
+		_cleanup_free_ char *gzpath = NULL;
+
+		if (!gz || asprintf(&gzpath, "%s.gz", gz) < 0)
+			return -ENOMEM;
+		char *gunzip[] = { "gzip", "-dc", gzpath, NULL };
+		r = agent_run(a, "reading the CUDA repository's Packages.gz", gunzip, &s->repo_packages);
+		if (r < 0)
+			return r;
+	} else if (r < 0)
 		return agent_fail(a, r, "cannot read /%s: %m", packages_path);
 	{
 		_cleanup_free_ char *src = NULL, *data = NULL;

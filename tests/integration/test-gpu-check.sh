@@ -42,13 +42,14 @@ for lib in libnvidia-ml.so.1 libcuda.so.1; do
 	check "$lib missing: named with its fix" grep -q "$lib not found: the NVIDIA driver is not installed" "$T/no-$lib.txt"
 done
 check "libcuda.so.1 missing: no SAXPY claimed" eval '! grep -q "Max error" "$T/no-libcuda.so.1.txt"'
-# cuDNN: only when this machine has none of its own in the loader's path
-if ! ldconfig -p | grep -q 'libcudnn\.so'; then
-	mkdir -p "$T/no-cudnn" && cp "$M/libcuda.so.1" "$M/libnvidia-ml.so.1" "$T/no-cudnn/"
-	LD_LIBRARY_PATH=$T/no-cudnn gc >"$T/no-cudnn.txt" 2>&1; rc=$?
-	check "libcudnn missing: exit 1, named" eval '[ $rc -eq 1 ] && grep -q "libcudnn.so.8 not found" "$T/no-cudnn.txt"'
-else
-	echo "(this machine has a libcudnn in ld.so.cache: the cuDNN-missing case is not tried)"
+# cuDNN missing: where this machine has one of its own in ld.so.cache, the loader is told to
+# ignore the cache (ld.so --inhibit-cache), as on a machine without cuDNN
+mkdir -p "$T/no-cudnn" && cp "$M/libcuda.so.1" "$M/libnvidia-ml.so.1" "$T/no-cudnn/"
+ldso=/lib64/ld-linux-x86-64.so.2
+if [ -x "$ldso" ]; then
+	env -u VIRTUAL_ENV "$ldso" --inhibit-cache --library-path "$T/no-cudnn" "$AGENT" --root "$ROOT" gpu-check >"$T/no-cudnn.txt" 2>&1; rc=$?
+	check "libcudnn missing: exit 1, named with its fix" eval '[ $rc -eq 1 ] && grep -q "libcudnn.so.8 not found: cuDNN is not installed" "$T/no-cudnn.txt"'
+	check "libcudnn missing: NVML and the SAXPY still reported" grep -qx "Max error: 0.000000" "$T/no-cudnn.txt"
 fi
 
 # this machine's CUDA toolkit stub, as a driver would be found

@@ -72,8 +72,11 @@ check "nothing written anywhere else${outside:+: $outside}" test -z "$outside"
 check "stage gpu again: idempotent (same tree)" eval "[ \"\$(find '$R' | sort)\" = \"\$(cat '$T/after')\" ]"
 
 tree "$NEW"
+rm "$R/$REPO_DIR/Packages" # a local repo with Packages.gz alone
 "$AGENT" --root "$R" stage gpu >"$T/new.out" 2>&1
 check "cuDNN >= 8.3 layout: lib/ goes to lib64/" test -x "$R/usr/local/cuda-11.4/lib64/libcudnn.so.8.9.7"
+"$AGENT" --root "$R" status >"$T/gz.status"
+check "a local repo with only Packages.gz: read all the same" grep -Eq "^gpu +done .*cuda-toolkit-11-4" "$T/gz.status"
 
 for h in dotdot:"a '..' component" absolute:"an absolute path" symlink-escape:"outside the tarball's tree" \
 	devnode:"a device node" setuid:"setuid or setgid"; do
