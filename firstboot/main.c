@@ -329,7 +329,10 @@ static int run_one_stage(void) {
 	r = journal_open(a);
 	if (r < 0)
 		return log_error_errno(r, "Cannot create /%s: %m", AGENT_STATE_DIR);
-	return run_stage(a, stage_find(arg_stage));
+	r = run_stage(a, stage_find(arg_stage));
+	if (r >= 0 && a->reboot) /* one stage run by hand: the user reboots when it suits */
+		agent_say("stage %s needs a reboot to take effect", arg_stage);
+	return r;
 }
 
 static int parse_ddns(int argc, char **argv) {

@@ -296,9 +296,10 @@ static int add_name(struct gpu_stage *s, const char *name) {
 	return 0;
 }
 
-/* Nouveau holds the GPU until a reboot; the agent reboots once for it, never twice. */
+/* Nouveau holds the GPU until a reboot with it blacklisted; the agent reboots once for it, never
+ * twice. (sys/ is the root's: a test's tree can say nouveau is loaded.) */
 static bool needs_reboot(struct agent *a) {
-	return a->live && a->p->gpu_driver && access("/sys/module/nouveau", F_OK) == 0 &&
+	return a->p->gpu_driver && a->p->gpu_blacklist_nouveau && agent_exists(a, "sys/module/nouveau") >= 0 &&
 	       agent_exists(a, GPU_REBOOTED) < 0;
 }
 
@@ -356,13 +357,15 @@ int stage_gpu(struct agent *a) {
 		return r;
 	if (secure_boot && p->gpu_driver && !s.signed_modules)
 		agent_say("%s", MOK_STEPS);
+	bool reboot = needs_reboot(a);
+
 	agent_note(a, "%s%s%s%s%s%s%s%s%s%s", s.driver ? s.driver : "no driver", s.toolkit ? ", " : "",
 		   s.toolkit ? s.toolkit : "", x.written ? ", cuDNN into " : "", x.written ? s.prefix : "",
 		   a->live ? "" : " (not live: apt not run)", secure_boot ? "; Secure Boot on: " : "",
 		   secure_boot ? (s.signed_modules ? s.signed_modules : "DKMS module: ") : "",
 		   secure_boot && !s.signed_modules ? MOK_STEPS : "",
-		   needs_reboot(a) ? "; rebooting once: nouveau holds the GPU" : "");
-	if (needs_reboot(a)) {
+		   reboot ? "; rebooting once: nouveau holds the GPU" : "");
+	if (reboot) {
 		r = agent_write(a, GPU_REBOOTED, "", 0, 0644, 0, 0);
 		if (r < 0)
 			return agent_fail(a, r, "cannot write /" GPU_REBOOTED ": %m");

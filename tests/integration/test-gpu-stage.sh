@@ -87,6 +87,19 @@ for h in dotdot:"a '..' component" absolute:"an absolute path" symlink-escape:"o
 	check "hostile $name: nothing unpacked" eval "[ ! -e '$R/usr/local/cuda-11.4/include' ] && [ ! -e /tmp/mlrig-evil ] && [ ! -e /tmp/mlrig-evil-absolute ]"
 done
 
+# nouveau loaded: one reboot asked for, never a second
+tree "$OLD"
+mkdir -p "$R/sys/module/nouveau"
+"$AGENT" --root "$R" stage gpu >"$T/nv1.out" 2>&1
+check "nouveau loaded: the stage asks for a reboot, once" eval "grep -q 'stage gpu needs a reboot' '$T/nv1.out' && [ -e '$R/var/lib/mlrig/gpu-rebooted' ]"
+"$AGENT" --root "$R" stage gpu >"$T/nv2.out" 2>&1
+check "nouveau still loaded after that reboot: no second one" eval "! grep -q 'needs a reboot' '$T/nv2.out' && grep -q 'stage gpu ok' '$T/nv2.out'"
+tree "$OLD"
+mkdir -p "$R/sys/module/nouveau"
+echo "BlacklistNouveau=no" >>"$R/etc/mlrig/rig.conf"
+"$AGENT" --root "$R" stage gpu >"$T/nv3.out" 2>&1
+check "BlacklistNouveau=no: no blacklist, no reboot" eval "! grep -q 'needs a reboot' '$T/nv3.out' && [ ! -e '$R/etc/modprobe.d/mlrig-blacklist-nouveau.conf' ]"
+
 # Secure Boot on: without signed modules the MOK steps; with them in the repo, those
 tree "$OLD"
 mkdir -p "$R/sys/firmware/efi/efivars"
