@@ -144,4 +144,16 @@ if [ "$(id -u)" -eq 0 ] && rootfs=$(bash "$REPO/tests/fixtures/rootfs.sh" 2>/dev
 else
 	echo "(not root, or no rootfs fixture: the image cases are not tried)"
 fi
+
+# mlrig iso: the same payload onto the medium, for the installed system's first boot
+if command -v xorriso >/dev/null && base=$(bash "$REPO/tests/fixtures/iso.sh" focal-server 2>/dev/null); then
+	"$MLRIG" iso -q -p "$T/old.conf" --base "$base" -o "$T/gpu.iso" >"$T/iso.out" 2>&1; rc=$?
+	check "iso with the payload: built" test $rc -eq 0
+	xorriso -indev "$T/gpu.iso" -find /mlrig/root/usr/share/mlrig/payload -type f 2>/dev/null | tr -d "'" | sort >"$T/iso.files"
+	check "the medium carries the CUDA .deb and the cuDNN tarball" test "$(cat "$T/iso.files")" = \
+		"$(printf '/mlrig/root/usr/share/mlrig/payload/%s\n' "$(basename "$CUDA")" "$(basename "$OLD")" | sort)"
+	rm -f "$T/gpu.iso"
+else
+	echo "(no xorriso or no ISO fixture: the iso case is not tried)"
+fi
 finish
