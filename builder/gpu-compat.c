@@ -134,6 +134,15 @@ static void warn_driver(FILE *f, const struct gpu_plan *pl) {
 				pl->driver_version, pl->cuda_version, driver_min[i].driver_min);
 }
 
+char *gpu_python_version(const char *status) {
+	_cleanup_free_ char *v = status ? deb_index_version(status, "python3") : NULL;
+	char buf[16];
+
+	if (!v)
+		return NULL;
+	return strdup(major_minor(v + (strchr(v, ':') ? strcspn(v, ":") + 1 : 0), buf, sizeof(buf)));
+}
+
 int gpu_plan_warnings(const Profile *p, const struct gpu_plan *pl, const char *python_version, char **ret) {
 	char *text = NULL;
 	size_t size = 0;

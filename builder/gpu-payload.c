@@ -47,8 +47,7 @@ static const struct deb_package *debs_find(const struct deb_repo *debs, const ch
 	return best;
 }
 
-/* The version of package name in a Packages text, or NULL (allocated). */
-static char *index_version(const char *packages, const char *name) {
+char *deb_index_version(const char *packages, const char *name) {
 	size_t n = strlen(name);
 
 	for (const char *c = packages; c && (c = strstr(c, "Package: ")); c++) {
@@ -135,7 +134,7 @@ static int plan_driver(const Profile *p, const struct deb_repo *debs, struct gpu
 		return -ENOMEM;
 	d = debs_find(debs, pl->driver_package);
 	if (!d && pl->cuda.packages)
-		repo_v = index_version(pl->cuda.packages, pl->driver_package);
+		repo_v = deb_index_version(pl->cuda.packages, pl->driver_package);
 	if (!d && !repo_v)
 		return set_error(ret_error, -EINVAL, "%s: [GPU] Driver=%s: %s is not in [Packages] Debs=%s%s", p->path,
 				 p->gpu_driver, pl->driver_package, p->debs ?: "",

@@ -75,5 +75,10 @@ int gpu_install_names(const Profile *p, const struct gpu_plan *pl, char ***ret);
  * is assumed), and the driver against what the CUDA release needs. */
 int gpu_plan_warnings(const Profile *p, const struct gpu_plan *pl, const char *python_version, char **ret);
 
+/* The Version of package name in a Packages or dpkg status text, or NULL (allocated). */
+char *deb_index_version(const char *text, const char *name);
+/* "3.8" from the python3 package of a dpkg status text ("3.8.2-0ubuntu2"), or NULL. */
+char *gpu_python_version(const char *status);
+
 /* "470.199.02" from "470.199.02-0ubuntu0.20.04.1", "1:2.3-4" → "2.3": the upstream part. */
 char *deb_upstream_version(const char *version);

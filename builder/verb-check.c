@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive-util.h"
 #include "deb-repo.h"
 #include "fileio.h"
 #include "gpu-payload.h"
@@ -134,7 +135,7 @@ static int check_boot(const Profile *p) {
 static void check_gpu(const Profile *p) {
 	_cleanup_(deb_repo_release) struct deb_repo debs = {};
 	_cleanup_(gpu_plan_release) struct gpu_plan pl = {};
-	_cleanup_free_ char *error = NULL, *lines = NULL;
+	_cleanup_free_ char *error = NULL, *lines = NULL, *status = NULL, *python = NULL;
 	int r;
 
 	if (!p->gpu_driver && !p->gpu_cuda && !p->gpu_cudnn)
@@ -148,7 +149,10 @@ static void check_gpu(const Profile *p) {
 	}
 	printf("gpu: driver %s %s, CUDA %s, cuDNN %s (read from the payload)\n", pl.driver_package ?: "none",
 	       pl.driver_version ?: "", pl.cuda_version ?: "none", pl.cudnn_version ?: "none");
-	if (gpu_plan_warnings(p, &pl, NULL, &lines) < 0) {
+	/* the Python TensorFlow runs on: the rootfs's python3, when --rootfs says which */
+	if (arg_rootfs && archive_read_member(arg_rootfs, "var/lib/dpkg/status", 64u << 20, &status, NULL) >= 0)
+		python = gpu_python_version(status);
+	if (gpu_plan_warnings(p, &pl, python, &lines) < 0) {
 		log_oom();
 		return;
 	}

@@ -197,6 +197,15 @@ static int plan_packages(const Profile *p, struct packages_plan *ret) {
 	if (ret->have_repo)
 		log_info("image: the rig's repository carries %zu of the %zu .debs in %s", ret->res.n_install,
 			 ret->repo.n_debs, p->debs);
+	/* what mlrig check says about the versions, with the rootfs's own Python */
+	if (gpu.cuda_version) {
+		_cleanup_free_ char *python = gpu_python_version(status), *lines = NULL;
+
+		if (gpu_plan_warnings(p, &gpu, python, &lines) < 0)
+			return log_oom();
+		if (lines)
+			log_warning("%s", lines);
+	}
 	return 0;
 }
 

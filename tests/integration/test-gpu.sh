@@ -107,6 +107,13 @@ Requirements=tensorflow==2.14.0"
 mcheck tf
 check "TF 2.14 with CUDA 11.4/cuDNN 8.2: warned, with the tested versions" grep -q "TensorFlow 2.14 is tested with CUDA 11.8 and cuDNN 8.7" "$T/tf.out"
 check "TF 2.14 on Ubuntu 20.04's Python 3.8: warned" grep -q "TensorFlow 2.14 needs Python 3.9 or newer" "$T/tf.out"
+if rootfs=$(bash "$REPO/tests/fixtures/rootfs.sh" 2>/dev/null); then
+	py=$(tar -xOf "$rootfs" ./var/lib/dpkg/status | awk '/^Package: python3$/ { p = 1 } p && /^Version:/ { print $2; exit }' | cut -d. -f1,2)
+	"$MLRIG" check -p "$T/tf.conf" --rootfs "$rootfs" >"$T/tf-rootfs.out" 2>&1
+	if [ "$py" = 3.8 ]; then want="needs Python 3.9 or newer; the rootfs has 3.8$"; else want=; fi
+	check "--rootfs: the rootfs's own Python ($py) decides the Python warning" eval \
+		"if [ -n '$want' ]; then grep -q '$want' '$T/tf-rootfs.out'; else ! grep -q 'needs Python' '$T/tf-rootfs.out'; fi"
+fi
 sed -i 's/2.14.0/2.4.1/' "$T/tf.conf"
 mcheck tf
 check "TF 2.4 with CUDA 11.4: warned (tested with 11.0 / 8.0)" grep -q "TensorFlow 2.4 is tested with CUDA 11.0 and cuDNN 8.0" "$T/tf.out"
