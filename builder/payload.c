@@ -81,6 +81,27 @@ static int add(struct payload *pl, const char *path, void *data, size_t size, ui
 	return 0;
 }
 
+/* A large file copied from src when the image is written, not read into memory. */
+static int add_source(struct payload *pl, const char *path, const char *src, uint32_t mode, char **ret_error) {
+	struct stat st;
+	int r;
+
+	if (stat(src, &st) < 0 || !S_ISREG(st.st_mode))
+		return set_error(ret_error, -errno ?: -EINVAL, "cannot use %s: %s", src, errno ? strerror(errno) : "not a file");
+	r = add(pl, path, NULL, (size_t)st.st_size, mode);
+	if (r >= 0 && !(pl->files[pl->n_files - 1].source = strdup(src)))
+		r = -ENOMEM;
+	return r;
+}
+
+/* RIG_PAYLOAD_DIR/NAME for a payload file. */
+static char *rig_payload_path(const char *src) {
+	const char *base = strrchr(src, '/');
+	char *s = NULL;
+
+	return asprintf(&s, RIG_PAYLOAD_DIR "/%s", base ? base + 1 : src) < 0 ? NULL : s;
+}
+
 static int add_copy(struct payload *pl, const char *path, const char *src, uint32_t mode, char **ret_error) {
 	char *data;
 	size_t size;
@@ -314,20 +335,24 @@ int payload_add_packages(struct payload *pl, const struct packages_plan *plan, c
 
 int payload_collect(const Profile *p, const char *datadir, const char *agent, struct payload *ret, char **ret_error) {
 	_cleanup_free_ char *overlays = NULL, *port = NULL, *alive = NULL, *jport = NULL, *config = NULL,
-			     *agent_found = NULL, *interval = NULL, *jpython = NULL, *jtoken = NULL;
+			     *agent_found = NULL, *interval = NULL, *jpython = NULL, *jtoken = NULL,
+			     *rig_cuda = profile_cuda_is_file(p) ? rig_payload_path(p->gpu_cuda) : NULL,
+			     *rig_cudnn = profile_cudnn_is_file(p) ? rig_payload_path(p->gpu_cudnn) : NULL;
 	struct payload pl = {};
 	const struct profile_paths paths = {
 		.authorized_keys = RIG_AUTHORIZED_KEYS,
 		.ddns_password_file = p->ddns_password_file ? RIG_DDNS_PASSWORD : NULL,
 		.wheelhouse = p->wheelhouse ? RIG_WHEELHOUSE : NULL,
-		.cudnn = p->gpu_cudnn ? RIG_CUDNN : NULL,
+		.cudnn = rig_cudnn,
+		.cuda = rig_cuda,
 		.debs = p->debs ? RIG_REPO : NULL,
 		.debconf = p->debconf ? RIG_DEBCONF : NULL,
 	};
 	int r;
 
 	*ret_error = NULL;
-	if (asprintf(&port, "%u", p->ssh_port) < 0 || asprintf(&alive, "%u", p->client_alive_interval) < 0 ||
+	if ((profile_cuda_is_file(p) && !rig_cuda) || (profile_cudnn_is_file(p) && !rig_cudnn) ||
+	    asprintf(&port, "%u", p->ssh_port) < 0 || asprintf(&alive, "%u", p->client_alive_interval) < 0 ||
 	    asprintf(&jport, "%u", p->jupyter_port) < 0 || asprintf(&overlays, "%s/overlays/rig", datadir) < 0 ||
 	    asprintf(&interval, "%u", p->ddns_interval) < 0 || jupyter_python(p, &jpython) < 0 ||
 	    jupyter_token_path(p, &jtoken) < 0)
@@ -369,6 +394,13 @@ int payload_collect(const Profile *p, const char *datadir, const char *agent, st
 		r = add_copy(&pl, RIG_DEBCONF, p->debconf, 0600, ret_error);
 	if (r >= 0 && p->debs) /* rig.conf names it, so it is there even when nothing needs installing */
 		r = add_dirs_for(&pl, RIG_REPO "/Packages");
+	/* rig.conf names these too: the gpu stage installs from them */
+	if (r >= 0 && (rig_cuda || rig_cudnn))
+		r = add_dirs_for(&pl, RIG_PAYLOAD_DIR "/x");
+	if (r >= 0 && rig_cuda)
+		r = add_source(&pl, rig_cuda, p->gpu_cuda, 0644, ret_error);
+	if (r >= 0 && rig_cudnn)
+		r = add_source(&pl, rig_cudnn, p->gpu_cudnn, 0644, ret_error);
 	if (r < 0)
 		goto fail;
 

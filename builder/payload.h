@@ -14,7 +14,8 @@
 #define RIG_DDNS_PASSWORD RIG_CONFIG_DIR "/ddns.password"
 #define RIG_AGENT "/usr/lib/mlrig/mlrig-firstboot"
 #define RIG_WHEELHOUSE "/usr/share/mlrig/wheelhouse"
-#define RIG_CUDNN "/usr/share/mlrig/payload/cudnn.tar.xz"
+/* the GPU payload files, under their own names: CUDA= (a local-repo .deb), CUDNN= (a tarball) */
+#define RIG_PAYLOAD_DIR "/usr/share/mlrig/payload"
 #define RIG_REPO "/var/lib/mlrig/repo"
 #define RIG_DEBCONF RIG_CONFIG_DIR "/debconf"
 

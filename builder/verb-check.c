@@ -7,7 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive-util.h"
+#include "deb-repo.h"
 #include "fileio.h"
+#include "gpu-payload.h"
 #include "log.h"
 #include "macro.h"
 #include "profile.h"
@@ -127,6 +130,40 @@ static int check_boot(const Profile *p) {
 	return 0;
 }
 
+/* [GPU]: the payload read as mlrig image reads it, its versions, and TensorFlow's table. A payload
+ * that the builders would refuse is a warning here: check is for a profile still being written. */
+static void check_gpu(const Profile *p) {
+	_cleanup_(deb_repo_release) struct deb_repo debs = {};
+	_cleanup_(gpu_plan_release) struct gpu_plan pl = {};
+	_cleanup_free_ char *error = NULL, *lines = NULL, *status = NULL, *python = NULL;
+	int r;
+
+	if (!p->gpu_driver && !p->gpu_cuda && !p->gpu_cudnn)
+		return;
+	r = p->debs ? deb_repo_build(p->debs, &debs, &error) : 0;
+	if (r >= 0)
+		r = gpu_plan_make(p, p->debs ? &debs : NULL, &pl, &error);
+	if (r < 0) {
+		warn("%s (mlrig image and mlrig iso refuse this payload)", error ? error : strerror(-r));
+		return;
+	}
+	printf("gpu: driver %s %s, CUDA %s, cuDNN %s (read from the payload)\n", pl.driver_package ?: "none",
+	       pl.driver_version ?: "", pl.cuda_version ?: "none", pl.cudnn_version ?: "none");
+	/* the Python TensorFlow runs on: the rootfs's python3, when --rootfs says which */
+	if (arg_rootfs && archive_read_member(arg_rootfs, "var/lib/dpkg/status", 64u << 20, &status, NULL) >= 0)
+		python = gpu_python_version(status);
+	if (gpu_plan_warnings(p, &pl, python, &lines) < 0) {
+		log_oom();
+		return;
+	}
+	for (char *w = lines, *next; w && *w; w = next) {
+		next = strchr(w, '\n');
+		if (next)
+			*next++ = 0;
+		warn("%s", w);
+	}
+}
+
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
 	_cleanup_free_ char *keys = NULL;
@@ -161,6 +198,7 @@ static int run(void) {
 	r = check_boot(p);
 	if (r < 0)
 		return r;
+	check_gpu(p);
 
 	printf("profile: %s: ok (rig %s, user %s, ssh port %u, ddns %s, jupyter port %u)\n", p->path, p->hostname,
 	       p->user, p->ssh_port, ddns_provider_to_string(p->ddns_provider), p->jupyter_port);

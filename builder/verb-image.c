@@ -18,6 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "output.h"
+#include "gpu-payload.h"
 #include "packages.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -164,16 +165,30 @@ static int make_plan(const Profile *p, struct plan *pl) {
  * Install= and Debs=; EXIT_USAGE (said) when something cannot be installed. */
 static int plan_packages(const Profile *p, struct packages_plan *ret) {
 	_cleanup_free_ char *status = NULL, *error = NULL;
+	_cleanup_(gpu_plan_release) struct gpu_plan gpu = {};
+	_cleanup_strv_free_ char **names = NULL;
 	size_t size = 0;
 	int r;
 
 	*ret = (struct packages_plan){};
-	if (!p->install)
+	/* [GPU] first: its files are read and checked, and its packages join Install= */
+	r = gpu_plan_for_profile(p, &gpu, &error);
+	if (r == -EINVAL)
+		return cli_input_error("%s", error ?: "[GPU] payload cannot be used");
+	if (r < 0)
+		return log_error_errno(r, "%s", error ?: strerror(-r));
+	if (gpu.driver_package || gpu.cuda_version || gpu.cudnn_version)
+		log_info("image: GPU payload: driver %s %s, CUDA %s, cuDNN %s (read from the files)", gpu.driver_package ?: "none",
+			 gpu.driver_version ?: "", gpu.cuda_version ?: "none", gpu.cudnn_version ?: "none");
+	r = gpu_install_names(p, &gpu, &names);
+	if (r < 0)
+		return log_oom();
+	if (!names[0])
 		return 0;
 	r = archive_read_member(arg_rootfs, "var/lib/dpkg/status", 64 * MiB, &status, &size);
 	if (r < 0 && r != -ENOENT) /* none at all: a rootfs without dpkg, everything from Debs= */
 		return log_error_errno(r, "Cannot read var/lib/dpkg/status from %s: %m", arg_rootfs);
-	r = packages_plan_make(p, p->install, status, size, "the rootfs's var/lib/dpkg/status", false, ret, NULL,
+	r = packages_plan_make(p, names, status, size, "the rootfs's var/lib/dpkg/status", false, ret, NULL,
 			       &error);
 	if (r == -EINVAL)
 		return cli_input_error("%s", error ?: "[Packages] Install= cannot be installed");
@@ -182,6 +197,15 @@ static int plan_packages(const Profile *p, struct packages_plan *ret) {
 	if (ret->have_repo)
 		log_info("image: the rig's repository carries %zu of the %zu .debs in %s", ret->res.n_install,
 			 ret->repo.n_debs, p->debs);
+	/* what mlrig check says about the versions, with the rootfs's own Python */
+	if (gpu.cuda_version) {
+		_cleanup_free_ char *python = gpu_python_version(status), *lines = NULL;
+
+		if (gpu_plan_warnings(p, &gpu, python, &lines) < 0)
+			return log_oom();
+		if (lines)
+			log_warning("%s", lines);
+	}
 	return 0;
 }
 

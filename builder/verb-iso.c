@@ -20,6 +20,7 @@
 #include "output.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "gpu-payload.h"
 #include "packages.h"
 #include "payload.h"
 #include "profile.h"
@@ -199,17 +200,31 @@ static int read_pool(Remaster *remaster, char **ret) {
  * the misses are warnings). EXIT_USAGE (said) for Debs= that cannot be read. */
 static int plan_packages(Remaster *remaster, const Profile *p, struct packages_plan *ret) {
 	_cleanup_free_ char *pool = NULL, *status = NULL, *warnings = NULL, *error = NULL;
+	_cleanup_(gpu_plan_release) struct gpu_plan gpu = {};
+	_cleanup_strv_free_ char **names = NULL;
 	int r;
 
 	*ret = (struct packages_plan){};
-	if (!p->install)
+	/* [GPU] first: its files are read and checked, and its packages join Install= */
+	r = gpu_plan_for_profile(p, &gpu, &error);
+	if (r == -EINVAL)
+		return cli_input_error("%s", error ?: "[GPU] payload cannot be used");
+	if (r < 0)
+		return log_error_errno(r, "%s", error ?: strerror(-r));
+	if (gpu.driver_package || gpu.cuda_version || gpu.cudnn_version)
+		log_info("iso: GPU payload: driver %s %s, CUDA %s, cuDNN %s (read from the files)", gpu.driver_package ?: "none",
+			 gpu.driver_version ?: "", gpu.cuda_version ?: "none", gpu.cudnn_version ?: "none");
+	r = gpu_install_names(p, &gpu, &names);
+	if (r < 0)
+		return log_oom();
+	if (!names[0])
 		return 0;
 	r = read_pool(remaster, &pool);
 	if (r >= 0)
 		r = packages_pool_as_status(pool, &status);
 	if (r < 0)
 		return log_error_errno(r, "Cannot read the package pool of %s: %m", arg_base);
-	r = packages_plan_make(p, p->install, status, strlen(status), "the medium's pool", true, ret, &warnings, &error);
+	r = packages_plan_make(p, names, status, strlen(status), "the medium's pool", true, ret, &warnings, &error);
 	if (r == -EINVAL)
 		return cli_input_error("%s", error ?: "[Packages] Debs= cannot be used");
 	if (r < 0)

@@ -40,6 +40,10 @@ enum key_type {
 	T_MAC,          /* a network card's MAC, stored as 52:54:00:12:34:56 */
 	T_JUPYTER_APP,
 	T_LABEL,        /* a name a firmware boot menu shows */
+	T_GPU_DRIVER,   /* nvidia-driver-NNN, auto, or none */
+	T_GPU_CUDA,     /* a CUDA local-repo .deb, ubuntu, or none */
+	T_GPU_CUDNN,    /* a cuDNN tarball, debs, or none */
+	T_SHA256_LIST,  /* FILE:HEX pins, a list */
 };
 
 struct key_def {
@@ -63,6 +67,14 @@ struct parser {
  * and returns -EINVAL. */
 int profile_fail(struct parser *ps, const struct key_def *k, const char *value, const char *fmt, ...)
 	_printf_(4, 5);
+
+/* A path value checked as T_FILE (dir: T_DIR) is: resolved against the profile's
+ * directory (or the --root tree), stat()ed; the full path in *ret. */
+int profile_check_path(struct parser *ps, const struct key_def *k, const char *value, bool dir, char **ret);
+/* profile-gpu.c: the [GPU] types; 1 when k's type is not one of them. */
+int profile_assign_gpu(struct parser *ps, const struct key_def *k, const char *value, void *field);
+/* The list types' words added to *l (T_LIST, T_SHA256_LIST). */
+int profile_strv_extend_words(char ***l, const char *value);
 
 /* Checks value against k's type and stores it in p; a list key's value adds to the list. */
 int profile_assign(struct parser *ps, Profile *p, const struct key_def *k, const char *value);

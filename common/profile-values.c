@@ -98,7 +98,7 @@ static bool valid_mac(const char *s) {
 	return true;
 }
 
-static int strv_extend_words(char ***l, const char *value) {
+int profile_strv_extend_words(char ***l, const char *value) {
 	size_t n = 0;
 	char **list = *l;
 	const char *p = value;
@@ -134,7 +134,7 @@ static int strv_extend_words(char ***l, const char *value) {
 	return 0;
 }
 
-static int check_path(struct parser *ps, const struct key_def *k, const char *value, bool dir, char **ret) {
+int profile_check_path(struct parser *ps, const struct key_def *k, const char *value, bool dir, char **ret) {
 	_cleanup_free_ char *full = NULL;
 	struct stat st;
 	int r;
@@ -341,7 +341,7 @@ int profile_assign(struct parser *ps, Profile *p, const struct key_def *k, const
 	case T_DIR:
 		if (k->type == T_FILE_OR_NONE && strcmp(value, "none") == 0)
 			return set_string(field, NULL);
-		r = check_path(ps, k, value, k->type == T_DIR, &s);
+		r = profile_check_path(ps, k, value, k->type == T_DIR, &s);
 		return r < 0 ? r : set_string(field, s);
 	case T_STRING_OR_NONE:
 		if (strcmp(value, "none") == 0)
@@ -357,9 +357,11 @@ int profile_assign(struct parser *ps, Profile *p, const struct key_def *k, const
 			*(char ***)field = NULL;
 			return 0;
 		}
-		return strv_extend_words(field, value);
+		return profile_strv_extend_words(field, value);
 	case T_MAC:
 		return assign_mac(ps, k, value, field);
+	case T_GPU_DRIVER: case T_GPU_CUDA: case T_GPU_CUDNN: case T_SHA256_LIST:
+		return profile_assign_gpu(ps, k, value, field);
 	default:
 		r = assign_number(ps, k, value, field);
 		if (r <= 0)

@@ -48,9 +48,11 @@ static const struct key_def keys[] = {
 	{ "Router", "PortForward", T_PORT_FORWARD, O(port_forward), 0, false },
 	{ "Router", "ExternalPort", T_PORT, O(external_port), 0, false },
 	{ "Firewall", "Enable", T_BOOL, O(firewall_enable), 0, false },
-	{ "GPU", "Driver", T_STRING_OR_NONE, O(gpu_driver), 0, false },
-	{ "GPU", "CUDA", T_STRING_OR_NONE, O(gpu_cuda), 0, false },
-	{ "GPU", "CUDNN", T_FILE_OR_NONE, O(gpu_cudnn), 0, false },
+	{ "GPU", "Driver", T_GPU_DRIVER, O(gpu_driver), 0, false },
+	{ "GPU", "CUDA", T_GPU_CUDA, O(gpu_cuda), 0, false },
+	{ "GPU", "CUDNN", T_GPU_CUDNN, O(gpu_cudnn), 0, false },
+	{ "GPU", "BlacklistNouveau", T_BOOL, O(gpu_blacklist_nouveau), O(gpu_blacklist_nouveau_set), false },
+	{ "GPU", "Sha256", T_SHA256_LIST, O(gpu_sha256), 0, false },
 	{ "Python", "Venv", T_RIG_PATH, O(venv), 0, false },
 	{ "Python", "Requirements", T_LIST, O(requirements), 0, false },
 	{ "Python", "Wheelhouse", T_DIR, O(wheelhouse), 0, false },
@@ -76,7 +78,7 @@ Profile *profile_free(Profile *p) {
 		void *field = (char *)p + keys[i].offset;
 
 		switch (keys[i].type) {
-		case T_LIST:
+		case T_LIST: case T_SHA256_LIST:
 			strv_free(*(char ***)field);
 			break;
 		case T_BOOL: case T_PORT: case T_UINT32: case T_SIZE: case T_UUID: case T_EPOCH:
@@ -211,6 +213,9 @@ static int fill_defaults(Profile *p) {
 		p->jupyter_service = lab || notebook;
 	if (!p->jupyter_app_set)
 		p->jupyter_app = notebook && !lab ? JUPYTER_APP_NOTEBOOK : JUPYTER_APP_LAB;
+	/* nouveau holds the GPU the NVIDIA driver needs */
+	if (!p->gpu_blacklist_nouveau_set)
+		p->gpu_blacklist_nouveau = p->gpu_driver != NULL;
 	return 0;
 }
 
@@ -243,6 +248,14 @@ static int validate(struct parser *ps, Profile *p) {
 		return profile_fail(ps, NULL, NULL, "[Install] Wipe=yes needs Disk= (which disk to wipe)");
 	if (p->gpu_cudnn && !p->gpu_cuda)
 		return profile_fail(ps, NULL, NULL, "[GPU] CUDNN= needs CUDA=");
+	if (p->gpu_cuda && !p->gpu_driver)
+		return profile_fail(ps, NULL, NULL, "[GPU] CUDA= needs Driver= (nvidia-driver-NNN or auto)");
+	if ((p->gpu_driver || (p->gpu_cudnn && !profile_cudnn_is_file(p)) ||
+	     (p->gpu_cuda && !profile_cuda_is_file(p))) && !p->debs)
+		return profile_fail(ps, NULL, NULL,
+				    "[GPU] Driver=%s%s%s needs [Packages] Debs= (the directory holding the packages)",
+				    p->gpu_driver, p->gpu_cuda && !profile_cuda_is_file(p) ? ", CUDA=" : "",
+				    p->gpu_cuda && !profile_cuda_is_file(p) ? p->gpu_cuda : "");
 	if (p->requirements && p->requirements[0] && !p->venv)
 		return profile_fail(ps, NULL, NULL, "[Python] Requirements= needs Venv=");
 	return 0;
@@ -357,8 +370,10 @@ static void render_value(FILE *f, const Profile *p, const struct key_def *k, con
 			override = paths->ddns_password_file;
 		else if (k->offset == offsetof(Profile, wheelhouse))
 			override = paths->wheelhouse;
-		else if (k->offset == offsetof(Profile, gpu_cudnn))
+		else if (k->offset == offsetof(Profile, gpu_cudnn) && profile_cudnn_is_file(p))
 			override = paths->cudnn;
+		else if (k->offset == offsetof(Profile, gpu_cuda) && profile_cuda_is_file(p))
+			override = paths->cuda;
 		else if (k->offset == offsetof(Profile, debs))
 			override = paths->debs;
 		else if (k->offset == offsetof(Profile, debconf))
@@ -374,12 +389,12 @@ static void render_value(FILE *f, const Profile *p, const struct key_def *k, con
 	case T_PORT_FORWARD: fputs(port_forward_to_string(*(const enum port_forward *)field), f); break;
 	case T_MINUTES: fprintf(f, "%u", *(const uint32_t *)field); break;
 	case T_JUPYTER_APP: fputs(jupyter_app_to_string(*(const enum jupyter_app *)field), f); break;
-	case T_LIST:
+	case T_LIST: case T_SHA256_LIST:
 		for (char *const *l = *(char *const *const *)field; l && *l; l++)
 			fprintf(f, "%s%s", l == *(char *const *const *)field ? "" : " ", *l);
 		break;
 	case T_PASSWORD_HASH: fputs(*(char *const *)field ? *(char *const *)field : "locked", f); break;
-	case T_FILE_OR_NONE: case T_STRING_OR_NONE:
+	case T_FILE_OR_NONE: case T_STRING_OR_NONE: case T_GPU_DRIVER: case T_GPU_CUDA: case T_GPU_CUDNN:
 		fputs(override ? override : *(char *const *)field ? *(char *const *)field : "none", f);
 		break;
 	default: fputs(override ? override : *(char *const *)field, f);
@@ -394,7 +409,7 @@ static bool value_present(const Profile *p, const struct key_def *k) {
 	case T_DIR: case T_INTERFACE: case T_RIG_PATH: case T_DEVICE: case T_CMDLINE: case T_MAC:
 	case T_SERVER_URL: case T_CHECK_IP: case T_ZONE: case T_LABEL:
 		return *(char *const *)field != NULL;
-	case T_LIST:
+	case T_LIST: case T_SHA256_LIST:
 		return *(char *const *const *)field != NULL;
 	case T_UUID:
 		return p->seed_set;

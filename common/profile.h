@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Every rig's kernel gets these, so a serial console (QEMU, a BMC) shows the boot. */
 #define RIG_CONSOLE_ARGS "console=tty0 console=ttyS0,115200n8"
@@ -70,9 +71,12 @@ typedef struct Profile {
 	bool firewall_enable;
 
 	/* [GPU] */
-	char *gpu_driver;         /* package name, or NULL for none */
-	char *gpu_cuda;
-	char *gpu_cudnn;          /* path to a tarball, or NULL */
+	char *gpu_driver;         /* "nvidia-driver-NNN", "auto", or NULL for none */
+	char *gpu_cuda;           /* path to NVIDIA's local-repo .deb, "ubuntu", or NULL */
+	char *gpu_cudnn;          /* path to a tarball, "debs", or NULL */
+	bool gpu_blacklist_nouveau;
+	bool gpu_blacklist_nouveau_set;
+	char **gpu_sha256;        /* "FILE:HEX" pins */
 
 	/* [Python] */
 	char *venv;
@@ -120,6 +124,7 @@ struct profile_paths {
 	const char *ddns_password_file;
 	const char *wheelhouse;
 	const char *cudnn;
+	const char *cuda;
 	const char *debs;
 	const char *debconf;
 };
@@ -139,5 +144,19 @@ const char *jupyter_app_to_string(enum jupyter_app a);
 /* Whether [Python] Requirements= names the package (PEP 503 names: case, '-',
  * '_' and '.' alike; "jupyterlab==3.6" names jupyterlab). */
 bool profile_requires(const Profile *p, const char *package);
+/* [GPU] values: whether s is an nvidia-driver-NNN[-server|-open] name; the pinned
+ * hash (64 hex digits) for a payload file, by its name, or NULL. */
+bool profile_valid_driver_package(const char *s);
+/* NNN of nvidia-driver-NNN..., 0 when s is not a driver package. */
+unsigned profile_driver_branch(const char *s);
+const char *profile_sha256_pin(const Profile *p, const char *path);
+/* Whether CUDA=/CUDNN= name a file (not ubuntu, debs or none). */
+static inline bool profile_cuda_is_file(const Profile *p) {
+	return p->gpu_cuda && strcmp(p->gpu_cuda, "ubuntu") != 0;
+}
+static inline bool profile_cudnn_is_file(const Profile *p) {
+	return p->gpu_cudnn && strcmp(p->gpu_cudnn, "debs") != 0;
+}
+
 /* A T_RIG_PATH value as an absolute path on the rig: "~/x" is /home/USER/x. */
 int profile_rig_path(const Profile *p, const char *path, char **ret);

@@ -21,6 +21,7 @@ struct agent {
 	Profile *p;
 	char *error;       /* the running stage's failure, for the journal and the console */
 	char *note;        /* the running stage's remark ("skipped: ..."), optional */
+	bool reboot;       /* a stage asks for a reboot before the next one (gpu: nouveau holds the GPU) */
 };
 
 /* Records why a stage failed; returns r (negative) so a stage can

@@ -51,6 +51,18 @@ static int read_var(const char *dir, const char *name, uint8_t **ret, size_t *re
 	return 0;
 }
 
+int efi_secure_boot(const char *dir) {
+	_cleanup_free_ uint8_t *data = NULL;
+	size_t size = 0;
+	int r = read_var(dir, "SecureBoot", &data, &size);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	return size >= 1 && data[0] == 1;
+}
+
 static int write_var(const char *dir, const char *name, const void *data, size_t size) {
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ uint8_t *buf = malloc(4 + size);

@@ -20,6 +20,8 @@ struct efi_boot_entry {
 };
 
 int efi_available(const char *efivars_dir);
+/* The SecureBoot variable: 1 on, 0 off or absent (no EFI, or firmware without it), -errno. */
+int efi_secure_boot(const char *efivars_dir);
 int efi_get_boot_order(const char *efivars_dir, uint16_t **ret, size_t *ret_n);
 int efi_set_boot_order(const char *efivars_dir, const uint16_t *order, size_t n);
 /* The numbers of the Boot#### variables there are, in order (BootOrder may leave some out). */

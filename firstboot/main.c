@@ -10,9 +10,11 @@
 #include "agent.h"
 #include "cli.h"
 #include "ddns.h"
+#include "gpu-check.h"
 #include "journal.h"
 #include "json.h"
 #include "log.h"
+#include "process.h"
 #include "stages.h"
 #include "time-util.h"
 
@@ -30,6 +32,7 @@ static void help(void) {
 	       " mlrig-firstboot [--root DIR] status [--json]\n"
 	       " mlrig-firstboot [--root DIR] stage NAME\n"
 	       " mlrig-firstboot [--root DIR] ddns [--force]\n"
+	       " mlrig-firstboot [--root DIR] gpu-check [--json]\n"
 	       "\n"
 	       "Finalise a rig on its first boot: host name, user and keys, sshd, root\n"
 	       "partition, Wake-on-LAN, DDNS, GPU, Python venv, boot order. Each stage is\n"
@@ -42,10 +45,12 @@ static void help(void) {
 	       " stage NAME   run one stage again\n"
 	       " ddns         one DDNS check-and-update cycle (mlrig-ddns.timer runs it);\n"
 	       "              --force sends an update even when nothing changed or a failure holds\n"
+	       " gpu-check    NVML, the CUDA driver running a SAXPY, cuDNN and the venv's TensorFlow;\n"
+	       "              exit 0 when what the rig's profile asks for works (no rig: all of it)\n"
 	       "\n"
 	       "Options:\n"
 	       "     --root DIR   work on the tree at DIR instead of this system, for tests\n"
-	       "     --json       status as JSON\n"
+	       "     --json       status, gpu-check: as JSON\n"
 	       "     --force      ddns: ignore the hold and the unchanged address\n"
 	       " -h, --help       display this help\n"
 	       " -V, --version    display version\n"
@@ -161,6 +166,21 @@ static int run_stage(struct agent *a, const struct stage *s) {
 	return r < 0 ? r : k;
 }
 
+/* A stage asked for it (once at most: it keeps its own marker); the next boot runs the stages after it. */
+static int reboot_now(struct agent *a, const char *stage) {
+	char *argv[] = { "systemctl", "--no-block", "reboot", NULL };
+	struct process_options o = { .argv = argv, .stdin_mode = PROCESS_NULL };
+	int r;
+
+	agent_say("rebooting once, as stage %s asked; the next boot runs the stages after it", stage);
+	if (!a->live)
+		return 0;
+	r = process_run(&o, NULL);
+	if (r != 0)
+		return log_error_errno(r < 0 ? r : -EIO, "Cannot reboot (systemctl reboot); reboot by hand to go on");
+	return 0;
+}
+
 static int parse_none(int argc, char **argv) {
 	return parse_verb(argc, argv, 0, NULL, 0);
 }
@@ -191,6 +211,8 @@ static int run_run(void) {
 			r = run_stage(a, &agent_stages[i]);
 			if (r < 0)
 				return r;
+			if (a->reboot)
+				return reboot_now(a, agent_stages[i].name);
 			(void)journal_get(a, agent_stages[i].name, &rec);
 		}
 		total += rec.seconds;
@@ -307,7 +329,10 @@ static int run_one_stage(void) {
 	r = journal_open(a);
 	if (r < 0)
 		return log_error_errno(r, "Cannot create /%s: %m", AGENT_STATE_DIR);
-	return run_stage(a, stage_find(arg_stage));
+	r = run_stage(a, stage_find(arg_stage));
+	if (r >= 0 && a->reboot) /* one stage run by hand: the user reboots when it suits */
+		agent_say("stage %s needs a reboot to take effect", arg_stage);
+	return r;
 }
 
 static int parse_ddns(int argc, char **argv) {
@@ -349,11 +374,43 @@ static int run_ddns(void) {
 	return rep.failed ? EXIT_FAIL : EXIT_OK;
 }
 
+static int parse_gpu_check(int argc, char **argv) {
+	return parse_verb(argc, argv, VERB_JSON, NULL, 0);
+}
+
+/* Runs anywhere: a rig is a root with /etc/mlrig/rig.conf, and then its profile says what must work. */
+static int run_gpu_check(void) {
+	_cleanup_(gpu_report_release) struct gpu_report rep = {};
+	struct agent *a = &agent;
+	bool ok;
+	int r;
+
+	r = open_root(a);
+	if (r != 0)
+		return r;
+	if (agent_exists(a, AGENT_CONFIG) >= 0 && (r = load_config(a)) < 0)
+		return r;
+	gpu_check_collect(a, &rep);
+	ok = gpu_check_ok(a->p, &rep);
+	if (arg_json) {
+		JsonWriter w;
+
+		json_init(&w, stdout);
+		gpu_report_json(&w, &rep, ok);
+		r = json_finish(&w);
+	} else
+		gpu_report_print(&rep, ok);
+	if (r < 0 || fflush(stdout) != 0)
+		return log_error_errno(r < 0 ? r : negative_errno(), "Cannot write the report: %m");
+	return ok ? EXIT_OK : EXIT_FAIL;
+}
+
 static const struct cli_verb verb_run = { "run", parse_none, run_run };
 static const struct cli_verb verb_status = { "status", parse_status, run_status };
 static const struct cli_verb verb_stage = { "stage", parse_stage, run_one_stage };
 static const struct cli_verb verb_ddns = { "ddns", parse_ddns, run_ddns };
-static const struct cli_verb *const verbs[] = { &verb_run, &verb_status, &verb_stage, &verb_ddns };
+static const struct cli_verb verb_gpu_check = { "gpu-check", parse_gpu_check, run_gpu_check };
+static const struct cli_verb *const verbs[] = { &verb_run, &verb_status, &verb_stage, &verb_ddns, &verb_gpu_check };
 
 /* The options before the command; <0 usage error, 0 done, >0 go on. */
 static int parse_argv(int argc, char **argv) {
@@ -376,7 +433,7 @@ static int parse_argv(int argc, char **argv) {
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error(NULL, "no command given (run, status, stage NAME or ddns)");
+		return cli_usage_error(NULL, "no command given (run, status, stage NAME, ddns or gpu-check)");
 	return 1;
 }
 

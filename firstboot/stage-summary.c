@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gpu-check.h"
 #include "journal.h"
 #include "json.h"
 #include "stages.h"
 
 /* report.json: every stage's state, time and remark, for people and for tests. */
 static int write_report(struct agent *a) {
+	_cleanup_(gpu_report_release) struct gpu_report gpu = {};
 	_cleanup_free_ char *report = NULL;
 	size_t size = 0;
 	double total = 0;
@@ -48,6 +50,10 @@ static int write_report(struct agent *a) {
 	json_array_end(&w);
 	json_key(&w, "total_seconds");
 	json_fixed(&w, total, 3);
+	/* what gpu-check says, so the report shows whether the GPU stack works (its verdict as on this rig) */
+	gpu_check_collect(a, &gpu);
+	json_key(&w, "gpu");
+	gpu_report_json(&w, &gpu, gpu_check_ok(a->p, &gpu));
 	json_object_end(&w);
 	r = json_finish(&w);
 	if (fclose(f) != 0)

@@ -43,6 +43,7 @@ agent_cases=(
 	"status|--root|"
 	"stage|--root|identity"
 	"ddns|--root|--force"
+	"gpu-check|--root|--json"
 )
 
 check "mlrig --help lists the verbs tested here" test "$(verbs_of "$MLRIG")" = \

@@ -1,4 +1,5 @@
 /* Profile parser: valid profiles, defaults, and one test per error class. */
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -17,6 +18,7 @@ static void setup(void) {
 	write_text("keys.pub", "ssh-ed25519 AAAAC3Nza test@laptop\n");
 	write_text("ddns.secret", "hunter2\n");
 	ASSERT_OK(chmod("ddns.secret", 0600));
+	ASSERT_OK(mkdir("debs", 0755) < 0 && errno != EEXIST ? -errno : 0);
 }
 
 /* Loads TEXT; returns the error message (caller frees) or NULL on success. */
@@ -51,12 +53,12 @@ TEST(valid_full) {
 	write_text("rig.conf",
 		   "# the classic rig\n" BASE
 		   "PasswordHash=$6$salt$abcdefghijklmnop./ABC\n"
-		   "[Packages]\nInstall=htop tmux\nInstall=git\n"
+		   "[Packages]\nInstall=htop tmux\nInstall=git\nDebs=debs\n"
 		   "[Boot]\nDualBoot=yes\nDefault=windows\nTimeout=10\nEntryName=ML rig (Ubuntu)\n"
 		   "[SSH]\nPort=2222\n ClientAliveInterval = 30 \n"
 		   "[WakeOnLan]\nInterface=00:11:22:aa:bb:cc\nMAC=00-11-22-AA-BB-CC\n"
 		   "[DDNS]\nProvider=noip\nHostname=mlgpu.ddns.net\nUsername=me\nPasswordFile=ddns.secret\n"
-		   "[GPU]\nDriver=nvidia-driver-470\nCUDA=11.4\nCUDNN=none\n"
+		   "[GPU]\nDriver=nvidia-driver-470\nCUDA=ubuntu\nCUDNN=none\n"
 		   "[Python]\nVenv=~/ml\nRequirements=jupyterlab tensorflow\n"
 		   "[Jupyter]\nPort=8899\n"
 		   "[Image]\nSize=4G\nSeed=5a0f2b5e-35f1-4c6b-9d38-0f9a0c6f7e11\nSourceDateEpoch=1600000000\n");
@@ -79,7 +81,9 @@ TEST(valid_full) {
 	ASSERT_EQ(p->ddns_provider, DDNS_NOIP);
 	ASSERT_STREQ(p->ddns_password_file, "./ddns.secret");
 	ASSERT_STREQ(p->gpu_driver, "nvidia-driver-470");
+	ASSERT_STREQ(p->gpu_cuda, "ubuntu");
 	ASSERT_TRUE(p->gpu_cudnn == NULL);
+	ASSERT_EQ(p->gpu_blacklist_nouveau, 1); /* a driver: nouveau goes */
 	ASSERT_STREQ(p->venv, "~/ml");
 	ASSERT_STREQ(p->requirements[1], "tensorflow");
 	ASSERT_EQ(p->jupyter_port, 8899);
@@ -354,4 +358,86 @@ TEST(error_reach_keys) {
 	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=http://rig.localhost\n", "plain HTTP");
 	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=http://128.0.0.1\n", "plain HTTP");
 	ASSERT_PROFILE_ERROR(BASE "[DDNS]\nServer=http://[::2]\n", "plain HTTP");
+}
+
+#define GPU_BASE BASE "[Packages]\nDebs=debs\n[GPU]\n"
+#define PIN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+TEST(gpu_values) {
+	Profile *p = NULL;
+	char *error = NULL;
+
+	setup();
+	write_text("cuda-repo-ubuntu2004-11-4-local_11.4.4-470.82.01-1_amd64.deb", "!<arch>\n");
+	write_text("cudnn-11.4-linux-x64-v8.2.4.15.tgz", "x");
+	write_text("rig.conf", GPU_BASE "Driver=auto\nCUDA=cuda-repo-ubuntu2004-11-4-local_11.4.4-470.82.01-1_amd64.deb\n"
+		   "CUDNN=cudnn-11.4-linux-x64-v8.2.4.15.tgz\nBlacklistNouveau=no\n"
+		   "Sha256=cudnn-11.4-linux-x64-v8.2.4.15.tgz:" PIN "\nSha256=a.deb:" PIN "\n");
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_STREQ(p->gpu_driver, "auto");
+	ASSERT_STREQ(p->gpu_cuda, "./cuda-repo-ubuntu2004-11-4-local_11.4.4-470.82.01-1_amd64.deb");
+	ASSERT_TRUE(profile_cuda_is_file(p) && profile_cudnn_is_file(p));
+	ASSERT_EQ(p->gpu_blacklist_nouveau, 0);
+	ASSERT_STREQ(profile_sha256_pin(p, "/x/y/cudnn-11.4-linux-x64-v8.2.4.15.tgz"), PIN);
+	ASSERT_STREQ(profile_sha256_pin(p, "a.deb"), PIN);
+	ASSERT_TRUE(profile_sha256_pin(p, "b.deb") == NULL);
+	ASSERT_TRUE(profile_sha256_pin(p, "a.de") == NULL);
+	profile_free(p);
+
+	write_text("rig.conf", GPU_BASE "Driver=nvidia-driver-535-server\nCUDA=ubuntu\nCUDNN=debs\n");
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_TRUE(!profile_cuda_is_file(p) && !profile_cudnn_is_file(p));
+	profile_free(p);
+
+	write_text("rig.conf", BASE "[GPU]\nDriver=none\nCUDA=none\n");
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_TRUE(p->gpu_driver == NULL && p->gpu_cuda == NULL);
+	ASSERT_EQ(p->gpu_blacklist_nouveau, 0); /* no driver: nouveau stays */
+	profile_free(p);
+}
+
+TEST(gpu_errors) {
+	setup();
+	write_text("x.zip", "x");
+	ASSERT_PROFILE_ERROR(GPU_BASE "Driver=nvidia-driver-470\nCUDA=11.4\n",
+			     "rig.conf:9: [GPU] CUDA=11.4: a CUDA version is no longer accepted: give NVIDIA's local-repo "
+			     ".deb (CUDA=cuda-repo-ubuntu2004-11-4-local_");
+	ASSERT_PROFILE_ERROR(GPU_BASE "CUDA=11.4\n", "ubuntu (Ubuntu's nvidia-cuda-toolkit from [Packages] Debs=) or none");
+	ASSERT_PROFILE_ERROR(GPU_BASE "Driver=nvidia-470\n", "[GPU] Driver=nvidia-470: not a driver: nvidia-driver-NNN");
+	ASSERT_PROFILE_ERROR(GPU_BASE "Driver=nvidia-driver-47\n", "not a driver");
+	ASSERT_PROFILE_ERROR(GPU_BASE "Driver=nvidia-driver-470\nCUDA=cuda.rpm\n", "not a CUDA local-repo .deb");
+	ASSERT_PROFILE_ERROR(GPU_BASE "Driver=nvidia-driver-470\nCUDA=missing.deb\n", "CUDA=missing.deb: cannot use");
+	ASSERT_PROFILE_ERROR(GPU_BASE "Driver=nvidia-driver-470\nCUDA=ubuntu\nCUDNN=x.zip\n", "not a cuDNN tarball");
+	ASSERT_PROFILE_ERROR(GPU_BASE "CUDA=ubuntu\n", "[GPU] CUDA= needs Driver=");
+	ASSERT_PROFILE_ERROR(BASE "[GPU]\nDriver=auto\n", "[GPU] Driver=auto needs [Packages] Debs=");
+	ASSERT_PROFILE_ERROR(GPU_BASE "Sha256=x.deb\n", "'x.deb': a pin is FILE:SHA256");
+	ASSERT_PROFILE_ERROR(GPU_BASE "Sha256=d/x.deb:" PIN "\n", "a pin is FILE:SHA256");
+	ASSERT_PROFILE_ERROR(GPU_BASE "Sha256=x.deb:abc\n", "'x.deb:abc': the hash must be 64 hex digits");
+	ASSERT_PROFILE_ERROR(GPU_BASE "Sha256=x.deb:" PIN "0\n", "the hash must be 64 hex digits");
+	ASSERT_PROFILE_ERROR(GPU_BASE "BlacklistNouveau=maybe\n", "not a boolean");
+}
+
+TEST(gpu_render) {
+	Profile *p = NULL, *q = NULL;
+	char *error = NULL, *text = NULL;
+	const struct profile_paths paths = { .authorized_keys = "/etc/mlrig/authorized_keys", .cuda = "/x/cuda.deb" };
+
+	setup();
+	write_text("cuda-repo-ubuntu2004-11-4-local_1_amd64.deb", "!<arch>\n");
+	write_text("rig.conf", GPU_BASE "Driver=nvidia-driver-470\nCUDA=cuda-repo-ubuntu2004-11-4-local_1_amd64.deb\n"
+		   "CUDNN=debs\nSha256=a.deb:" PIN "\n");
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_OK(profile_render(p, &paths, &text));
+	ASSERT_CONTAINS(text, "CUDA=/x/cuda.deb\n");
+	ASSERT_CONTAINS(text, "CUDNN=debs\n");
+	ASSERT_CONTAINS(text, "BlacklistNouveau=yes\n");
+	ASSERT_CONTAINS(text, "Sha256=a.deb:" PIN "\n");
+	free(text);
+	ASSERT_OK(profile_render(p, NULL, &text));
+	write_text("again.conf", text);
+	ASSERT_OK(profile_load("again.conf", &q, &error)); /* what is rendered loads again */
+	ASSERT_STREQ(q->gpu_cudnn, "debs");
+	profile_free(q);
+	profile_free(p);
+	free(text);
 }
