@@ -223,19 +223,17 @@ static int write_manifest(const char *path, const struct plan *pl, const Profile
 			  const struct ext4_stream_stats *st) {
 	_cleanup_free_ char *text = NULL, *profile_copy = strdup(p->path), *rootfs_copy = strdup(rootfs->path);
 	size_t size = 0;
-	FILE *f = open_memstream(&text, &size);
 	char guid[37], seed[37];
 	JsonWriter w;
 	int r;
 
-	if (!f || !profile_copy || !rootfs_copy) {
-		if (f)
-			fclose(f);
+	if (!profile_copy || !rootfs_copy)
 		return -ENOMEM;
-	}
+	r = json_memory_open(&w, &text, &size);
+	if (r < 0)
+		return r;
 	uuid_format(pl->seed, seed);
 	uuid_format(pl->disk_guid, guid);
-	json_init(&w, f);
 	json_object_begin(&w);
 	json_field_string(&w, "mlrig_version", MLRIG_VERSION);
 	json_key(&w, "image");
@@ -289,9 +287,7 @@ static int write_manifest(const char *path, const struct plan *pl, const Profile
 	json_field_uint(&w, "skipped", st->skipped);
 	json_object_end(&w);
 	json_object_end(&w);
-	r = json_finish(&w);
-	if (fclose(f) != 0)
-		return -ENOMEM;
+	r = json_memory_close(&w);
 	if (r < 0)
 		return r;
 	return write_file_atomic(path, text, size, 0644);

@@ -215,6 +215,24 @@ int json_finish(JsonWriter *w) {
 	return ferror(w->f) ? -EIO : 0;
 }
 
+int json_memory_open(JsonWriter *w, char **text, size_t *size) {
+	FILE *f = open_memstream(text, size);
+
+	if (!f)
+		return -ENOMEM;
+	json_init(w, f);
+	return 0;
+}
+
+int json_memory_close(JsonWriter *w) {
+	int r = json_finish(w);
+
+	if (fclose(w->f) != 0 && r >= 0)
+		r = -ENOMEM;
+	w->f = NULL;
+	return r;
+}
+
 /* ---- checking JSON from elsewhere (a manifest next to an image) ---- */
 
 static const char *skip_space(const char *p) {

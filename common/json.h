@@ -45,6 +45,12 @@ void json_field_bool(JsonWriter *w, const char *name, bool v);
 /* Ends the document with a newline; 0, or -EINVAL (unbalanced) / -EIO (stream error). */
 int json_finish(JsonWriter *w);
 
+/* A document built in memory: json_memory_open() points w at a new buffer; json_memory_close()
+ * finishes the document and closes the stream, and *text (NUL-terminated, *size bytes) is
+ * the caller's to free in either case. */
+int json_memory_open(JsonWriter *w, char **text, size_t *size);
+int json_memory_close(JsonWriter *w);
+
 
 /* Whether text is exactly one JSON value (RFC 8259, UTF-8, nesting up to JSON_MAX_DEPTH), white space around it allowed. */
 bool json_valid(const char *text);

@@ -214,13 +214,11 @@ int ddns_cloudflare_lookup(struct ddns_request_ctx *c, char **ret, struct ddns_a
 static int cloudflare_body(const char *type, const char *name, const char *content, char **ret) {
 	_cleanup_free_ char *text = NULL;
 	size_t size = 0;
-	FILE *f = open_memstream(&text, &size);
 	JsonWriter w;
-	int r;
+	int r = json_memory_open(&w, &text, &size);
 
-	if (!f)
-		return -ENOMEM;
-	json_init(&w, f);
+	if (r < 0)
+		return r;
 	json_object_begin(&w);
 	if (type) {
 		json_field_string(&w, "type", type);
@@ -232,9 +230,7 @@ static int cloudflare_body(const char *type, const char *name, const char *conte
 		json_field_bool(&w, "proxied", false);
 	}
 	json_object_end(&w);
-	r = json_finish(&w);
-	if (fclose(f) != 0)
-		return -ENOMEM;
+	r = json_memory_close(&w);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(text);

@@ -15,13 +15,11 @@ static int write_report(struct agent *a) {
 	_cleanup_free_ char *report = NULL;
 	size_t size = 0;
 	double total = 0;
-	FILE *f = open_memstream(&report, &size);
 	JsonWriter w;
-	int r;
+	int r = json_memory_open(&w, &report, &size);
 
-	if (!f)
-		return -ENOMEM;
-	json_init(&w, f);
+	if (r < 0)
+		return r;
 	json_object_begin(&w);
 	json_field_string(&w, "hostname", a->p->hostname);
 	json_key(&w, "stages");
@@ -55,9 +53,7 @@ static int write_report(struct agent *a) {
 	json_key(&w, "gpu");
 	gpu_report_json(&w, &gpu, gpu_check_ok(a->p, &gpu));
 	json_object_end(&w);
-	r = json_finish(&w);
-	if (fclose(f) != 0)
-		return -ENOMEM;
+	r = json_memory_close(&w);
 	if (r < 0)
 		return r;
 	r = agent_write(a, AGENT_STATE_DIR "/report.json", report, size, 0644, 0, 0);

@@ -251,3 +251,26 @@ TEST(read_top_level_member) {
 	ASSERT_EQ(json_read_string(json_member(manifest, "n"), &s), -EINVAL);
 	ASSERT_EQ(json_read_string(json_member(manifest, "efi"), &s), -EINVAL);
 }
+
+TEST(memory_writer) {
+	char *text = NULL;
+	size_t size = 0;
+	JsonWriter w;
+
+	ASSERT_OK(json_memory_open(&w, &text, &size));
+	json_object_begin(&w);
+	json_field_string(&w, "content", "203.0.113.5\"");
+	json_object_end(&w);
+	ASSERT_OK(json_memory_close(&w));
+	ASSERT_TRUE(json_valid(text));
+	ASSERT_EQ(size, strlen(text));
+	ASSERT_CONTAINS(text, "\"content\": \"203.0.113.5\\\"\"");
+	free(text);
+
+	/* an unbalanced document is an error, and the buffer is still the caller's to free */
+	text = NULL;
+	ASSERT_OK(json_memory_open(&w, &text, &size));
+	json_object_begin(&w);
+	ASSERT_EQ(json_memory_close(&w), -EINVAL);
+	free(text);
+}
