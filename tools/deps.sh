@@ -21,8 +21,10 @@ package_pkgs="dpkg-dev debhelper lintian bash-completion zsh strace man-db"
 bench_pkgs="bc bmap-tools curl"
 # make lint.
 lint_pkgs="cppcheck shellcheck"
+# make fuzz: libFuzzer comes with clang's runtime libraries.
+fuzz_pkgs="clang libclang-rt-14-dev"
 
-pkgs="$build_pkgs $run_pkgs $package_pkgs $bench_pkgs $lint_pkgs"
+pkgs="$build_pkgs $run_pkgs $package_pkgs $bench_pkgs $lint_pkgs $fuzz_pkgs"
 
 missing=()
 for p in $pkgs; do
