@@ -139,6 +139,10 @@ static int code_to_errno(CURLcode code, long status) {
 		return -ENOMEM;
 	case CURLE_ABORTED_BY_CALLBACK:
 		return -ECANCELED;
+	case CURLE_TOO_MANY_REDIRECTS:
+		return -ELOOP;
+	case CURLE_WEIRD_SERVER_REPLY:
+		return -EBADMSG;
 	default:
 		return -EIO;
 	}
@@ -163,6 +167,7 @@ const char *curl_util_error_to_string(int r) {
 	case -EINVAL: return "bad or unsupported URL";
 	case -ELIBACC: return "libcurl (" LIBCURL_SONAME ") could not be loaded: install libcurl4";
 	case -EFBIG: return "the reply is longer than any answer this client expects";
+	case -ELOOP: return "the server redirects in a loop (more than 10 redirects)";
 	default: return strerror(-r);
 	}
 }

@@ -14,7 +14,7 @@
  *   -EPROTO   TLS handshake or certificate failure
  *   -ETIMEDOUT, -ECONNRESET (connection dropped mid-way), -EINVAL (bad URL),
  *   -ENOMEM, -ECANCELED, -ELIBACC (libcurl could not be loaded: *ret_detail says why),
- *   -EFBIG (curl_util_request: the reply is longer than max_reply),
+ *   -EFBIG (curl_util_request: the reply is longer than max_reply), -ELOOP (more than 10 redirects),
  *   and what a callback returned. */
 
 struct curl_response {
