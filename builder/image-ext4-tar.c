@@ -343,7 +343,7 @@ static void tar_entry_release(struct tar_entry *t) {
 
 /* What no root file system holds and ext4 cannot store: owners past 32 bits (or -1), times
  * before 1970 or past 2446 (ext4's limit), paths past PATH_MAX; and a file larger than the whole
- * file system (a sparse member that only looks small in the tarball) cannot fit: -ENOSPC. */
+ * fs (a sparse member that only looks small in the tarball) cannot fit: -ENOSPC. */
 #define EXT4_TIME_MAX ((INT64_C(1) << 34) - 1)
 static int tar_entry_check_meta(struct stream *s, struct archive_entry *entry, const struct tar_entry *t) {
 	int64_t uid = archive_entry_uid(entry), gid = archive_entry_gid(entry);
