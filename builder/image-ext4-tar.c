@@ -637,8 +637,16 @@ int ext4_stream_tarball(Ext4 *e, const char *tarball, ext4_progress_fn progress,
 
 	for (;;) {
 		struct archive_entry *entry;
+		int64_t before = archive_filter_bytes(a, 0);
 
 		r = archive_read_next_header(a, &entry);
+		/* libarchive takes a tarball cut off exactly between two entries for a whole one: the
+		 * end-of-archive marker (two zero blocks) is what says the last entry is the last */
+		if (r == ARCHIVE_EOF && archive_filter_bytes(a, 0) - before < 1024) {
+			r = set_error(&s.error, -EBADMSG, "truncated tarball: it ends after %" PRId64 " bytes without the end-of-archive marker",
+				      archive_filter_bytes(a, 0));
+			goto finish;
+		}
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN) {
