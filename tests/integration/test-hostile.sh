@@ -214,7 +214,6 @@ tarball pax-size-huge "does not fit in the image.*needs [0-9]+ MiB, have [0-9]+ 
 tarball pax-size-short "pax-size-short.tar: (entry without a path name|Truncated|Damaged)"
 tarball sparse-10g "does not fit in the image.*needs 1024[0-9] MiB, have [0-9]+ MiB"
 # cut at every header boundary of a four-entry tarball, and inside a header and a member
-size=$(stat -c %s "$in/trunc-base.tar")
 for cut in 512 1024 1536 2048 2560 3072 3584 700 1100; do
 	head -c $cut "$in/trunc-base.tar" >"$in/cut-$cut.tar"
 	tarball cut-$cut "cut-$cut.tar: ([Tt]runcated|Damaged)"
