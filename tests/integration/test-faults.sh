@@ -41,7 +41,7 @@ row() { table+=("$(printf '%-34s | %-52s | %s' "$1" "$2" "$3")"); }
 # left DIR NAME: what a run left in DIR besides what was there: the final name, temp files
 left() {
 	local what
-	what=$(cd "$1" && ls -A | grep -v '^keep$' | tr '\n' ' ')
+	what=$(cd "$1" && ls -A | tr '\n' ' ')
 	echo "${what:-nothing}"
 }
 
@@ -124,8 +124,7 @@ fi
 # ---- kill -9 at twenty points ----------------------------------------------------------------
 # until COND: polls the shell condition every 2 ms (10 s at most)
 until_true() {
-	local i
-	for i in $(seq 5000); do eval "$1" && return 0; sleep 0.002; done
+	for _ in $(seq 5000); do eval "$1" && return 0; sleep 0.002; done
 	return 1
 }
 tmp_size() { # GLOB: the size of the temp file matching it, 0 when none
@@ -161,7 +160,7 @@ killpoint() {
 	grep -q "Removed .*killed" "$T/next.log" && next="$next, removed the stale temp file"
 	grep -q "Resuming" "$T/next.log" && next="$next, resumed the .part"
 	check "kill -9 $label: the next run succeeds" test $rc -eq 0 -a -e "$dir/$final"
-	check "kill -9 $label: no temp file after the next run" test -z "$(cd "$dir" && ls -A | grep -E '^\..*\.[A-Za-z0-9]{6}$|\.part$')"
+	check "kill -9 $label: no temp file after the next run" test -z "$(find "$dir" -maxdepth 1 \( -name '.*.??????' -o -name '*.part' \))"
 	row "$label" "$what" "$next"
 	rm -f "$dir/$final" "$dir/$final.json"
 }
