@@ -7,14 +7,15 @@ build_pkgs="build-essential pkg-config libarchive-dev libext2fs-dev libfdisk-dev
 	libisofs-dev libyaml-dev libminiupnpc-dev libnatpmp-dev"
 # Run and test: the reference tools mlrig calls or checks its outputs with
 # (libefiboot1: test-efi loads it as the agent does; efibootmgr makes its
-# reference bytes; ntfs-3g: the Windows fixture disk).
+# reference bytes; ntfs-3g: the Windows fixture disk; dmsetup: test-faults' error and
+# flakey targets).
 run_pkgs="e2fsprogs dosfstools mtools fdisk util-linux grub-efi-amd64-bin grub-common
 	qemu-system-x86 ovmf debootstrap openssh-client xz-utils zstd gzip tar
 	python3 cpio busybox-static gpgv gpg nginx-light
 	xorriso isolinux syslinux-common grub-pc-bin python3-yaml
 	debian-archive-keyring
 	miniupnpd miniupnpd-nftables miniupnpc nftables sshfs
-	libefiboot1 efibootmgr ntfs-3g"
+	libefiboot1 efibootmgr ntfs-3g dmsetup"
 # make deb and its test; the install, completion and manual page tests.
 package_pkgs="dpkg-dev debhelper lintian bash-completion zsh strace man-db"
 # Benchmarks only.
