@@ -18,7 +18,7 @@ dmsetup version >/dev/null 2>&1 && dm_ok=1
 cp -r "$REPO/images" "$T/p"
 prof=$T/p/demo.conf
 dm=mlrig-faults-$$
-loops=() dms=() mounts=() table=()
+loops=() dms=() mounts=() table=() lo="" target=""
 
 _faults_cleanup() {
 	[ -n "${http_state:-}" ] && bash "$REPO/tests/fixtures/http-server.sh" stop "$http_state"
@@ -29,11 +29,12 @@ _faults_cleanup() {
 }
 trap _faults_cleanup EXIT
 
-loop_of() { # FILE: a loop device over it
+loop_of() { # VAR FILE: a loop device over FILE in VAR, detached at the end (not in a
+	# subshell, so that the cleanup knows it)
 	local l
-	l=$(losetup -f --show "$1") || return 1
+	l=$(losetup -f --show "$2") || return 1
 	loops+=("$l")
-	echo "$l"
+	printf -v "$1" '%s' "$l"
 }
 sectors() { blockdev --getsz "$1"; }
 row() { table+=("$(printf '%-34s | %-52s | %s' "$1" "$2" "$3")"); }
@@ -65,7 +66,7 @@ row "image, output on a full tmpfs" "$l" "-"
 if [ $dm_ok = 1 ]; then
 # a device-mapper error target under the output: an ext4 whose blocks past 8 MiB fail
 truncate -s 64M "$T/err.disk"
-lo=$(loop_of "$T/err.disk")
+loop_of lo "$T/err.disk"
 n=$(sectors "$lo")
 dmsetup create "$dm-err" --table "0 $n linear $lo 0" && dms+=("$dm-err")
 mkfs.ext4 -q -E nodiscard "/dev/mapper/$dm-err"
@@ -83,7 +84,7 @@ umount "$T/err" 2>/dev/null && mounts=("${mounts[@]/$T\/err}")
 # a flakey target under a flash target: every write fails, then every write is dropped
 truncate -s 16M "$T/rig.img" && head -c 6M /dev/urandom | dd of="$T/rig.img" conv=notrunc status=none
 truncate -s 32M "$T/flakey.disk"
-lo=$(loop_of "$T/flakey.disk")
+loop_of lo "$T/flakey.disk"
 n=$(sectors "$lo")
 for mode in error_writes drop_writes; do
 	dmsetup create "$dm-$mode" --table "0 $n flakey $lo 0 0 1 1 $mode" && dms+=("$dm-$mode")
@@ -97,7 +98,7 @@ done
 
 # ---- reads that fail under the input ---------------------------------------------------------
 cp "$iso" "$T/base.iso"
-lo=$(loop_of "$T/base.iso")
+loop_of lo "$T/base.iso"
 n=$(sectors "$lo")
 printf '0 4096 linear %s 0\n4096 %d error\n' "$lo" $((n - 4096)) | dmsetup create "$dm-in" && dms+=("$dm-in")
 mkdir -p "$T/o"
@@ -182,7 +183,7 @@ done
 # allocated size); killed, the target has nothing bootable (its first MiB is written last)
 head -c 256M /dev/urandom >"$T/big.img"
 truncate -s 300M "$T/flash.disk"
-target=$(loop_of "$T/flash.disk")
+loop_of target "$T/flash.disk"
 flash_left() {
 	if cmp -s -n 1048576 "$T/big.img" "$target"; then echo "first MiB written: bootable"; else echo "first MiB not the image's: nothing bootable"; fi
 }
