@@ -32,7 +32,7 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 BUILDER_OBJ := $(BUILDER_SRC:%.c=$(BUILD)/%.o)
 FIRSTBOOT_OBJ := $(FIRSTBOOT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: FORCE all check unit integration boot demo deps install install-man install-completions installcheck deb lint asan bench clean
+.PHONY: FORCE all check fuzz unit integration boot demo deps install install-man install-completions installcheck deb lint asan bench clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -51,7 +51,7 @@ $(BUILD)/%.o: %.c Makefile $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
--include $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d)
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/fuzz/*.d)
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -82,10 +82,21 @@ $(BUILD)/compat/mlrig-firstboot: $(COMPAT_SRC) $(wildcard common/*.h firstboot/*
 $(BUILD)/test-%: $(BUILD)/tests/unit/test-%.o $(BUILD)/tests/unit/test-main.o $(BUILD)/libbuilder.a $(BUILD)/libfirstboot.a $(BUILD)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Fuzz targets (tests/fuzz/fuzz-NAME.c): fuzz-replay-NAME feeds files to one with a plain main
+# (make check replays the corpus and the regression inputs through them); fuzzer-NAME is the
+# libFuzzer build that make fuzz runs.
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-util.c,$(sort $(wildcard tests/fuzz/fuzz-*.c))))
+FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(BUILD)/fuzz-replay-%)
+FUZZ_LIBS = $(BUILD)/tests/fuzz/fuzz-util.o $(BUILD)/libbuilder.a $(BUILD)/libfirstboot.a $(BUILD)/libcommon.a
+$(BUILD)/fuzz-replay-%: $(BUILD)/tests/fuzz/fuzz-%.o $(BUILD)/tests/fuzz/replay-main.o $(FUZZ_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
+$(BUILD)/fuzzer-%: $(BUILD)/tests/fuzz/fuzz-%.o $(FUZZ_LIBS)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -ldl
+
 deps:
 	@bash tools/deps.sh
 
-unit: all $(UNIT_TESTS)
+unit: all $(UNIT_TESTS) $(FUZZ_REPLAY)
 	@bash tests/run.sh unit $(BUILD) $(UNIT_TESTS)
 
 integration: all
@@ -96,7 +107,7 @@ boot: all
 
 # The README's test command: installs what it needs, then every tier.
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAY)
 	@bash tests/run.sh all $(BUILD)
 
 demo: deps
@@ -107,8 +118,17 @@ demo: deps
 # the boot tier boots the glibc 2.31 agent, which is built without them.
 ASAN_FLAGS = BUILD=build-asan SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" CFLAGS="-O1 -g"
 asan: deps
-	@$(MAKE) --no-print-directory $(ASAN_FLAGS) all $(UNIT_TESTS:$(BUILD)/%=build-asan/%)
+	@$(MAKE) --no-print-directory $(ASAN_FLAGS) all $(UNIT_TESTS:$(BUILD)/%=build-asan/%) $(FUZZ_REPLAY:$(BUILD)/%=build-asan/%)
 	@bash tests/run.sh "unit integration" build-asan
+
+# libFuzzer (clang) with ASan + UBSan: each target for FUZZ_SECONDS, from tests/fuzz/corpus/NAME
+# and its dictionary; new inputs go to build-fuzz/corpus/NAME, crashes to build-fuzz/crashes/NAME.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = BUILD=build-fuzz CC=clang CFLAGS="-O1 -g -Wno-string-plus-int" \
+	SANITIZE="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_FLAGS) $(FUZZ_TARGETS:%=build-fuzz/fuzzer-%)
+	@bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: deps all
 	@for b in bench/*.sh; do [ $$b = bench/lib.sh ] && continue; echo "== $$b"; bash $$b $(BUILD) || exit 1; done

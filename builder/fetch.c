@@ -492,6 +492,15 @@ int fetch_file(const char *url, const char *path, const char *expected_hex, cons
 		(void)download_stop(&d, NULL);
 		if (d.have == 0)
 			(void)unlink(part); /* nothing arrived: no reason to leave an empty .part behind */
+		else if (ret_error && *ret_error) { /* say what is left, and what it is for */
+			char *m;
+
+			if (asprintf(&m, "%s. %s is kept (%.1f MiB): the same command resumes it.", *ret_error, part,
+				     (double)d.have / MiB) >= 0) {
+				free(*ret_error);
+				*ret_error = m;
+			}
+		}
 		return r;
 	}
 	r = download_stop(&d, hex);

@@ -99,6 +99,7 @@ struct stream {
 	struct ext4_stream_stats stats;
 	char *error;            /* once set, the failure is said; the tarball's name goes in front at the end */
 	uint64_t free_at_start;
+	uint64_t fs_bytes;      /* the whole file system: no file of the tarball can be larger */
 };
 
 /* "a/b/c" → a copy of "a/b", and "c" inside path; "c" → "" and "c". */
@@ -340,6 +341,30 @@ static void tar_entry_release(struct tar_entry *t) {
 	*t = (struct tar_entry) {};
 }
 
+/* What no root file system holds and ext4 cannot store: owners past 32 bits (or -1), times
+ * before 1970 or past 2446 (ext4's limit), paths past PATH_MAX; and a file larger than the whole
+ * fs (a sparse member that only looks small in the tarball) cannot fit: -ENOSPC. */
+#define EXT4_TIME_MAX ((INT64_C(1) << 34) - 1)
+static int tar_entry_check_meta(struct stream *s, struct archive_entry *entry, const struct tar_entry *t) {
+	int64_t uid = archive_entry_uid(entry), gid = archive_entry_gid(entry);
+	int64_t mtime = archive_entry_mtime_is_set(entry) ? (int64_t)archive_entry_mtime(entry) : 0;
+	int64_t atime = archive_entry_atime_is_set(entry) ? (int64_t)archive_entry_atime(entry) : 0;
+
+	if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
+		return set_error(&s->error, -EINVAL, "entry '%s': owner %" PRId64 ":%" PRId64 " out of range (0 to %u)",
+				 t->raw, uid, gid, UINT32_MAX - 1);
+	if (mtime < 0 || atime < 0 || mtime > EXT4_TIME_MAX || atime > EXT4_TIME_MAX)
+		return set_error(&s->error, -EINVAL, "entry '%s': time %" PRId64 " out of range (1970 to 2446)", t->raw,
+				 mtime < 0 || mtime > EXT4_TIME_MAX ? mtime : atime);
+	if (strlen(t->norm) >= 4096)
+		return set_error(&s->error, -EINVAL, "entry '%.64s...': path longer than 4095 bytes", t->raw);
+	/* the caller measures the tarball and says "needs N MiB, have M MiB" */
+	if (!t->hardlink && (t->m.mode & AE_IFMT) == AE_IFREG && archive_entry_size(entry) > 0 &&
+	    (uint64_t)archive_entry_size(entry) > s->fs_bytes)
+		return -ENOSPC;
+	return 0;
+}
+
 /* Checks the entry's names and type, and reads its metadata. */
 static int tar_entry_read(struct stream *s, struct archive_entry *entry, struct tar_entry *t) {
 	const char *raw = archive_entry_pathname(entry) ?: archive_entry_pathname_utf8(entry);
@@ -360,6 +385,9 @@ static int tar_entry_read(struct stream *s, struct archive_entry *entry, struct 
 		return r;
 
 	entry_meta(s, entry, &t->m);
+	r = tar_entry_check_meta(s, entry, t);
+	if (r < 0)
+		return r;
 	t->is_dir = !hardlink && (t->m.mode & AE_IFMT) == AE_IFDIR;
 	if (!hardlink && !entry_kind(t->m.mode))
 		return set_error(&s->error, -EINVAL, "entry '%s': unsupported file type 0%o", raw, t->m.mode & AE_IFMT);
@@ -554,6 +582,10 @@ static int stream_entry(struct stream *s, struct archive_entry *entry) {
 	}
 	if (t.hardlink)
 		return stream_hardlink(s, &t);
+	/* a name twice with different types: which one the tarball means is a guess */
+	if (t.old && (t.old_mode & LINUX_S_IFMT) != (t.m.mode & AE_IFMT))
+		return set_error(&s->error, -EINVAL, "entry '%s': a %s entry of that name came before (a duplicate of another type)",
+				 t.raw, entry_kind(t.old_mode) ?: "file");
 
 	if (t.old) {
 		r = ext4_remove_entry(s->e, t.parent, t.name, t.old);
@@ -598,14 +630,23 @@ int ext4_stream_tarball(Ext4 *e, const char *tarball, ext4_progress_fn progress,
 	s.a = a;
 	ext4_usage(e, &used, &total);
 	s.free_at_start = total - used;
+	s.fs_bytes = total;
 	r = node_map_put(&s.map, "", EXT2_ROOT_INO, LINUX_S_IFDIR | 0755, false);
 	if (r < 0)
 		goto finish;
 
 	for (;;) {
 		struct archive_entry *entry;
+		int64_t before = archive_filter_bytes(a, 0);
 
 		r = archive_read_next_header(a, &entry);
+		/* libarchive takes a tarball cut off exactly between two entries for a whole one: the
+		 * end-of-archive marker (two zero blocks) is what says the last entry is the last */
+		if (r == ARCHIVE_EOF && archive_filter_bytes(a, 0) - before < 1024) {
+			r = set_error(&s.error, -EBADMSG, "truncated tarball: it ends after %" PRId64 " bytes without the end-of-archive marker",
+				      archive_filter_bytes(a, 0));
+			goto finish;
+		}
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN) {

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "hash-util.h"
+#include "iso-check.h"
 #include "iso-remaster.h"
 #include "isofs-util.h"
 #include "macro.h"
@@ -65,7 +66,7 @@ static uint32_t le32(const uint8_t *p) {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* Before libisofs sees it: an ISO 9660 volume, and not cut short. */
+/* Before libisofs sees it: an ISO 9660 volume, not cut short, its trees without loops. */
 static int check_base_file(const char *base, uint64_t *ret_size, char **ret_error) {
 	_cleanup_close_ int fd = open(base, O_RDONLY | O_CLOEXEC);
 	uint8_t pvd[BLOCK];
@@ -89,6 +90,9 @@ static int check_base_file(const char *base, uint64_t *ret_size, char **ret_erro
 	if (S_ISREG(st.st_mode) && volume > (uint64_t)st.st_size)
 		return set_error(ret_error, -EBADMSG, "%s is truncated: %llu bytes, its volume descriptor says %llu", base,
 				 (unsigned long long)st.st_size, (unsigned long long)volume);
+	r = iso_check_trees(fd, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : volume, base, ret_error);
+	if (r < 0)
+		return r;
 	*ret_size = (uint64_t)st.st_size;
 	return 0;
 }

@@ -164,6 +164,26 @@ static void check_gpu(const Profile *p) {
 	}
 }
 
+/* An install medium is read by whoever holds it: what mlrig iso puts there from the profile
+ * is in the clear (the image keeps it root-only on the rig's own disk). */
+static void check_iso_secrets(const Profile *p) {
+	static const char *const scope[] = {
+		[DDNS_NOIP] = "a No-IP DDNS key for this host, not the account's password",
+		[DDNS_DYNDNS2] = "an update key or sub-account for this host alone, not the account's password",
+		[DDNS_DUCKDNS] = "DuckDNS has one token per account: an account for this rig alone",
+		[DDNS_CLOUDFLARE] = "a Cloudflare API token with Zone.DNS edit for [DDNS] Zone= only",
+	};
+
+	if (p->ddns_password_file && p->ddns_provider != DDNS_NONE)
+		warn("[DDNS] PasswordFile=: an ISO made from this profile (mlrig iso) carries the DDNS secret in the clear for anyone "
+		     "holding the stick. Give it the narrowest scope (%s), keep the stick safe and wipe it after the install; "
+		     "an image (mlrig image) keeps it root-only.", scope[p->ddns_provider]);
+	if (p->password_hash)
+		warn("[Rig] PasswordHash=: an ISO made from this profile carries the hash in the clear for anyone holding the "
+		     "stick to try offline. Put only a PasswordHash (mkpasswd -m sha-512) of a long password in a profile, "
+		     "never the password, or use PasswordHash=locked and SSH keys.");
+}
+
 static int run(void) {
 	_cleanup_(profile_freep) Profile *p = NULL;
 	_cleanup_free_ char *keys = NULL;
@@ -195,6 +215,7 @@ static int run(void) {
 		warn("[Router] PortForward= with [SSH] PasswordAuthentication=yes: password logins open to the internet.");
 	if (!p->firewall_enable)
 		warn("[Firewall] Enable=no: every port the rig listens on is open to its network, not only SSH.");
+	check_iso_secrets(p);
 	r = check_boot(p);
 	if (r < 0)
 		return r;

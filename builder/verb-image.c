@@ -411,6 +411,7 @@ static int run(void) {
 	if (pthread_create(&hasher, NULL, hash_thread, &rootfs_hash) == 0)
 		hashing = true;
 
+	output_say_stale(arg_output);
 	fd = output_open(arg_output, &tmp);
 	if (fd < 0) {
 		r = log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output);

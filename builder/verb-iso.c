@@ -409,6 +409,7 @@ static int run(void) {
 		log_info("iso: [Install] Disk=%s Wipe=yes: the installer erases %s without asking.", p->install_disk,
 			 p->install_disk);
 
+	output_say_stale(arg_output);
 	fd = output_open(arg_output, &tmp);
 	if (fd < 0)
 		return log_error_errno(fd, "Cannot create a file next to '%s': %m", arg_output);

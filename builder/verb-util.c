@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "output.h"
 #include "parse-util.h"
 #include "verbs.h"
 
@@ -101,4 +102,12 @@ finish:
 	free(candidate[0]);
 	free(candidate[1]);
 	return r;
+}
+
+void output_say_stale(const char *output) {
+	_cleanup_strv_free_ char **removed = NULL;
+
+	if (output_remove_stale(output, &removed) > 0)
+		for (char **r = removed; *r; r++)
+			log_info("Removed %s, the temp file of a run that was killed before it finished.", *r);
 }

@@ -34,3 +34,5 @@ int verb_home(char **ret);
  * .img/.raw/.iso replaced. 1 and its path and text, 0 when there is none (or
  * path is not a regular file), -errno once it has said why it cannot be read. */
 int verb_find_manifest(const char *path, char **ret_path, char **ret_data);
+/* Removes and names the temp files killed runs left next to output (output_remove_stale()). */
+void output_say_stale(const char *output);

@@ -139,6 +139,10 @@ static int code_to_errno(CURLcode code, long status) {
 		return -ENOMEM;
 	case CURLE_ABORTED_BY_CALLBACK:
 		return -ECANCELED;
+	case CURLE_TOO_MANY_REDIRECTS:
+		return -ELOOP;
+	case CURLE_WEIRD_SERVER_REPLY:
+		return -EBADMSG;
 	default:
 		return -EIO;
 	}
@@ -163,6 +167,7 @@ const char *curl_util_error_to_string(int r) {
 	case -EINVAL: return "bad or unsupported URL";
 	case -ELIBACC: return "libcurl (" LIBCURL_SONAME ") could not be loaded: install libcurl4";
 	case -EFBIG: return "the reply is longer than any answer this client expects";
+	case -ELOOP: return "the server redirects in a loop (more than 10 redirects)";
 	default: return strerror(-r);
 	}
 }
@@ -205,45 +210,48 @@ struct transfer {
 	CURL *h;
 	const struct curl_transfer_ops *ops;
 	void *userdata;
-	struct curl_response resp;
+	struct curl_headers hdr;
 	bool announced;
 	int error; /* a callback's -errno, which libcurl can only report as a write error */
-	char retry_after[64], date[64]; /* the final response's, for curl_util_request */
 };
 
-static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata) {
-	struct transfer *t = userdata;
-	size_t n = size * nmemb;
+void curl_util_header_line(struct curl_headers *h, const char *data, size_t n) {
 	char line[256];
 
 	snprintf(line, sizeof(line), "%.*s", (int)MIN(n, sizeof(line) - 1), data);
 	/* a new status line: a redirect or a 100 Continue came before, forget its headers */
 	if (strncmp(line, "HTTP/", 5) == 0) {
-		t->resp.has_range = false;
-		t->resp.length = UINT64_MAX;
-		t->retry_after[0] = t->date[0] = 0;
+		h->resp.has_range = false;
+		h->resp.length = UINT64_MAX;
+		h->retry_after[0] = h->date[0] = 0;
 	} else if (strncasecmp(line, "Retry-After:", 12) == 0) {
-		snprintf(t->retry_after, sizeof(t->retry_after), "%s", string_strip(line + 12));
+		snprintf(h->retry_after, sizeof(h->retry_after), "%s", string_strip(line + 12));
 	} else if (strncasecmp(line, "Date:", 5) == 0) {
-		snprintf(t->date, sizeof(t->date), "%s", string_strip(line + 5));
+		snprintf(h->date, sizeof(h->date), "%s", string_strip(line + 5));
 	} else if (strncasecmp(line, "Content-Range:", 14) == 0) {
-		t->resp.has_range = curl_util_parse_content_range(line + 14, &t->resp.range_start, &t->resp.range_end,
-								  &t->resp.range_total) >= 0;
+		h->resp.has_range = curl_util_parse_content_range(line + 14, &h->resp.range_start, &h->resp.range_end,
+								  &h->resp.range_total) >= 0;
 	} else if (strncasecmp(line, "Content-Length:", 15) == 0) {
 		uint64_t v;
 
 		if (safe_atou64(string_strip(line + 15), &v) >= 0)
-			t->resp.length = v;
+			h->resp.length = v;
 	}
-	return n;
+}
+
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata) {
+	struct transfer *t = userdata;
+
+	curl_util_header_line(&t->hdr, data, size * nmemb);
+	return size * nmemb;
 }
 
 static int announce(struct transfer *t) {
 	if (t->announced)
 		return 0;
 	t->announced = true;
-	lc.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->resp.status);
-	return t->ops->on_response ? t->ops->on_response(t->userdata, &t->resp) : 0;
+	lc.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->hdr.resp.status);
+	return t->ops->on_response ? t->ops->on_response(t->userdata, &t->hdr.resp) : 0;
 }
 
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
@@ -346,7 +354,7 @@ int curl_util_get(const char *url, uint64_t range_start, const struct curl_trans
 		  char **ret_detail) {
 	_cleanup_(easy_cleanupp) CURL *h = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "", range[32];
-	struct transfer t = { .ops = ops, .userdata = userdata, .resp.length = UINT64_MAX };
+	struct transfer t = { .ops = ops, .userdata = userdata, .hdr.resp.length = UINT64_MAX };
 	CURLcode code;
 	int r;
 
@@ -374,9 +382,9 @@ int curl_util_get(const char *url, uint64_t range_start, const struct curl_trans
 	}
 	if (code == CURLE_WRITE_ERROR && t.error < 0)
 		return t.error;
-	lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.resp.status);
-	r = code_to_errno(code, t.resp.status);
-	log_failure(url, code, t.resp.status, errbuf);
+	lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.hdr.resp.status);
+	r = code_to_errno(code, t.hdr.resp.status);
+	log_failure(url, code, t.hdr.resp.status, errbuf);
 	if (ret_detail)
 		*ret_detail = strdup(errbuf[0] ? errbuf : lc.easy_strerror(code));
 	return r;
@@ -410,12 +418,12 @@ static uint64_t retry_after_seconds(const struct transfer *t) {
 	uint64_t v;
 	time_t when, date;
 
-	if (!t->retry_after[0])
+	if (!t->hdr.retry_after[0])
 		return 0;
-	if (safe_atou64(t->retry_after, &v) >= 0)
+	if (safe_atou64(t->hdr.retry_after, &v) >= 0)
 		return v;
-	when = lc.getdate(t->retry_after, NULL);
-	date = t->date[0] ? lc.getdate(t->date, NULL) : (time_t)now_wall();
+	when = lc.getdate(t->hdr.retry_after, NULL);
+	date = t->hdr.date[0] ? lc.getdate(t->hdr.date, NULL) : (time_t)now_wall();
 	return when > 0 && date > 0 && when > date ? (uint64_t)(when - date) : 0;
 }
 
@@ -424,7 +432,7 @@ int curl_util_request(const struct curl_request *req, struct curl_reply *ret, ch
 	_cleanup_(easy_cleanupp) CURL *h = NULL;
 	_cleanup_(slist_free_allp) struct curl_slist *headers = NULL;
 	struct capture c = { .max = req->max_reply };
-	struct transfer t = { .ops = &ops, .userdata = &c, .resp.length = UINT64_MAX };
+	struct transfer t = { .ops = &ops, .userdata = &c, .hdr.resp.length = UINT64_MAX };
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode code;
 	int r;
@@ -463,19 +471,19 @@ int curl_util_request(const struct curl_request *req, struct curl_reply *ret, ch
 		goto fail;
 	}
 	if (code != CURLE_OK) {
-		lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.resp.status);
-		r = code_to_errno(code, t.resp.status);
-		log_failure(req->url, code, t.resp.status, errbuf);
+		lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.hdr.resp.status);
+		r = code_to_errno(code, t.hdr.resp.status);
+		log_failure(req->url, code, t.hdr.resp.status, errbuf);
 		if (ret_detail)
 			*ret_detail = strdup(errbuf[0] ? errbuf : lc.easy_strerror(code));
 		goto fail;
 	}
-	lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.resp.status);
+	lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.hdr.resp.status);
 	if (!c.data && !(c.data = strdup(""))) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	*ret = (struct curl_reply){ .status = t.resp.status, .body = c.data, .size = c.size,
+	*ret = (struct curl_reply){ .status = t.hdr.resp.status, .body = c.data, .size = c.size,
 				    .retry_after = retry_after_seconds(&t) };
 	return 0;
 fail:

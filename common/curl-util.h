@@ -14,7 +14,7 @@
  *   -EPROTO   TLS handshake or certificate failure
  *   -ETIMEDOUT, -ECONNRESET (connection dropped mid-way), -EINVAL (bad URL),
  *   -ENOMEM, -ECANCELED, -ELIBACC (libcurl could not be loaded: *ret_detail says why),
- *   -EFBIG (curl_util_request: the reply is longer than max_reply),
+ *   -EFBIG (curl_util_request: the reply is longer than max_reply), -ELOOP (more than 10 redirects),
  *   and what a callback returned. */
 
 struct curl_response {
@@ -74,6 +74,15 @@ int curl_util_version(char **ret, char **ret_detail);
 bool curl_util_error_is_transient(int r);
 /* What the error means to a user ("HTTP 404: not on the server"), from the table above. */
 const char *curl_util_error_to_string(int r);
+
+/* What a response's header lines say; a status line (a redirect's, a 100 Continue's) forgets
+ * what came before, so after the last line it is the final response's. */
+struct curl_headers {
+	struct curl_response resp;
+	char retry_after[64], date[64]; /* the values, for curl_util_request */
+};
+/* One header line (as libcurl hands it: "Name: value\r\n", not NUL-terminated) into h. */
+void curl_util_header_line(struct curl_headers *h, const char *data, size_t n);
 
 /* Parses a Content-Range value: "bytes 100-199/1000" (a 416 reply has an asterisk for the range). */
 int curl_util_parse_content_range(const char *value, uint64_t *ret_start, uint64_t *ret_end,

@@ -197,6 +197,8 @@ static int check_text(struct parser *ps, const struct key_def *k, const char *va
 			return profile_fail(ps, k, value, "the rig user must not be root");
 		return 0;
 	case T_STRING:
+		if (strchr(value, ':')) /* [DDNS] Username=: "user:password" is what basic authentication sends */
+			return profile_fail(ps, k, value, "must not contain ':' (HTTP authentication puts it between user name and password)");
 		return *value ? 0 : profile_fail(ps, k, value, "must not be empty");
 	case T_STRING_OR_NONE:
 		return *value ? 0 : profile_fail(ps, k, value, "must not be empty (use 'none')");
@@ -326,6 +328,30 @@ static int assign_enum(struct parser *ps, const struct key_def *k, const char *v
 	return 1;
 }
 
+/* [Packages] Install= words: Debian package names (dpkg's rule: a lower-case letter or digit,
+ * then letters, digits and "+-."), each with an optional :ARCH, =VERSION or /RELEASE as apt
+ * takes them; never an option or a path that apt-get would read as one. */
+static int check_package_names(struct parser *ps, const struct key_def *k, const char *value) {
+	const char *p = value;
+
+	while (*p) {
+		size_t n = strcspn(p, " \t"), name = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789+-.");
+
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		if (name < 2 || name > n || !isalnum((unsigned char)p[0]) ||
+		    (name < n && !strchr(":=/", p[name])) ||
+		    strspn(p + name + (name < n), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-.~:") <
+			    n - name - (name < n))
+			return profile_fail(ps, k, value, "'%.*s' is not a Debian package name (lower-case letters, digits and '+-.', "
+					    "optionally :ARCH, =VERSION or /RELEASE)", (int)MIN(n, (size_t)64), p);
+		p += n;
+	}
+	return 0;
+}
+
 int profile_assign(struct parser *ps, Profile *p, const struct key_def *k, const char *value) {
 	void *field = (char *)p + k->offset;
 	char *s = NULL;
@@ -356,6 +382,11 @@ int profile_assign(struct parser *ps, Profile *p, const struct key_def *k, const
 			strv_freep(field);
 			*(char ***)field = NULL;
 			return 0;
+		}
+		if (strcmp(k->section, "Packages") == 0) {
+			r = check_package_names(ps, k, value);
+			if (r < 0)
+				return r;
 		}
 		return profile_strv_extend_words(field, value);
 	case T_MAC:

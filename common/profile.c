@@ -261,11 +261,62 @@ static int validate(struct parser *ps, Profile *p) {
 	return 0;
 }
 
-static int parse_text(struct parser *ps, Profile *p, char *text) {
+/* What a profile file must be before any line is parsed: text. No NUL byte (it would end the
+ * text early, silently), valid UTF-8, no control characters but tab (and CR before LF), and no
+ * line longer than PROFILE_LINE_MAX: a binary or truncated-by-NUL file is refused, naming the line. */
+#define PROFILE_LINE_MAX 4096
+static int check_bytes(struct parser *ps, const char *text, size_t size) {
+	const unsigned char *t = (const unsigned char *)text;
+	size_t line_start = 0;
+
+	ps->line = 1;
+	for (size_t i = 0; i < size; i++) {
+		unsigned char c = t[i];
+		size_t len = 0;
+
+		if (c == '\n') {
+			ps->line++;
+			line_start = i + 1;
+			continue;
+		}
+		if (i - line_start >= PROFILE_LINE_MAX)
+			return profile_fail(ps, NULL, NULL, "line longer than %d bytes", PROFILE_LINE_MAX);
+		if (c == 0)
+			return profile_fail(ps, NULL, NULL, "a NUL byte: not a text file");
+		if (c == '\r' && i + 1 < size && t[i + 1] == '\n')
+			continue;
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return profile_fail(ps, NULL, NULL, "control character 0x%02x", c);
+		if (c < 0x80)
+			continue;
+		/* UTF-8: the lead byte says how many continuation bytes; no overlong forms, no surrogates */
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 3;
+		if (len == 0 || size - i <= len)
+			return profile_fail(ps, NULL, NULL, "not valid UTF-8 (byte 0x%02x)", c);
+		for (size_t j = 1; j <= len; j++)
+			if ((t[i + j] & 0xc0) != 0x80)
+				return profile_fail(ps, NULL, NULL, "not valid UTF-8 (byte 0x%02x)", c);
+		if ((c == 0xe0 && t[i + 1] < 0xa0) || (c == 0xed && t[i + 1] >= 0xa0) || (c == 0xf0 && t[i + 1] < 0x90) ||
+		    (c == 0xf4 && t[i + 1] >= 0x90))
+			return profile_fail(ps, NULL, NULL, "not valid UTF-8 (byte 0x%02x)", c);
+		i += len;
+	}
+	return 0;
+}
+
+static int parse_text(struct parser *ps, Profile *p, char *text, size_t size) {
 	_cleanup_free_ char *section = NULL;
 	char *line, *next;
 	int r;
 
+	r = check_bytes(ps, text, size);
+	if (r < 0)
+		return r;
 	for (line = text, ps->line = 1; line; line = next, ps->line++) {
 		char *eq, *key, *value;
 		const struct key_def *k = NULL;
@@ -330,11 +381,12 @@ int profile_load(const char *path, Profile **ret, char **ret_error) {
 int profile_load_root(const char *path, const char *root, Profile **ret, char **ret_error) {
 	_cleanup_(profile_freep) Profile *p = NULL;
 	_cleanup_free_ char *text = NULL;
+	size_t size;
 	struct parser ps = { .path = path, .root = root && strcmp(root, "/") != 0 ? root : NULL };
 	int r;
 
 	*ret_error = NULL;
-	r = read_full_file(path, &text, NULL);
+	r = read_full_file(path, &text, &size);
 	if (r < 0) {
 		if (asprintf(ret_error, "%s: cannot read profile: %s", path, strerror(-r)) < 0)
 			*ret_error = NULL;
@@ -344,7 +396,7 @@ int profile_load_root(const char *path, const char *root, Profile **ret, char **
 	if (!p || !(p->path = strdup(path)))
 		return -ENOMEM;
 	set_defaults(p);
-	r = parse_text(&ps, p, text);
+	r = parse_text(&ps, p, text, size);
 	if (r >= 0)
 		r = validate(&ps, p);
 	if (r >= 0)

@@ -78,7 +78,7 @@ static int parse_groups(const char *s, const char *what, const size_t *counts, s
 	counts_text(counts, n_counts, false, want);
 	for (;;) {
 		size_t end = start + strcspn(s + start, ":-"), glen = end - start;
-		int value = 0;
+		unsigned value = 0; /* only its low byte matters: a longer group is refused below */
 
 		if (n == max) {
 			set_span(span, start, len - start);
@@ -96,7 +96,7 @@ static int parse_groups(const char *s, const char *what, const size_t *counts, s
 				return set_error(ret_error, -EINVAL, "'%.*s' (group %zu) is not a hex byte: %s is not a hex digit",
 						 (int)glen, s + start, n + 1, char_name(s[i], c));
 			}
-			value = value << 4 | d;
+			value = (value << 4 | (unsigned)d) & 0xfff; /* never overflows, however long the group */
 		}
 		if (glen > 2) {
 			set_span(span, start, glen);

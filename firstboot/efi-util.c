@@ -437,16 +437,42 @@ int efi_make_load_option(const struct efi_partition *p, const char *loader, cons
 	return 0;
 }
 
+/* Whether path is a list of whole nodes (each at least its 4-byte header, none running past
+ * size) ending with an End Entire node: libefivar trusts the node lengths it is given and
+ * reads past a buffer whose nodes lie about them. */
+static bool device_path_valid(const uint8_t *path, size_t size) {
+	size_t o = 0;
+
+	while (size - o >= 4) {
+		uint16_t len = (uint16_t)(path[o + 2] | path[o + 3] << 8);
+
+		if (len < 4 || len > size - o)
+			return false;
+		if (path[o] == 0x7f && path[o + 1] == 0xff)
+			return o + len == size;
+		o += len;
+	}
+	return false;
+}
+
 char *efi_format_device_path(const uint8_t *path, size_t size) {
+	_cleanup_free_ uint8_t *copy = NULL;
 	ssize_t n;
 	char *s;
 
-	if (efiboot_load(NULL) < 0 || !efiboot.efidp_format_device_path || size < 4)
+	if (efiboot_load(NULL) < 0 || !efiboot.efidp_format_device_path || size < 4 || size > 65535 ||
+	    !device_path_valid(path, size))
 		return NULL;
-	n = efiboot.efidp_format_device_path(NULL, 0, path, (ssize_t)size);
+	/* a node shorter than its type's fields (an HD() of 4 bytes) is read as if whole: zeros
+	 * after the list keep that read inside this copy */
+	copy = calloc(1, size + 256);
+	if (!copy)
+		return NULL;
+	memcpy(copy, path, size);
+	n = efiboot.efidp_format_device_path(NULL, 0, copy, (ssize_t)size);
 	if (n <= 0 || !(s = calloc(1, (size_t)n + 1)))
 		return NULL;
-	if (efiboot.efidp_format_device_path(s, (size_t)n + 1, path, (ssize_t)size) < 0) {
+	if (efiboot.efidp_format_device_path(s, (size_t)n + 1, copy, (ssize_t)size) < 0) {
 		free(s);
 		return NULL;
 	}

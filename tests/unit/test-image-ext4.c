@@ -718,6 +718,54 @@ TEST(messages) {
 	free(data);
 }
 
+/* What no root file system holds: refused, naming the entry. */
+TEST(hostile_entries) {
+	struct tar t;
+	char *err = NULL;
+	int fd;
+
+	/* libarchive writes a PAX uid for what does not fit ustar: give it 2^32 */
+	tar_open(&t, "uid.tar", ARCHIVE_FILTER_NONE);
+	{
+		struct archive_entry *e = entry_new("./big-owner", AE_IFREG, 0644, 0, 0, 1500000000);
+
+		archive_entry_set_uid(e, INT64_C(4294967296));
+		tar_add(&t, e, "x", 1);
+	}
+	tar_close(&t);
+	ASSERT_EQ(stream_into("h.img", "uid.tar", NULL, &err), -EINVAL);
+	ASSERT_CONTAINS(err, "entry './big-owner': owner 4294967296:0 out of range");
+	free(err);
+
+	tar_open(&t, "old.tar", ARCHIVE_FILTER_NONE);
+	tar_add(&t, entry_new("./old", AE_IFREG, 0644, 0, 0, -5), "x", 1);
+	tar_close(&t);
+	ASSERT_EQ(stream_into("h.img", "old.tar", NULL, &err), -EINVAL);
+	ASSERT_CONTAINS(err, "entry './old': time -5 out of range");
+	free(err);
+
+	tar_open(&t, "dup.tar", ARCHIVE_FILTER_NONE);
+	tar_file(&t, "./x", "file");
+	tar_add(&t, entry_new("./x", AE_IFLNK, 0777, 0, 0, 1500000000), NULL, 0);
+	tar_close(&t);
+	ASSERT_EQ(stream_into("h.img", "dup.tar", NULL, &err), -EINVAL);
+	ASSERT_CONTAINS(err, "entry './x': a regular entry of that name came before");
+	free(err);
+
+	/* cut right after the first entry: no end-of-archive marker */
+	tar_open(&t, "cut.tar", ARCHIVE_FILTER_NONE);
+	tar_file(&t, "./a", "a");
+	tar_file(&t, "./b", "b");
+	tar_close(&t);
+	fd = open("cut.tar", O_WRONLY | O_CLOEXEC);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_OK(ftruncate(fd, 1024));
+	close(fd);
+	ASSERT_EQ(stream_into("h.img", "cut.tar", NULL, &err), -EBADMSG);
+	ASSERT_CONTAINS(err, "truncated tarball: it ends after 1024 bytes without the end-of-archive marker");
+	free(err);
+}
+
 TEST(open_fails_cleanly) {
 	Ext4 *fs = NULL;
 	int fd;

@@ -245,11 +245,56 @@ TEST(list_reset) {
 	char *error = NULL;
 
 	setup();
-	write_text("rig.conf", BASE "[Packages]\nInstall=a b\nInstall=\nInstall=c\n");
+	write_text("rig.conf", BASE "[Packages]\nInstall=htop tmux\nInstall=\nInstall=git\n");
 	ASSERT_OK(profile_load("rig.conf", &p, &error));
-	ASSERT_STREQ(p->install[0], "c");
+	ASSERT_STREQ(p->install[0], "git");
 	ASSERT_TRUE(p->install[1] == NULL);
 	profile_free(p);
+}
+
+/* A profile must be text before it is parsed; package names and the DDNS user name are checked. */
+TEST(error_not_text) {
+	static const struct {
+		const char *text;
+		size_t size;
+		const char *error;
+	} cases[] = {
+		{ BASE "[Boot]\nTimeout=1\0\n", sizeof(BASE) + 17, "rig.conf:6: a NUL byte" },
+		{ BASE "[Boot]\nKernelCommandLine=quiet \xff\n", 0, "rig.conf:6: not valid UTF-8 (byte 0xff)" },
+		{ BASE "[Boot]\nEntryName=\xc0\xaf\n", 0, "not valid UTF-8 (byte 0xc0)" },
+		{ BASE "[Boot]\nEntryName=\xed\xa0\x80\n", 0, "not valid UTF-8 (byte 0xed)" },
+		{ BASE "[Boot]\nEntryName=x\x1b[2J\n", 0, "rig.conf:6: control character 0x1b" },
+		{ BASE "[Packages]\nInstall=htop -oAPT::x=1\n", 0, "'-oAPT::x=1' is not a Debian package name" },
+		{ BASE "[Packages]\nInstall=../x.deb\n", 0, "'../x.deb' is not a Debian package name" },
+		{ BASE "[DDNS]\nUsername=me:pw\n", 0, "must not contain ':'" },
+	};
+	Profile *p = NULL;
+	char *error = NULL, *big;
+
+	setup();
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		FILE *f = fopen("rig.conf", "w");
+
+		ASSERT_TRUE(f != NULL);
+		fwrite(cases[i].text, 1, cases[i].size ? cases[i].size : strlen(cases[i].text), f);
+		fclose(f);
+		ASSERT_EQ(profile_load("rig.conf", &p, &error), -EINVAL);
+		ASSERT_CONTAINS(error, cases[i].error);
+		free(error);
+	}
+	/* UTF-8 and CRLF line ends are fine */
+	write_text("rig.conf", BASE "[Boot]\r\nEntryName=Rig \xc3\xa9t\xc3\xa9 \xf0\x9f\x9a\x80\r\n");
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	profile_free(p);
+	big = malloc(5000);
+	ASSERT_TRUE(big != NULL);
+	memset(big, 'x', 4999);
+	big[4999] = 0;
+	write_text("rig.conf", big);
+	ASSERT_EQ(profile_load("rig.conf", &p, &error), -EINVAL);
+	ASSERT_CONTAINS(error, "rig.conf:1: line longer than 4096 bytes");
+	free(error);
+	free(big);
 }
 
 TEST(render_roundtrip) {
