@@ -85,7 +85,7 @@ profile bom-garbage "bom-garbage.conf:1: not valid UTF-8"
 head -c 4096 /dev/urandom >"$in/binary.conf"
 profile binary "binary.conf:[0-9]+: (not valid UTF-8|a NUL byte|control character|line longer)"
 
-# every key with a value of the wrong type (the [GPU] Driver=/CUDA= strings and [Python]
+# every key with a value of the wrong type ([Python]
 # Requirements= take any words: nothing to be wrong about)
 ddns='[DDNS]\nProvider=dyndns2\nHostname=rig.example.com\nUsername=me\nPasswordFile=secret\nServer=https://ddns.example.com\n'
 while read -r section key value want; do
@@ -131,7 +131,11 @@ DDNS Interval 0 not a number of minutes
 Router PortForward 22 unknown port mapping
 Router ExternalPort http not a port number
 Firewall Enable on-ish not a boolean
-GPU CUDNN 8 cannot use
+GPU Driver 470 not a driver
+GPU CUDA 11.4 a CUDA version is no longer accepted
+GPU CUDNN 8 not a cuDNN tarball
+GPU BlacklistNouveau maybe not a boolean
+GPU Sha256 abc a pin is FILE:SHA256
 Python Venv 3 must be an absolute path
 Python Wheelhouse 0 cannot use
 Jupyter Port -8888 not a port number
