@@ -1,6 +1,8 @@
 #!/bin/bash
 # Fault injection: writes that fail (a full file system, a device-mapper error target under
-# the output, a flakey target under a flash target), reads that fail under the input, and
+# the output, a flakey target under a flash target; where the kernel has no device-mapper, a
+# FUSE disk from tests/fixtures/fake-stick.py whose writes fail or are lost), reads that fail
+# under the input (dm error, or FUSE), and
 # kill -9 at twenty points of mlrig image, iso, flash and fetch. After each: no file under the
 # final name (a flash target: nothing bootable, its first MiB still cleared), the temp file
 # gone or reported, and the next run succeeds. Loop devices over files only; never a disk.
@@ -114,8 +116,50 @@ rc=$?
 check "reads fail under the flash image: fails (exit $rc) and says so" \
 	eval '[ $rc -ge 1 ] && [ $rc -le 127 ] && grep -Eiq "input/output error|cannot read" "$T/log"'
 row "flash, image on dm error past 2 MiB" "exit $rc: $(tail -1 "$T/log" | cut -c1-38)" "-"
+elif [ -c /dev/fuse ] && /usr/bin/python3 -c 'import fusepy' 2>/dev/null; then
+	# no device-mapper here: the same faults from tests/fixtures/fake-stick.py (FUSE), a disk
+	# whose writes fail or are dropped, and an input whose reads fail past 2 MiB
+	echo "SKIP iso, output on dm error past 8 MiB: the kernel has no device-mapper (a full tmpfs above stands in for a failing output)"
+	row "iso, output on dm error past 8 MiB" "not run: no device-mapper in this kernel" "-"
+	fuse_at() { # MODE ARGS...: mounts a fake stick at $T/fuse (unmounted by the trap)
+		mkdir -p "$T/fuse"
+		/usr/bin/python3 "$REPO/tests/fixtures/fake-stick.py" "$T/fuse" "$@" &
+		mounts+=("$T/fuse")
+		for _ in $(seq 100); do [ -e "$T/fuse/stick" ] && break; sleep 0.05; done
+	}
+	fuse_off() { umount "$T/fuse" && mounts=("${mounts[@]/$T\/fuse}"); }
+	truncate -s 16M "$T/rig.img" && head -c 6M /dev/urandom | dd of="$T/rig.img" conv=notrunc status=none
+	for mode in error-writes drop-writes; do
+		what=failed && [ $mode = drop-writes ] && what=dropped
+		fuse_at "$mode" $((32 * 1024 * 1024))
+		"$MLRIG" flash --yes --force "$T/rig.img" "$T/fuse/stick" >"$T/log" 2>&1
+		rc=$?
+		check "a stick whose writes are $what (FUSE): flash fails (exit $rc) and says why" \
+			eval '[ $rc -ge 1 ] && [ $rc -le 127 ] && grep -Eiq "input/output error|differs" "$T/log"'
+		row "flash onto a FUSE stick: $mode" "exit $rc: $(tail -1 "$T/log" | cut -c1-38)" "-"
+		fuse_off
+	done
+	fuse_at error-reads "$iso" $((2 * 1024 * 1024))
+	mkdir -p "$T/o"
+	"$MLRIG" iso -q -p "$prof" --base "$T/fuse/stick" -o "$T/o/rig.iso" >"$T/log" 2>&1
+	rc=$?
+	check "reads fail under the base ISO (FUSE, past 2 MiB): iso fails (exit $rc) and says so" \
+		eval '[ $rc -ge 1 ] && [ $rc -le 127 ] && grep -Eiq "input/output error|read error|cannot read" "$T/log"'
+	check "reads fail under the base ISO: nothing left" [ "$(left "$T/o")" = nothing ]
+	row "iso, base failing reads past 2 MiB (FUSE)" "$(left "$T/o")" "-"
+	fuse_off
+	fuse_at error-reads "$T/rig.img" $((2 * 1024 * 1024))
+	truncate -s 32M "$T/target.disk"
+	"$MLRIG" flash --yes --force "$T/fuse/stick" "$T/target.disk" >"$T/log" 2>&1
+	rc=$?
+	check "reads fail under the flash image (FUSE, past 2 MiB): fails (exit $rc) and says so" \
+		eval '[ $rc -ge 1 ] && [ $rc -le 127 ] && grep -Eiq "input/output error|cannot read" "$T/log"'
+	check "reads fail under the flash image: nothing bootable on the target" \
+		eval '! cmp -s -n 1048576 "$T/rig.img" "$T/target.disk"'
+	row "flash, image failing reads past 2 MiB (FUSE)" "exit $rc: $(tail -1 "$T/log" | cut -c1-38)" "-"
+	fuse_off
 else
-	echo "SKIP the device-mapper cases (error under the output, flakey under a flash target, errors under the input): the kernel has no device-mapper"
+	echo "SKIP the device-mapper cases (error under the output, flakey under a flash target, errors under the input): the kernel has no device-mapper, and no FUSE to stand in"
 	for c in "iso, output on dm error past 8 MiB" "flash onto dm flakey error_writes" "flash onto dm flakey drop_writes" \
 		"iso, base on dm error past 2 MiB" "flash, image on dm error past 2 MiB"; do
 		row "$c" "not run: no device-mapper in this kernel" "-"

@@ -334,7 +334,7 @@ ramfs_device() {
 	check "ramfs: --zero-holes: the zeros were written, and read back" test "$wr" -ge "$size" -a "$rd" -ge "$size"
 	check "ramfs: --zero-holes: the summary says so" grep -q "zeroed .* MiB of holes, read back $(mib "$rd") MiB" <<<"$out"
 }
-# A fake-capacity stick (tests/fixtures/wrapping-stick.py, FUSE): 320 MiB claimed, 256 MiB
+# A fake-capacity stick (tests/fixtures/fake-stick.py wrap, FUSE): 320 MiB claimed, 256 MiB
 # real, what is written past 256 MiB lands at 0. The image's data there reads back right
 # until the first MiB is written over it.
 wrapping_device() {
@@ -348,7 +348,7 @@ wrapping_device() {
 	head -c 512K /dev/urandom | dd of="$wimg" bs=1M seek=256 conv=notrunc status=none
 	fuse=$T/fuse
 	mkdir -p "$fuse"
-	/usr/bin/python3 "$REPO/tests/fixtures/wrapping-stick.py" "$fuse" $((320 * 1024 * 1024)) $((256 * 1024 * 1024)) &
+	/usr/bin/python3 "$REPO/tests/fixtures/fake-stick.py" "$fuse" wrap $((320 * 1024 * 1024)) $((256 * 1024 * 1024)) &
 	for _ in $(seq 50); do [ -e "$fuse/stick" ] && break; sleep 0.1; done
 	out=$("$MLRIG" flash -q --yes --force --no-zero-holes "$wimg" "$fuse/stick" 2>&1)
 	rc=$?
