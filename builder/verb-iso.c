@@ -206,17 +206,9 @@ static int plan_packages(Remaster *remaster, const Profile *p, struct packages_p
 
 	*ret = (struct packages_plan){};
 	/* [GPU] first: its files are read and checked, and its packages join Install= */
-	r = gpu_plan_for_profile(p, &gpu, &error);
-	if (r == -EINVAL)
-		return cli_input_error("%s", error ?: "[GPU] payload cannot be used");
-	if (r < 0)
-		return log_error_errno(r, "%s", error ?: strerror(-r));
-	if (gpu.driver_package || gpu.cuda_version || gpu.cudnn_version)
-		log_info("iso: GPU payload: driver %s %s, CUDA %s, cuDNN %s (read from the files)", gpu.driver_package ?: "none",
-			 gpu.driver_version ?: "", gpu.cuda_version ?: "none", gpu.cudnn_version ?: "none");
-	r = gpu_install_names(p, &gpu, &names);
-	if (r < 0)
-		return log_oom();
+	r = verb_gpu_plan("iso", p, &gpu, &names);
+	if (r != 0)
+		return r;
 	if (!names[0])
 		return 0;
 	r = read_pool(remaster, &pool);

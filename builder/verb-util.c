@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "fileio.h"
+#include "gpu-payload.h"
 #include "log.h"
 #include "macro.h"
 #include "output.h"
@@ -23,6 +25,22 @@ int verb_load_profile(const char *path, Profile **ret) {
 	if (error)
 		return cli_input_error("%s", error);
 	return cli_input_error_errno(r, "Cannot load the profile '%s': %m", path);
+}
+
+int verb_gpu_plan(const char *verb, const Profile *p, struct gpu_plan *gpu, char ***ret_names) {
+	_cleanup_free_ char *error = NULL;
+	int r = gpu_plan_for_profile(p, gpu, &error);
+
+	if (r == -EINVAL)
+		return cli_input_error("%s", error ?: "[GPU] payload cannot be used");
+	if (r < 0)
+		return log_error_errno(r, "%s", error ?: strerror(-r));
+	if (gpu->driver_package || gpu->cuda_version || gpu->cudnn_version)
+		log_info("%s: GPU payload: driver %s %s, CUDA %s, cuDNN %s (read from the files)", verb,
+			 gpu->driver_package ?: "none", gpu->driver_version ?: "", gpu->cuda_version ?: "none",
+			 gpu->cudnn_version ?: "none");
+	r = gpu_install_names(p, gpu, ret_names);
+	return r < 0 ? log_oom() : 0;
 }
 
 int verb_home(char **ret) {

@@ -19,6 +19,12 @@ extern const struct cli_verb verb_client;
  * (the file and line, or the system's reason). */
 int verb_load_profile(const char *path, Profile **ret);
 
+struct gpu_plan;
+/* [GPU] for image and iso, before anything is written: the payload read and checked (said
+ * under the verb's name), and *ret_names the packages Install= gains. 0, EXIT_USAGE once said
+ * for a payload that cannot be used, or -errno (logged). */
+int verb_gpu_plan(const char *verb, const Profile *p, struct gpu_plan *gpu, char ***ret_names);
+
 /* The laptop's files for the rig RIG, kept by 'mlrig client' and read by 'mlrig
  * wake': ${XDG_CONFIG_HOME:-~/.config}/mlrig/RIG. */
 int verb_client_dir(const char *rig, char **ret);
