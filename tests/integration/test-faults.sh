@@ -1,7 +1,8 @@
 #!/bin/bash
 # Fault injection: writes that fail (a full file system, a device-mapper error target under
 # the output, a flakey target under a flash target; where the kernel has no device-mapper, a
-# FUSE disk from tests/fixtures/fake-stick.py whose writes fail or are lost), reads that fail
+# FUSE disk from tests/fixtures/fake-stick.py whose writes fail or are lost, and a FUSE
+# directory, tests/fixtures/failing-dir.py, whose writes fail past 8 MiB), reads that fail
 # under the input (dm error, or FUSE), and
 # kill -9 at twenty points of mlrig image, iso, flash and fetch. After each: no file under the
 # final name (a flash target: nothing bootable, its first MiB still cleared), the temp file
@@ -119,8 +120,19 @@ row "flash, image on dm error past 2 MiB" "exit $rc: $(tail -1 "$T/log" | cut -c
 elif [ -c /dev/fuse ] && /usr/bin/python3 -c 'import fusepy' 2>/dev/null; then
 	# no device-mapper here: the same faults from tests/fixtures/fake-stick.py (FUSE), a disk
 	# whose writes fail or are dropped, and an input whose reads fail past 2 MiB
-	echo "SKIP iso, output on dm error past 8 MiB: the kernel has no device-mapper (a full tmpfs above stands in for a failing output)"
-	row "iso, output on dm error past 8 MiB" "not run: no device-mapper in this kernel" "-"
+	# an output directory whose writes fail with EIO past 8 MiB (tests/fixtures/failing-dir.py)
+	mkdir -p "$T/errout" "$T/errback"
+	/usr/bin/python3 "$REPO/tests/fixtures/failing-dir.py" "$T/errout" "$T/errback" $((8 * 1024 * 1024)) &
+	mounts+=("$T/errout")
+	for _ in $(seq 100); do mountpoint -q "$T/errout" && break; sleep 0.05; done
+	"$MLRIG" iso -q -p "$prof" --base "$iso" -o "$T/errout/rig.iso" >"$T/log" 2>&1
+	rc=$?
+	l=$(left "$T/errback")
+	check "writes fail past 8 MiB under the output (FUSE): iso fails (exit $rc) with an I/O error" \
+		eval '[ $rc -ge 1 ] && [ $rc -le 127 ] && grep -q "Input/output error" "$T/log"'
+	check "writes fail under the output: no rig.iso, no temp file" [ "$l" = nothing ]
+	row "iso, output failing writes past 8 MiB (FUSE)" "$l" "-"
+	umount "$T/errout" && mounts=("${mounts[@]/$T\/errout}")
 	fuse_at() { # MODE ARGS...: mounts a fake stick at $T/fuse (unmounted by the trap)
 		mkdir -p "$T/fuse"
 		/usr/bin/python3 "$REPO/tests/fixtures/fake-stick.py" "$T/fuse" "$@" &
