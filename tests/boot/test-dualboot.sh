@@ -14,10 +14,12 @@
 #  boot 3: no Windows loader, the rig boots straight away; EntryName= relabels
 #          the entry; without libefiboot the stage says what it skipped;
 #          Default=windows makes GRUB's default Windows and leaves BootOrder alone.
-# With Secure Boot the rig disk as boot 1 left it boots on a machine whose
-# variables are fresh from the template: the kernel reports Secure Boot on,
-# mlrig-bootorder.service creates the entry; then boots 2 and 3 as above,
-# except that the firmware refuses the unsigned Windows stand-in.
+# With Secure Boot a never-booted copy of the same image boots on a machine
+# whose variables are fresh from the template: shim and GRUB pass the
+# firmware's check, the kernel reports Secure Boot on, the whole first boot
+# completes, the agent creates the entry and GRUB's menu has Windows; then
+# boots 2 and 3 as above, except that the firmware refuses the unsigned
+# Windows stand-in.
 . "$(dirname "$0")/../lib.sh"
 need qemu-system-x86_64 ssh sfdisk python3
 for f in /usr/share/OVMF/OVMF_CODE.fd /usr/share/OVMF/OVMF_CODE_4M.secboot.fd /usr/share/OVMF/OVMF_VARS_4M.ms.fd; do
@@ -30,6 +32,8 @@ cp -r "$REPO/images" "$T/p"
 if ! "$MLRIG" image -q -p "$T/p/test-dualboot.conf" --rootfs "$rootfs" -o "$T/plain-rig.img" 2>"$T/build.log"; then
 	fail "build"; cat "$T/build.log"; finish
 fi
+# the same image, never booted, for the machine with Secure Boot
+cp --sparse=always "$T/plain-rig.img" "$T/secure-rig.img"
 # The rig's ESP as the firmware should name it, read from the image with sfdisk.
 read -r esp_uuid esp_start esp_size < <(sfdisk --json "$T/plain-rig.img" | python3 -c '
 import json, sys
@@ -60,6 +64,8 @@ new=$(sudo efibootmgr -c -d /dev/vda -p 1 -l "\\EFI\\BOOT\\BOOTX64.EFI" -L "Debi
 [ -n "$new" ] && [ "$new" != "$mine" ] && [ -n "$(var "$mine")" ] && [ "$(var "$new")" = "$(var "$mine")" ] &&
 	echo "SAMEBYTES efibootmgr Boot$new = agent Boot$mine: $(var "$mine")"
 sudo efibootmgr -q -b "$new" -B
+'$windows_update
+secure1=$helpers'sed -n "/^menuentry .Windows Boot Manager/,/^}/p" /boot/grub/grub.cfg | sed "s/^/WINMENU /"
 '$windows_update
 probe3=$helpers'sudo sed -i "/^\[Boot\]/a EntryName=mlrig dual-boot test" /etc/mlrig/rig.conf
 sudo '$agent' stage boot-order | sed "s/^/RENAMED /"
@@ -142,8 +148,6 @@ check "plain 1: a second run of the stage keeps the one entry" \
 	eval 'grep -q "^AGAIN .*Boot$rig \"Debian GNU/Linux\" .* kept, already first in BootOrder" "$out" && [ "$(field ENTRIES "$out")" = 1 ]'
 check "plain 1: Secure Boot is off" test "$(field SECUREBOOT "$out")" = 0
 after_update plain
-# the rig as its first boot left it, for the machine with Secure Boot
-cp --sparse=always "$T/plain-rig.img" "$T/secure-rig.img"
 second_and_third plain "$probe3"
 check "plain 3: EntryName= relabels the same entry" \
 	eval 'grep -q "^RENAMED .*Boot$rig \"mlrig dual-boot test\" .* repaired" "$out" && grep -qxF "RENAMED Boot$rig* mlrig dual-boot test	$hd" "$out"'
@@ -157,11 +161,14 @@ check "plain 3: still one rig entry" test "$(field ENTRIES "$out")" = 1
 
 # --- Secure Boot on
 cp --sparse=always "$windows" "$T/secure-win.img"
-boot 1 secure "$helpers$windows_update" "mlrig-ready: dual-test" || finish
+boot 1 secure "$secure1" "mlrig-firstboot: complete" || finish
 rig=$(sed -n "s/^EFI Boot\([0-9A-F]\{4\}\)\* Debian GNU\/Linux\t.*/\1/p" "$out")
+check "secure 1: the firmware starts the rig's signed shim" grep -q "BdsDxe: starting Boot[0-9A-F]\{4\} \"UEFI Misc Device\"" "$log"
 check "secure 1: the kernel reports Secure Boot enabled" eval '[ "$(field SECUREBOOT "$out")" -ge 1 ]'
-check "secure 1: mlrig-bootorder creates the rig's entry on a machine without it" \
+check "secure 1: the first boot completes, every stage ok" eval 'grep -q "mlrig-firstboot: complete" "$log" && ! grep -q "stage [a-z-]* FAILED" "$log"'
+check "secure 1: the agent creates the rig's entry on a machine without it" \
 	grep -q "stage boot-order ok .*EFI: Boot$rig \"Debian GNU/Linux\" HD(1,GPT,$esp_uuid,.* created, moved first in BootOrder" "$log"
+check "secure 1: GRUB's menu has os-prober's Windows Boot Manager" grep -q "^WINMENU menuentry .Windows Boot Manager (on /dev/vdb1)." "$out"
 check "secure 1: the entry is the HD() of the rig's ESP" grep -qxF "EFI Boot$rig* Debian GNU/Linux	$hd" "$out"
 after_update secure
 second_and_third secure "$helpers"
