@@ -410,6 +410,28 @@ int profile_load_root(const char *path, const char *root, Profile **ret, char **
 	return 0;
 }
 
+/* A list's words, as many to a line as fit in RENDER_LINE_MAX: each line appends, so lines
+ * that added up past PROFILE_LINE_MAX (many Requirements= lines) render as several that load
+ * again. One word alone came from a line of its own key, so it always fits. */
+#define RENDER_LINE_MAX 1024
+static void render_list(FILE *f, const char *key, char *const *l) {
+	size_t line = strlen(key) + 1;
+
+	for (char *const *w = l; w && *w; w++) {
+		size_t n = strlen(*w);
+
+		if (w != l && line + 1 + n > RENDER_LINE_MAX) {
+			fprintf(f, "\n%s=", key);
+			line = strlen(key) + 1;
+		} else if (w != l) {
+			fputc(' ', f);
+			line++;
+		}
+		fputs(*w, f);
+		line += n;
+	}
+}
+
 static void render_value(FILE *f, const Profile *p, const struct key_def *k, const struct profile_paths *paths) {
 	const void *field = (const char *)p + k->offset;
 	const char *override = NULL;
@@ -442,8 +464,7 @@ static void render_value(FILE *f, const Profile *p, const struct key_def *k, con
 	case T_MINUTES: fprintf(f, "%u", *(const uint32_t *)field); break;
 	case T_JUPYTER_APP: fputs(jupyter_app_to_string(*(const enum jupyter_app *)field), f); break;
 	case T_LIST: case T_SHA256_LIST:
-		for (char *const *l = *(char *const *const *)field; l && *l; l++)
-			fprintf(f, "%s%s", l == *(char *const *const *)field ? "" : " ", *l);
+		render_list(f, k->key, *(char *const *const *)field);
 		break;
 	case T_PASSWORD_HASH: fputs(*(char *const *)field ? *(char *const *)field : "locked", f); break;
 	case T_FILE_OR_NONE: case T_STRING_OR_NONE: case T_GPU_DRIVER: case T_GPU_CUDA: case T_GPU_CUDNN:

@@ -252,6 +252,46 @@ TEST(list_reset) {
 	profile_free(p);
 }
 
+/* Each Install= line appends: 300 of them hold far more than one line may, and the
+ * rendering spreads them over lines that each fit, so that it loads again (found by fuzz-profile). */
+TEST(render_long_list) {
+	Profile *p = NULL, *q = NULL;
+	char *error = NULL, *text = NULL, *conf = NULL;
+	size_t size = 0, n = 0;
+	FILE *f;
+
+	setup();
+	f = open_memstream(&conf, &size);
+	ASSERT_TRUE(f != NULL);
+	fputs(BASE "[Packages]\n", f);
+	for (int i = 0; i < 300; i++)
+		fprintf(f, "Install=package-with-a-long-name-number-%03d\n", i);
+	ASSERT_EQ(fclose(f), 0);
+	write_text("rig.conf", conf);
+	ASSERT_OK(profile_load("rig.conf", &p, &error));
+	ASSERT_OK(profile_render(p, NULL, &text));
+	for (const char *l = text, *e; *l; l = *e ? e + 1 : e) {
+		e = strchrnul(l, '\n');
+		ASSERT_TRUE(e - l <= 1024);
+		n += strncmp(l, "Install=", 8) == 0;
+	}
+	ASSERT_TRUE(n > 1);
+	write_text("rig2.conf", text);
+	ASSERT_OK(profile_load("rig2.conf", &q, &error));
+	for (int i = 0; i < 300; i++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "package-with-a-long-name-number-%03d", i);
+		ASSERT_TRUE(q->install[i] != NULL);
+		ASSERT_STREQ(q->install[i], want);
+	}
+	ASSERT_TRUE(q->install[300] == NULL);
+	free(conf);
+	free(text);
+	profile_free(p);
+	profile_free(q);
+}
+
 /* A profile must be text before it is parsed; package names and the DDNS user name are checked. */
 TEST(error_not_text) {
 	static const struct {
