@@ -184,30 +184,38 @@ until_true() {
 	for _ in $(seq 5000); do eval "$1" && return 0; sleep 0.002; done
 	return 1
 }
-tmp_size() { # GLOB: the size of the temp file matching it, 0 when none
-	local f
-	for f in $1; do [ -e "$f" ] && { stat -c %s "$f"; return; }; done
-	echo 0
-}
 
-# killpoint LABEL DIR FINAL COND -- COMMAND...: runs COMMAND, waits until COND holds, kills it
-# with SIGKILL; then checks that FINAL is not there and runs COMMAND again, which must succeed
-# and leave no temp file (a stale one it removes and names).
-kills=0
-killpoint() {
-	local label=$1 dir=$2 final=$3 cond=$4 pid what next rc
-	shift 5
+# kill_at_file GLOB BYTES size|allocated -- COMMAND...: runs COMMAND and kills it once a file
+# matching GLOB holds BYTES (tests/fixtures/kill-at.py polls every 0.2 ms: a shell loop can miss
+# a whole ISO being written); fails when COMMAND finished first
+kill_at_file() { /usr/bin/python3 "$REPO/tests/fixtures/kill-at.py" "$@" >"$T/kill.log" 2>&1; }
+# kill_when COND -- COMMAND...: runs COMMAND and kills it once the shell condition COND holds
+kill_when() {
+	local cond=$1 pid
+	shift 2
 	"$@" >"$T/kill.log" 2>&1 &
 	pid=$!
 	until_true "$cond"
-	if ! kill -9 $pid 2>/dev/null; then
-		wait $pid
+	kill -9 $pid 2>/dev/null || { wait $pid; return 1; }
+	wait $pid 2>/dev/null
+	return 0
+}
+
+# killpoint LABEL DIR FINAL KILLER... -- COMMAND...: KILLER... -- COMMAND... runs COMMAND and
+# kills it with SIGKILL at its point; then checks that FINAL is not there and runs COMMAND
+# again, which must succeed and leave no temp file (a stale one it removes and names).
+kills=0
+killpoint() {
+	local label=$1 dir=$2 final=$3 what next rc killer=()
+	shift 3
+	while [ "$1" != -- ]; do killer+=("$1"); shift; done
+	shift
+	if ! "${killer[@]}" -- "$@"; then
 		fail "kill -9 $label: it had finished before the kill"
 		row "$label" "finished before the kill" "-"
 		rm -f "$dir/$final" "$dir/$final.json"
 		return
 	fi
-	wait $pid 2>/dev/null
 	kills=$((kills + 1))
 	what=$(left "$dir")
 	check "kill -9 $label: no $final" test ! -e "$dir/$final"
@@ -226,12 +234,12 @@ mkdir -p "$T/k-image" "$T/k-iso" "$T/k-fetch"
 # image: the temp file appears, then the rootfs streams into it (its allocated size grows)
 for mib in 0 100 250 450 600; do
 	killpoint "image, temp file at ${mib} MiB" "$T/k-image" rig.img \
-		"[ \$(du -m \$(compgen -G '$T/k-image/.rig.img.??????' || echo /dev/null) | cut -f1) -ge $mib ] && compgen -G '$T/k-image/.rig.img.??????' >/dev/null" -- \
+		kill_at_file "$T/k-image/.rig.img.??????" $((mib * 1048576)) allocated -- \
 		"$MLRIG" image -q -p "$prof" --rootfs "$rootfs" -o "$T/k-image/rig.img"
 done
 for mib in 0 1 3 5 8; do
 	killpoint "iso, temp file at ${mib} MiB" "$T/k-iso" rig.iso \
-		"compgen -G '$T/k-iso/.rig.iso.??????' >/dev/null && [ \$(tmp_size '$T/k-iso/.rig.iso.??????') -ge $((mib * 1048576)) ]" -- \
+		kill_at_file "$T/k-iso/.rig.iso.??????" $((mib * 1048576)) size -- \
 		"$MLRIG" iso -q -p "$prof" --base "$iso" -o "$T/k-iso/rig.iso"
 done
 
@@ -245,16 +253,12 @@ flash_left() {
 }
 for mib in 0 40 100 160 220; do
 	fallocate -p -o 0 -l 300M "$T/flash.disk" # all holes again
-	"$MLRIG" flash --yes --force --no-verify "$T/big.img" "$target" >"$T/kill.log" 2>&1 &
-	pid=$!
-	until_true "[ \$(du -m '$T/flash.disk' | cut -f1) -ge $mib ]"
-	if ! kill -9 $pid 2>/dev/null; then
-		wait $pid
+	if ! kill_at_file "$T/flash.disk" $((mib * 1048576)) allocated -- \
+		"$MLRIG" flash --yes --force --no-verify "$T/big.img" "$target"; then
 		fail "kill -9 flash at ${mib} MiB: it had finished before the kill"
 		row "flash, ${mib} MiB written" "finished before the kill" "-"
 		continue
 	fi
-	wait $pid 2>/dev/null
 	kills=$((kills + 1))
 	what="$(du -m "$T/flash.disk" | cut -f1) MiB on the target; $(flash_left)"
 	check "kill -9 flash at ${mib} MiB: nothing bootable on the target" eval '[ "${what#*; }" = "first MiB not the image'"'"'s: nothing bootable" ]'
@@ -273,7 +277,7 @@ port=$(bash "$REPO/tests/fixtures/http-server.sh" start "$http_state" "$T/www") 
 # (the .part grows in 4 MiB slots and at each flush: the points are times after it appears)
 for d in 0 0.6 1.2 1.8 2.6; do
 	killpoint "fetch, ${d}s after the .part appears" "$T/k-fetch" big.bin \
-		"[ -e '$T/k-fetch/big.bin.part' ] && sleep $d" -- \
+		kill_when "[ -e '$T/k-fetch/big.bin.part' ] && sleep $d" -- \
 		"$MLRIG" fetch -q --sha256 "$sum" -o "$T/k-fetch" "http://127.0.0.1:$port/slow/rel/big.bin"
 done
 check "twenty kill -9 points" test $kills -eq 20
